@@ -1,0 +1,1 @@
+//! Engine: object stores and repodata publishing.
