@@ -1,1 +1,6 @@
-//! Engine: object stores and repodata publishing.
+//! Engine: the object-store seam (S3 and local directory) and incremental, atomic publishing of
+//! repository metadata. Knows nothing of Lambda or HTTP.
+
+pub mod store;
+
+pub use store::{ObjectMeta, ObjectStore, PutMode, PutOptions};
