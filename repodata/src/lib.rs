@@ -5,6 +5,12 @@
 //! The rules followed are written down in `REPODATA-SPEC.md` (createrepo_c's behaviour, checked
 //! against its output); createrepo_c is the oracle in the parity tests.
 
+pub mod error;
+pub mod header;
 pub mod package;
+pub mod parse;
+mod tagtypes;
+pub mod xml;
 
+pub use error::{Error, Result};
 pub use package::{Changelog, DepFlag, Dependency, FileKind, Package, PackageFile};
