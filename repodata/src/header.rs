@@ -118,6 +118,8 @@ pub mod tag {
     pub const ENHANCENAME: u32 = 5055;
     pub const ENHANCEVERSION: u32 = 5056;
     pub const ENHANCEFLAGS: u32 = 5057;
+    pub const PAYLOADDIGEST: u32 = 5092;
+    pub const PAYLOADDIGESTALGO: u32 = 5093;
     pub const PAYLOADSIZE: u32 = 5112;
     pub const PAYLOADSIZEALT: u32 = 5113;
 }
