@@ -7,4 +7,10 @@
 
 pub mod package;
 
+pub mod compress;
+pub mod repomd;
+pub mod sqlite;
+pub mod write_error;
+pub mod writer;
+
 pub use package::{Changelog, DepFlag, Dependency, FileKind, Package, PackageFile};
