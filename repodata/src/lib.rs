@@ -8,6 +8,7 @@
 pub mod package;
 
 pub mod compress;
+pub mod read;
 pub mod repomd;
 pub mod sqlite;
 pub mod write_error;

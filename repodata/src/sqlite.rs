@@ -386,7 +386,10 @@ pub(crate) mod tests {
             version: "1.0".into(),
             release: "1".into(),
             checksum_type: "sha256".into(),
-            pkgid: format!("{:064x}", name.len()),
+            pkgid: {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(name.as_bytes()))
+            },
             summary: "A summary".into(),
             description: String::new(),
             packager: String::new(),
