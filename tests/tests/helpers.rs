@@ -9,9 +9,9 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 
 use rpmbucket_tests::{
-    createrepo_c, dnf_install, dnf_nevras, dnf_repoquery, file_url, fixture, fixture_repo,
-    fixture_rpms, fixtures_dir, free_port, fx, overwrite_at, rpm_nevra, rpm_qf, zypper_search,
-    StaticServer,
+    cache_dir, createrepo_c, dnf_install, dnf_nevras, dnf_repoquery, file_url, fixture,
+    fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at, rpm_nevra,
+    rpm_qf, zypper_search, StaticServer,
 };
 
 /// NEVRAs of all fixtures according to rpm itself.
@@ -34,6 +34,10 @@ fn fixtures_are_the_documented_set() {
     assert_eq!(names, fx::ALL.to_vec());
     // Every file parses, and NEVRAs are all distinct.
     assert_eq!(fixture_nevras().len(), fx::ALL.len());
+    // scripts/test.sh computes the cache key in shell; it must agree.
+    if dir.starts_with(cache_dir().join("fixtures")) {
+        assert_eq!(dir.file_name().unwrap(), &*fixtures_key().unwrap());
+    }
 }
 
 #[test]
