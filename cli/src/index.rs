@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +22,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rpmbucket_repodata::compress::Compression;
 use rpmbucket_repodata::parse::{read_package_file, ParseOptions};
-use rpmbucket_repodata::read::read_published;
+use rpmbucket_repodata::read::{PackageStream, PrimaryReader};
 use rpmbucket_repodata::repomd::Repomd;
 use rpmbucket_repodata::write_error::WriteError;
 use rpmbucket_repodata::writer::{location_cmp, RepodataWriter, WriteOptions};
@@ -142,20 +142,30 @@ pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
         eprintln!("rpmbucket: skipping {e}");
     }
 
-    let (old_repomd, old_packages) = match args.update.then(|| load_old(&repodata)).flatten() {
-        Some((m, p)) => (Some(m), p),
-        None => (read_repomd(&repodata), Vec::new()),
-    };
-    let mut reuse: HashMap<String, Arc<Package>> = HashMap::new();
-    {
-        let wanted: HashMap<&str, &Task> = tasks.iter().map(|t| (t.href.as_str(), t)).collect();
-        for p in old_packages {
-            if let Some(t) = wanted.get(p.location_href.as_str()) {
-                if p.size_package == t.size as i64 && p.time_file == t.mtime {
-                    reuse.insert(p.location_href.clone(), Arc::new(p));
+    // --update: which files are unchanged since the published metadata (path, size, mtime)?
+    // Their records are streamed from the old XML in order while writing, so memory does not
+    // depend on the repository size.
+    let old_repomd = read_repomd(&repodata);
+    let mut reusable = vec![false; tasks.len()];
+    let mut old_stream = None;
+    if args.update {
+        if let Some(md) = &old_repomd {
+            match old_primary_index(&dir, md) {
+                Ok(old) => {
+                    for (i, t) in tasks.iter().enumerate() {
+                        reusable[i] = old.get(&t.href) == Some(&(t.size as i64, t.mtime));
+                    }
+                    match OldPackages::open(&dir, md) {
+                        Ok(s) => old_stream = Some(s),
+                        Err(e) => warn_unusable(&e),
+                    }
                 }
+                Err(e) => warn_unusable(&e),
             }
         }
+    }
+    if old_stream.is_none() {
+        reusable.iter_mut().for_each(|r| *r = false);
     }
 
     std::fs::create_dir_all(&repodata).map_err(io_err(&repodata))?;
@@ -194,13 +204,24 @@ pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
         bad: walk_errors.len(),
         ..Default::default()
     };
-    read_in_order(&tasks, &reuse, &parse_opts, workers, |task, outcome| {
+    read_in_order(&tasks, &reusable, &parse_opts, workers, |task, outcome| {
         progress.inc(1);
+        let outcome = match outcome {
+            Outcome::Reuse => match old_stream.as_mut().and_then(|s| s.take(&task.href)) {
+                Some(p) => {
+                    counts.reused += 1;
+                    writer.add_shared(Arc::new(p))?;
+                    return Ok(());
+                }
+                // Not where the old metadata's order said it would be: read the file.
+                None => match read_package_file(&task.path, &task.href, &parse_opts) {
+                    Ok(p) => Outcome::Read(Arc::new(p)),
+                    Err(e) => Outcome::Bad(e.to_string()),
+                },
+            },
+            o => o,
+        };
         match outcome {
-            Outcome::Reused(p) => {
-                counts.reused += 1;
-                writer.add_shared(p)?;
-            }
             Outcome::Read(p) => {
                 counts.read += 1;
                 writer.add_shared(p)?;
@@ -210,6 +231,7 @@ pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
                 let line = format!("rpmbucket: skipping {}: {reason}", task.path.display());
                 progress.suspend(|| eprintln!("{line}"));
             }
+            Outcome::Reuse => unreachable!("handled above"),
         }
         Ok(())
     })?;
@@ -320,46 +342,91 @@ fn read_repomd(repodata: &Path) -> Option<Repomd> {
     Repomd::parse(&bytes).ok()
 }
 
-/// The published repomd and its packages, or `None` (with a warning) if there is nothing
-/// usable to update from.
-fn load_old(repodata: &Path) -> Option<(Repomd, Vec<Package>)> {
-    let path = repodata.join("repomd.xml");
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            eprintln!(
-                "rpmbucket: warning: cannot read {}: {e}; reading all packages",
-                path.display()
-            );
-            return None;
-        }
-    };
-    let repomd = match Repomd::parse(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!(
-                "rpmbucket: warning: {}: {e}; reading all packages",
-                path.display()
-            );
-            return None;
-        }
-    };
-    let root = repodata.parent().unwrap_or(repodata);
-    let pkgs = read_published(&repomd, |href| {
-        Ok(Box::new(File::open(root.join(href))?) as Box<dyn Read>)
-    });
-    match pkgs {
-        Ok(p) => Some((repomd, p)),
-        Err(e) => {
-            eprintln!("rpmbucket: warning: old metadata unusable ({e}); reading all packages");
-            Some((repomd, Vec::new()))
+fn warn_unusable(e: &WriteError) {
+    eprintln!("rpmbucket: warning: old metadata unusable ({e}); reading all packages");
+}
+
+fn open_decompressed(root: &Path, href: &str) -> Result<BufReader<Box<dyn Read>>, WriteError> {
+    let path = root.join(href);
+    let f = File::open(&path).map_err(|e| WriteError::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    let dec = Compression::from_file_name(href)
+        .decoder(f)
+        .map_err(|e| WriteError::Io { path, source: e })?;
+    Ok(BufReader::with_capacity(256 * 1024, dec))
+}
+
+fn record_href<'a>(md: &'a Repomd, t: &str) -> Result<&'a str, WriteError> {
+    md.record(t)
+        .map(|r| r.location_href.as_str())
+        .ok_or_else(|| WriteError::Usage(format!("repomd.xml has no {t} record")))
+}
+
+/// `location_href → (size, mtime)` of the packages in the published primary.xml.
+fn old_primary_index(root: &Path, md: &Repomd) -> Result<HashMap<String, (i64, i64)>, WriteError> {
+    let mut r = PrimaryReader::new(open_decompressed(root, record_href(md, "primary")?)?);
+    let mut map = HashMap::new();
+    while let Some(p) = r.next_package()? {
+        map.insert(p.location_href, (p.size_package, p.time_file));
+    }
+    Ok(map)
+}
+
+type Stream = BufReader<Box<dyn Read>>;
+
+/// The published packages, read in lockstep from primary/filelists/other, handed out in
+/// createrepo_c order.
+struct OldPackages {
+    stream: Option<PackageStream<Stream, Stream, Stream>>,
+    peeked: Option<Package>,
+}
+
+impl OldPackages {
+    fn open(root: &Path, md: &Repomd) -> Result<Self, WriteError> {
+        let open = |t| open_decompressed(root, record_href(md, t)?);
+        Ok(OldPackages {
+            stream: Some(PackageStream::new(
+                open("primary")?,
+                open("filelists")?,
+                open("other")?,
+            )),
+            peeked: None,
+        })
+    }
+
+    /// The old record of `href`, if it comes next in order. Records of files that are gone are
+    /// skipped; an error in the old metadata ends the stream (callers then read the files).
+    fn take(&mut self, href: &str) -> Option<Package> {
+        loop {
+            if self.peeked.is_none() {
+                match self.stream.as_mut()?.next() {
+                    Some(Ok(p)) => self.peeked = Some(p),
+                    Some(Err(e)) => {
+                        warn_unusable(&e);
+                        self.stream = None;
+                        return None;
+                    }
+                    None => {
+                        self.stream = None;
+                        return None;
+                    }
+                }
+            }
+            let p = self.peeked.as_ref()?;
+            match location_cmp(&p.location_href, href) {
+                std::cmp::Ordering::Less => self.peeked = None,
+                std::cmp::Ordering::Equal => return self.peeked.take(),
+                std::cmp::Ordering::Greater => return None,
+            }
         }
     }
 }
 
 enum Outcome {
-    Reused(Arc<Package>),
+    /// Unchanged since the published metadata: take the old record.
+    Reuse,
     Read(Arc<Package>),
     Bad(String),
 }
@@ -367,7 +434,7 @@ enum Outcome {
 /// Reads the tasks on `workers` threads and hands the outcomes to `sink` in task order.
 fn read_in_order<F>(
     tasks: &[Task],
-    reuse: &HashMap<String, Arc<Package>>,
+    reusable: &[bool],
     opts: &ParseOptions,
     workers: usize,
     mut sink: F,
@@ -384,12 +451,13 @@ where
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(task) = tasks.get(i) else { break };
-                let outcome = match reuse.get(&task.href) {
-                    Some(p) => Outcome::Reused(Arc::clone(p)),
-                    None => match read_package_file(&task.path, &task.href, opts) {
+                let outcome = if reusable[i] {
+                    Outcome::Reuse
+                } else {
+                    match read_package_file(&task.path, &task.href, opts) {
                         Ok(p) => Outcome::Read(Arc::new(p)),
                         Err(e) => Outcome::Bad(e.to_string()),
-                    },
+                    }
                 };
                 if tx.send((i, outcome)).is_err() {
                     break;

@@ -381,6 +381,14 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        copy_keep_mtime(&p, &dst.join(p.file_name().unwrap()));
+    }
+}
+
 /// repodata/ holds exactly repomd.xml and the files it references.
 fn assert_only_referenced_files(dir: &Path) {
     let md = repomd(dir);
@@ -439,6 +447,35 @@ fn update_reads_only_new_packages_and_matches_full_index() {
     }
     createrepo(theirs.path());
     compare_with_createrepo(dir.path(), theirs.path());
+
+    // --update on top of createrepo_c's metadata reuses every record and changes nothing.
+    let again = tempfile::tempdir().unwrap();
+    for e in walk(theirs.path()) {
+        copy_keep_mtime(
+            &e,
+            &again.path().join(e.strip_prefix(theirs.path()).unwrap()),
+        );
+    }
+    copy_dir(
+        &theirs.path().join("repodata"),
+        &again.path().join("repodata"),
+    );
+    let s = index_ok(again.path(), &["--update"]);
+    assert_eq!(summary(&s), (0, 30, 0), "{s}");
+    compare_with_createrepo(again.path(), theirs.path());
+
+    // Broken old metadata: a warning, then every package is read.
+    let md = repomd(again.path());
+    let other = again
+        .path()
+        .join(&md.record("other").unwrap().location_href);
+    let bytes = std::fs::read(&other).unwrap();
+    std::fs::write(&other, &bytes[..bytes.len() / 2]).unwrap();
+    let s = index_ok(again.path(), &["--update"]);
+    assert!(s.contains("warning"), "{s}");
+    let (read, reused, skipped) = summary(&s);
+    assert_eq!((read + reused, skipped), (30, 0), "{s}");
+    compare_with_createrepo(again.path(), theirs.path());
 
     // A changed file (new mtime) is read again; a removed one disappears.
     let f = std::fs::File::options().write(true).open(&rpms[0]).unwrap();
