@@ -36,5 +36,12 @@ pub mod parse;
 mod tagtypes;
 pub mod xml;
 
+pub mod compress;
+pub mod read;
+pub mod repomd;
+pub mod sqlite;
+pub mod write_error;
+pub mod writer;
+
 pub use error::{Error, Result};
 pub use package::{Changelog, DepFlag, Dependency, FileKind, Package, PackageFile};
