@@ -4,11 +4,18 @@
 
 use std::fmt::Debug;
 use std::ops::Range;
+use std::path::Path;
 use std::pin::Pin;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
+
+pub mod local;
+pub mod s3;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod conformance;
 
 /// What a store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -70,6 +77,72 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Wraps any error as [`Error::Other`] for `key`.
+    pub fn other(key: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Other {
+            key: key.to_owned(),
+            source: source.into(),
+        }
+    }
+
+    /// The key the error is about.
+    pub fn key(&self) -> &str {
+        match self {
+            Error::NotFound { key }
+            | Error::AlreadyExists { key }
+            | Error::Precondition { key }
+            | Error::InvalidKey { key, .. }
+            | Error::Other { key, .. } => key,
+        }
+    }
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Error>();
+};
+
+/// Names starting with this are the stores' own (temporary and lock files); no key segment may
+/// start with it.
+pub const RESERVED_PREFIX: &str = ".rpmbucket-";
+
+/// Checks that `key` is a plain relative `/`-separated path both backends store the same way:
+/// not empty, no leading or trailing `/`, no empty, `.` or `..` segment, no backslash, NUL or
+/// other control character, no segment starting with [`RESERVED_PREFIX`], at most 1024 bytes.
+pub fn validate_key(key: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(Error::InvalidKey {
+            key: key.to_owned(),
+            reason,
+        })
+    };
+    if key.is_empty() {
+        return bad("empty key");
+    }
+    if key.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if key.starts_with('/') {
+        return bad("absolute key");
+    }
+    if key.contains('\\') {
+        return bad("backslash in key");
+    }
+    if key.chars().any(char::is_control) {
+        return bad("control character in key");
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return bad("empty path segment"),
+            "." | ".." => return bad("`.` or `..` path segment"),
+            s if s.starts_with(RESERVED_PREFIX) => return bad("reserved name"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// `Result` with the store [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -86,6 +159,14 @@ pub trait ObjectStore: Debug + Send + Sync {
     async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)>;
     /// Write an object, honouring `opts.mode`. Returns the new object's metadata (ETag).
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta>;
+    /// Write an object from a local file (large packages) without holding it all in memory
+    /// where the backend allows it. The default reads the file and calls [`put`](Self::put).
+    async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
+        let body = tokio::fs::read(path)
+            .await
+            .map_err(|e| Error::other(key, e))?;
+        self.put(key, Bytes::from(body), opts).await
+    }
     /// Delete an object; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every object whose key starts with `prefix`, in key order.
