@@ -81,7 +81,13 @@ fn moto_binary() -> PathBuf {
             return bin;
         }
     }
-    PathBuf::from("moto_server")
+    // Resolve from PATH here so a missing binary fails at once, not after a timeout.
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("moto_server"))
+        .find(|bin| bin.is_file())
+        .unwrap_or_else(|| PathBuf::from("moto_server"))
 }
 
 impl MotoServer {
@@ -96,6 +102,13 @@ impl MotoServer {
     fn spawn_blocking() -> std::io::Result<MotoServer> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let bin = moto_binary();
+        if !bin.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "moto_server not found (set RPMBUCKET_TEST_S3_ENDPOINT, or install moto[server] \
+                 into $RPMBUCKET_CACHE/venv or PATH)",
+            ));
+        }
         let log = tempfile_path("moto", "log");
         let child = Command::new("sh")
             .arg("-c")
@@ -116,6 +129,7 @@ impl MotoServer {
             if Instant::now() > deadline {
                 let mut out = String::new();
                 let _ = std::fs::File::open(&log).and_then(|mut f| f.read_to_string(&mut out));
+                let _ = std::fs::remove_file(&log);
                 return Err(std::io::Error::other(format!(
                     "{} did not listen on 127.0.0.1:{port} within 30 s: {out}",
                     bin.display()
@@ -123,6 +137,8 @@ impl MotoServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // moto keeps logging into the unlinked file; nothing is left behind.
+        let _ = std::fs::remove_file(&log);
         Ok(MotoServer {
             endpoint: format!("http://127.0.0.1:{port}"),
             _process: Some(process),

@@ -49,8 +49,11 @@ pub enum PutMode {
 /// Options of a write.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PutOptions {
+    /// Precondition of the write.
     pub mode: PutMode,
+    /// `Content-Type` served with the object (S3; the local store ignores it).
     pub content_type: Option<String>,
+    /// `Cache-Control` served with the object (S3; the local store ignores it).
     pub cache_control: Option<String>,
 }
 
