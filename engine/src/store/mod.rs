@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use std::ops::Range;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -174,4 +175,98 @@ pub trait ObjectStore: Debug + Send + Sync {
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
+}
+
+/// Forwarding, so `Arc<dyn ObjectStore>` (and `Arc<LocalStore>`, …) can be passed where an
+/// `S: ObjectStore` is expected.
+#[async_trait]
+impl<T: ObjectStore + ?Sized> ObjectStore for Arc<T> {
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        (**self).head(key).await
+    }
+    async fn get(&self, key: &str) -> Result<(Bytes, ObjectMeta)> {
+        (**self).get(key).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
+        (**self).get_range(key, range).await
+    }
+    async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)> {
+        (**self).get_stream(key).await
+    }
+    async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
+        (**self).put(key, body, opts).await
+    }
+    async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
+        (**self).put_file(key, path, opts).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        (**self).list(prefix).await
+    }
+}
+
+/// Opens a store by location: `s3://bucket[/prefix]` is an [`S3Store`](s3::S3Store) from the
+/// standard AWS configuration (with `opts`), anything else a directory for a
+/// [`LocalStore`](local::LocalStore) (`file://` accepted).
+pub async fn open(location: &str, opts: &s3::S3Options) -> Result<Arc<dyn ObjectStore>> {
+    if location.starts_with("s3://") {
+        return Ok(Arc::new(s3::S3Store::from_url_opts(location, opts).await?));
+    }
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    if path.is_empty() {
+        return Err(Error::InvalidKey {
+            key: location.to_owned(),
+            reason: "empty store location",
+        });
+    }
+    Ok(Arc::new(local::LocalStore::new(path)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_keys() {
+        for good in [
+            "a",
+            "a/b.rpm",
+            "my pkg+1.0.rpm",
+            ".hidden",
+            "a/..b",
+            "a/b../c",
+            "ü/é",
+        ] {
+            validate_key(good).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
+        for bad in [
+            "", "/a", "a/", "a//b", "./a", "a/.", "..", "a\\b", "a\tb", "a\u{85}b",
+        ] {
+            assert!(
+                matches!(validate_key(bad), Err(Error::InvalidKey { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_key(&"a".repeat(1025)).is_err());
+        assert!(validate_key(&"a".repeat(1024)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn opens_local_stores_by_path_or_file_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let store = open(root.to_str().unwrap(), &s3::S3Options::default())
+            .await
+            .unwrap();
+        store
+            .put("x", Bytes::from_static(b"1"), PutOptions::default())
+            .await
+            .unwrap();
+        let url = format!("file://{}", root.display());
+        let again = open(&url, &s3::S3Options::default()).await.unwrap();
+        assert_eq!(again.get("x").await.unwrap().0, "1");
+        assert!(open("", &s3::S3Options::default()).await.is_err());
+    }
 }
