@@ -11,7 +11,8 @@ use std::net::TcpStream;
 use rpmbucket_tests::{
     cache_dir, createrepo_c, dnf_install, dnf_nevras, dnf_repoquery, file_url, fixture,
     fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at, rpm_nevra,
-    rpm_qf, zypper_search, StaticServer,
+    rpm_qf, s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket, zypper_search,
+    StaticServer,
 };
 
 /// NEVRAs of all fixtures according to rpm itself.
@@ -283,4 +284,36 @@ fn createrepo_c_errors_are_reported() {
     let missing = tempfile::tempdir().unwrap().path().join("nope");
     let err = createrepo_c(&missing, &[]).unwrap_err().to_string();
     assert!(err.contains("createrepo_c"), "{err}");
+}
+
+/// Needs moto (scripts/test.sh): a public bucket holding a createrepo_c repo
+/// is readable by dnf and zypper, including keys with `+` and a space.
+#[test]
+fn dnf_and_zypper_read_a_public_moto_bucket() {
+    let endpoint = s3_endpoint();
+    let repo = tempfile::tempdir().unwrap();
+    fixture_repo(repo.path(), Some(&[fx::CPP, fx::SPACE, fx::LIB_1_2])).unwrap();
+    let bucket = unique_bucket("helpers");
+    let url = s3_create_public_bucket(&endpoint, &bucket).unwrap();
+    let keys = s3_upload_dir(&endpoint, &bucket, "el9/", repo.path()).unwrap();
+    assert!(
+        keys.contains(&"el9/repodata/repomd.xml".to_owned()),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&format!("el9/{}", fx::CPP)));
+
+    let url = format!("{url}/el9");
+    let expected: BTreeSet<String> = [fx::CPP, fx::SPACE, fx::LIB_1_2]
+        .iter()
+        .map(|n| rpm_nevra(&fixture(n)).unwrap())
+        .collect();
+    assert_eq!(dnf_nevras(&url).unwrap(), expected);
+    let root = tempfile::tempdir().unwrap();
+    dnf_install(&url, "fx-c++", root.path()).unwrap();
+    dnf_install(&url, "fx-space", root.path()).unwrap();
+    assert!(root.path().join("usr/share/fx-c++/plus.txt").is_file());
+    assert!(root.path().join("usr/share/fx-space/space.txt").is_file());
+
+    let hits = zypper_search(&url, "fx-space").unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
 }
