@@ -10,9 +10,9 @@ use std::net::TcpStream;
 
 use rpmbucket_tests::{
     cache_dir, createrepo_c, dnf_install, dnf_nevras, dnf_repoquery, file_url, fixture,
-    fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at, rpm_nevra,
-    rpm_qf, s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket, zypper_search,
-    StaticServer,
+    fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at, repo_root,
+    rpm_nevra, rpm_qf, run, s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket,
+    zypper_search, StaticServer,
 };
 
 /// NEVRAs of all fixtures according to rpm itself.
@@ -39,6 +39,18 @@ fn fixtures_are_the_documented_set() {
     if dir.starts_with(cache_dir().join("fixtures")) {
         assert_eq!(dir.file_name().unwrap(), &*fixtures_key().unwrap());
     }
+}
+
+#[test]
+fn test_script_computes_the_same_fixture_key() {
+    let script = repo_root().join("scripts/test.sh");
+    let out = run(std::process::Command::new("bash")
+        .arg("-c")
+        .arg("source \"$1\" && fixtures_key")
+        .arg("bash")
+        .arg(&script))
+    .unwrap();
+    assert_eq!(out.trim(), fixtures_key().unwrap());
 }
 
 #[test]
