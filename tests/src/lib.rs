@@ -472,6 +472,59 @@ pub fn overwrite_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------
+// Reading repodata
+
+/// `type → href` of every `<data>` entry in `repo/repodata/repomd.xml`
+/// (e.g. `"primary" → "repodata/…-primary.xml.gz"`).
+pub fn repomd_locations(repo: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let path = repo.join("repodata").join("repomd.xml");
+    let xml = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in xml.split("<data type=\"").skip(1) {
+        let kind = chunk.split('"').next().unwrap_or_default();
+        let href = chunk
+            .split("<location href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .with_context(|| format!("no location for {kind} in {}", path.display()))?;
+        out.insert(kind.to_owned(), href.to_owned());
+    }
+    Ok(out)
+}
+
+/// Reads a (possibly compressed) file: `.gz`, `.bz2`, `.zst`, `.xz` are
+/// decompressed, anything else is returned as is.
+pub fn read_decompressed(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let raw = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    let name = path.to_string_lossy();
+    if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out)?;
+    } else if name.ends_with(".bz2") {
+        bzip2::read::MultiBzDecoder::new(&raw[..]).read_to_end(&mut out)?;
+    } else if name.ends_with(".zst") {
+        out = zstd::decode_all(&raw[..])?;
+    } else if name.ends_with(".xz") {
+        xz2::read::XzDecoder::new_multi_decoder(&raw[..]).read_to_end(&mut out)?;
+    } else {
+        out = raw;
+    }
+    Ok(out)
+}
+
+/// The decompressed text of one repodata file named in repomd.xml, e.g.
+/// `repodata_xml(dir, "primary")`.
+pub fn repodata_xml(repo: &Path, kind: &str) -> Result<String> {
+    let locations = repomd_locations(repo)?;
+    let href = locations
+        .get(kind)
+        .with_context(|| format!("repomd.xml of {} has no {kind}", repo.display()))?;
+    let bytes = read_decompressed(&repo.join(href))?;
+    String::from_utf8(bytes).with_context(|| format!("{href} is not UTF-8"))
+}
+
+// ---------------------------------------------------------------------------
 // S3 (moto) through curl
 
 /// A bucket name no other test uses: `PREFIX-PID-COUNTER-NANOS`, lowercase,

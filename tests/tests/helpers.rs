@@ -10,9 +10,10 @@ use std::net::TcpStream;
 
 use rpmbucket_tests::{
     cache_dir, createrepo_c, dnf_install, dnf_nevras, dnf_repoquery, file_url, fixture,
-    fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at, repo_root,
-    rpm_nevra, rpm_qf, run, s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket,
-    zypper_search, StaticServer,
+    fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at,
+    read_decompressed, repo_root, repodata_xml, repomd_locations, rpm_nevra, rpm_qf, run,
+    s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket, zypper_search,
+    StaticServer,
 };
 
 /// NEVRAs of all fixtures according to rpm itself.
@@ -243,7 +244,10 @@ fn broken_repodata_is_an_error_not_an_empty_repo() {
         .find(|p| p.to_string_lossy().ends_with("primary.xml.gz"))
         .unwrap();
     overwrite_at(&primary, 20, b"XXXX").unwrap();
-    assert!(dnf_nevras(&file_url(repo.path())).is_err());
+    // librepo checks the file against repomd.xml's checksum and gives up on it.
+    let err = dnf_nevras(&file_url(repo.path())).unwrap_err().to_string();
+    assert!(err.contains("primary.xml.gz"), "{err}");
+    assert!(err.contains("Failed to download metadata"), "{err}");
 }
 
 fn http_get(port: u16, request: &str) -> Vec<u8> {
@@ -328,4 +332,31 @@ fn dnf_and_zypper_read_a_public_moto_bucket() {
 
     let hits = zypper_search(&url, "fx-space").unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
+}
+
+#[test]
+fn repodata_of_createrepo_c_can_be_read_back() {
+    let repo = tempfile::tempdir().unwrap();
+    fixture_repo(repo.path(), Some(&[fx::UTF8, fx::NAMES])).unwrap();
+    let kinds: Vec<String> = repomd_locations(repo.path()).unwrap().into_keys().collect();
+    assert_eq!(
+        kinds,
+        [
+            "filelists",
+            "filelists_db",
+            "other",
+            "other_db",
+            "primary",
+            "primary_db"
+        ]
+    );
+    let primary = repodata_xml(repo.path(), "primary").unwrap();
+    assert!(primary.contains("<summary>Ünïcödé fixture – 日本語 ✓</summary>"));
+    assert!(primary.contains(r#"packages="2""#));
+    let filelists = repodata_xml(repo.path(), "filelists").unwrap();
+    assert!(filelists.contains("<file>/usr/share/fx-names/a&amp;b/c&amp;d.txt</file>"));
+    // The bz2 sqlite database decompresses to an SQLite file.
+    let href = &repomd_locations(repo.path()).unwrap()["primary_db"];
+    let db = read_decompressed(&repo.path().join(href)).unwrap();
+    assert!(db.starts_with(b"SQLite format 3\0"));
 }
