@@ -190,7 +190,18 @@ build_binaries() {
 # on_cleanup.
 start_extra_services() { :; }
 
-# HOOK(static checks): terraform fmt -check / validate, cargo tree guards, etc.
+# repodata is the pure library: no async runtime, AWS SDK, Lambda or HTTP
+# stack in its normal dependency tree.
+check_pure_repodata() {
+  step "check: rpmbucket-repodata has no tokio/aws/lambda/http dependencies"
+  local bad
+  bad=$(cargo tree -p rpmbucket-repodata -e normal --prefix none --quiet |
+    awk '{print $1}' | sort -u |
+    grep -E '^(tokio|aws-.*|lambda_runtime|lambda_http|hyper|reqwest|axum)$' || true)
+  [[ -z $bad ]] || die "rpmbucket-repodata depends on: $(echo $bad)"
+}
+
+# HOOK(static checks): terraform fmt -check / validate, more guards, etc.
 extra_checks() { :; }
 
 # --- 4. checks -----------------------------------------------------------------
@@ -210,6 +221,7 @@ main() {
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     step "check: cargo doc --workspace --no-deps (warnings denied)"
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+    check_pure_repodata
     extra_checks
   fi
   if (($# == 0)); then
