@@ -6,45 +6,10 @@ use rpmbucket_repodata::Package;
 
 use crate::config::RepoConfig;
 
-/// A compression format for a metadata file (same names as `repodata::compress::Compression`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Compression {
-    #[default]
-    Gz,
-    Zstd,
-    Xz,
-    Bz2,
-    /// Stored as is.
-    None,
-}
-
-impl Compression {
-    /// File-name suffix including the dot, empty for `None`.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Compression::Gz => ".gz",
-            Compression::Zstd => ".zst",
-            Compression::Xz => ".xz",
-            Compression::Bz2 => ".bz2",
-            Compression::None => "",
-        }
-    }
-
-    /// Parses a `--compress-type` name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "gz" | "gzip" => Compression::Gz,
-            "zstd" | "zst" => Compression::Zstd,
-            "xz" => Compression::Xz,
-            "bz2" | "bzip2" => Compression::Bz2,
-            "none" => Compression::None,
-            _ => return None,
-        })
-    }
-}
+pub use rpmbucket_repodata::compress::Compression;
 
 /// First read of a package: enough for the lead, signature and main header of most packages.
-pub const SPECULATIVE_READ: u64 = 64 * 1024;
+pub const SPECULATIVE_READ: u64 = rpmbucket_repodata::header::SPECULATIVE_READ;
 
 /// How much of the file the header needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,40 +22,12 @@ pub enum Extent {
 
 /// Where the headers end, from a prefix of the file (spec §10.1).
 pub fn header_extent(prefix: &[u8]) -> Result<Extent, String> {
-    const LEAD: usize = 96;
-    const INTRO: usize = 16;
-    let be32 = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    if prefix.len() < LEAD + INTRO {
-        return Ok(Extent::NeedBytes((LEAD + INTRO) as u64));
+    use rpmbucket_repodata::header::{self, Extent as E};
+    match header::header_extent(prefix) {
+        Ok(E::NeedBytes(n)) => Ok(Extent::NeedBytes(n)),
+        Ok(E::Complete(r)) => Ok(Extent::Complete { end: r.end }),
+        Err(e) => Err(e.to_string()),
     }
-    if prefix[..4] != [0xED, 0xAB, 0xEE, 0xDB] {
-        return Err("not an RPM: bad lead magic".into());
-    }
-    if prefix[LEAD..LEAD + 3] != [0x8E, 0xAD, 0xE8] {
-        return Err("bad signature header magic".into());
-    }
-    let il = be32(prefix, LEAD + 8) as u64;
-    let dl = be32(prefix, LEAD + 12) as u64;
-    if il > 32 * 1024 || dl > 64 << 20 {
-        return Err(format!("signature header too large (il={il}, dl={dl})"));
-    }
-    let sig_end = (LEAD + INTRO) as u64 + 16 * il + dl;
-    let h = sig_end.div_ceil(8) * 8;
-    if (prefix.len() as u64) < h + INTRO as u64 {
-        return Ok(Extent::NeedBytes(h + INTRO as u64));
-    }
-    let h_us = h as usize;
-    if prefix[h_us..h_us + 3] != [0x8E, 0xAD, 0xE8] {
-        return Err("bad main header magic".into());
-    }
-    let il2 = be32(prefix, h_us + 8) as u64;
-    let dl2 = be32(prefix, h_us + 12) as u64;
-    if il2 > 65_535 || dl2 > 256 << 20 {
-        return Err(format!("main header too large (il={il2}, dl={dl2})"));
-    }
-    Ok(Extent::Complete {
-        end: h + INTRO as u64 + 16 * il2 + dl2,
-    })
 }
 
 /// Facts about the file a record is built from that the header does not hold.
@@ -104,11 +41,23 @@ pub struct FileFacts {
 
 /// Build the record of one package from its lead + headers (`bytes[..end]`).
 pub fn parse_package(
-    _header: &[u8],
-    _facts: &FileFacts,
-    _changelog_limit: i32,
+    header: &[u8],
+    facts: &FileFacts,
+    changelog_limit: i32,
 ) -> Result<Package, String> {
-    Err("package parsing is not available in this build".into())
+    use rpmbucket_repodata::header::RpmHeaders;
+    use rpmbucket_repodata::parse::{FileInfo, ParseOptions};
+    let headers = RpmHeaders::parse(header).map_err(|e| e.to_string())?;
+    let info = FileInfo {
+        location_href: facts.location_href.clone(),
+        location_base: String::new(),
+        size: facts.size,
+        mtime: facts.mtime,
+        checksum_type: "sha256".into(),
+        pkgid: facts.pkgid.clone(),
+    };
+    let opts = ParseOptions::default().with_changelog_limit(changelog_limit);
+    Package::from_headers(&headers, &info, &opts).map_err(|e| e.to_string())
 }
 
 /// One rendered metadata file.
@@ -129,8 +78,40 @@ pub struct RenderedFile {
 
 /// Render primary/filelists/other (and the sqlite databases if configured) for `packages`,
 /// already in createrepo_c order.
-pub fn render(_packages: &[&Package], _config: &RepoConfig) -> Result<Vec<RenderedFile>, String> {
-    Err("metadata writers are not available in this build".into())
+pub fn render(packages: &[&Package], config: &RepoConfig) -> Result<Vec<RenderedFile>, String> {
+    use rpmbucket_repodata::writer::{RepodataWriter, WriteOptions};
+    let tmp = tempfile::Builder::new()
+        .prefix("rpmbucket-render-")
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let opts = WriteOptions::default()
+        .with_compression(config.compression)
+        .with_database(config.database);
+    let mut w =
+        RepodataWriter::new(tmp.path(), packages.len(), &opts).map_err(|e| e.to_string())?;
+    for p in packages {
+        w.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+    }
+    let out = w.finish(None).map_err(|e| e.to_string())?;
+    let mut files = Vec::with_capacity(out.files.len());
+    for f in out.files {
+        let bytes = std::fs::read(&f.path).map_err(|e| format!("{}: {e}", f.path.display()))?;
+        let name = f
+            .file_name
+            .strip_prefix(&format!("{}-", f.checksum))
+            .unwrap_or(&f.file_name)
+            .to_string();
+        let compressed = !name.ends_with(".xml") && !name.ends_with(".sqlite");
+        files.push(RenderedFile {
+            database_version: f.data_type.ends_with("_db").then_some(10),
+            data_type: f.data_type,
+            name,
+            bytes,
+            checksum: f.checksum,
+            open: compressed.then_some((f.open_checksum, f.open_size)),
+        });
+    }
+    Ok(files)
 }
 
 /// A `<data>` record of `repomd.xml`.
@@ -155,39 +136,71 @@ pub struct Repomd {
 }
 
 /// Serialise `repomd.xml` (records sorted the createrepo_c way).
-pub fn write_repomd(_repomd: &Repomd) -> Vec<u8> {
-    unimplemented!("repomd writer not merged yet")
+pub fn write_repomd(repomd: &Repomd) -> Vec<u8> {
+    use rpmbucket_repodata::repomd::{Repomd as R, RepomdRecord};
+    let mut r = R {
+        revision: repomd.revision.clone(),
+        ..R::default()
+    };
+    for rec in &repomd.records {
+        r.records.push(RepomdRecord {
+            data_type: rec.data_type.clone(),
+            checksum_type: "sha256".into(),
+            checksum: rec.checksum.clone(),
+            open_checksum: rec.open_checksum.clone(),
+            location_href: rec.href.clone(),
+            timestamp: rec.timestamp,
+            size: rec.size,
+            open_size: rec.open_size,
+            database_version: rec.database_version,
+            ..RepomdRecord::default()
+        });
+    }
+    r.sort_records();
+    r.to_xml().into_bytes()
 }
 
 /// Parse `repomd.xml`.
-pub fn parse_repomd(_bytes: &[u8]) -> Result<Repomd, String> {
-    Err("repomd parser is not available in this build".into())
+pub fn parse_repomd(bytes: &[u8]) -> Result<Repomd, String> {
+    let r = rpmbucket_repodata::repomd::Repomd::parse(bytes).map_err(|e| e.to_string())?;
+    Ok(Repomd {
+        revision: r.revision,
+        records: r
+            .records
+            .into_iter()
+            .map(|x| Record {
+                data_type: x.data_type,
+                href: x.location_href,
+                checksum: x.checksum,
+                open_checksum: x.open_checksum,
+                size: x.size,
+                open_size: x.open_size,
+                timestamp: x.timestamp,
+                database_version: x.database_version,
+            })
+            .collect(),
+    })
 }
 
 /// Records of a repository written by another tool, from its decompressed primary, filelists
 /// and other XML.
 pub fn read_published(
-    _primary: &[u8],
-    _filelists: Option<&[u8]>,
-    _other: Option<&[u8]>,
+    primary: &[u8],
+    filelists: &[u8],
+    other: &[u8],
 ) -> Result<Vec<Package>, String> {
-    Err("metadata reader is not available in this build".into())
+    rpmbucket_repodata::read::read_packages(primary, filelists, other).map_err(|e| e.to_string())
 }
 
 /// Decompress a metadata file by its name's suffix.
 pub fn decompress(name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let mut out = Vec::new();
-    if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("{name}: {e}"))?;
-        Ok(out)
-    } else if name.ends_with(".xml") {
-        Ok(bytes.to_vec())
-    } else {
-        Err(format!("{name}: compression not supported yet"))
-    }
+    Compression::from_file_name(name)
+        .decoder(bytes)
+        .and_then(|mut d| d.read_to_end(&mut out))
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(out)
 }
 
 /// Hex sha256.
@@ -201,24 +214,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn extent_of_truncated_and_bad_input() {
-        assert_eq!(header_extent(&[]).unwrap(), Extent::NeedBytes(112));
+    fn extent_of_bad_input() {
+        assert!(matches!(header_extent(&[]), Ok(Extent::NeedBytes(_))));
         assert!(header_extent(&[0u8; 200]).is_err());
-        let mut lead = vec![0u8; 112];
-        lead[..4].copy_from_slice(&[0xED, 0xAB, 0xEE, 0xDB]);
-        lead[96..99].copy_from_slice(&[0x8E, 0xAD, 0xE8]);
-        lead[104..108].copy_from_slice(&2u32.to_be_bytes());
-        lead[108..112].copy_from_slice(&5u32.to_be_bytes());
-        // 112 + 32 + 5 = 149 → H = 152; need H + 16.
-        assert_eq!(header_extent(&lead).unwrap(), Extent::NeedBytes(168));
-        lead.resize(168, 0);
-        assert!(header_extent(&lead).is_err(), "main header magic missing");
-        lead[152..155].copy_from_slice(&[0x8E, 0xAD, 0xE8]);
-        lead[160..164].copy_from_slice(&3u32.to_be_bytes());
-        lead[164..168].copy_from_slice(&10u32.to_be_bytes());
-        assert_eq!(
-            header_extent(&lead).unwrap(),
-            Extent::Complete { end: 168 + 48 + 10 }
-        );
+    }
+
+    #[test]
+    fn repomd_round_trip_keeps_extra_records() {
+        let md = Repomd {
+            revision: "7".into(),
+            records: vec![
+                Record {
+                    data_type: "rpmbucket-state".into(),
+                    href: "repodata/bb-rpmbucket-state.json.gz".into(),
+                    checksum: "bb".into(),
+                    open_checksum: None,
+                    size: 3,
+                    open_size: None,
+                    timestamp: 5,
+                    database_version: None,
+                },
+                Record {
+                    data_type: "primary".into(),
+                    href: "repodata/aa-primary.xml.gz".into(),
+                    checksum: "aa".into(),
+                    open_checksum: Some("cc".into()),
+                    size: 1,
+                    open_size: Some(2),
+                    timestamp: 5,
+                    database_version: None,
+                },
+            ],
+        };
+        let back = parse_repomd(&write_repomd(&md)).unwrap();
+        assert_eq!(back.revision, "7");
+        assert_eq!(back.records[0], md.records[1], "primary sorts first");
+        assert_eq!(back.records[1], md.records[0]);
     }
 }

@@ -597,12 +597,11 @@ impl Indexer {
                 None => open.push(None),
             }
         }
-        let packages = backend::read_published(
-            open[0].as_deref().unwrap_or_default(),
-            open[1].as_deref(),
-            open[2].as_deref(),
-        )
-        .map_err(|e| bad(format!("reading published XML: {e}")))?;
+        let (Some(p), Some(f), Some(o)) = (&open[0], &open[1], &open[2]) else {
+            return Err(bad("repomd.xml lacks filelists or other".into()));
+        };
+        let packages = backend::read_published(p, f, o)
+            .map_err(|e| bad(format!("reading published XML: {e}")))?;
         tracing::info!(root = %run.root, packages = packages.len(), "no rpmbucket state; records taken from primary/filelists/other");
         let mut state = State::default();
         for p in packages {
