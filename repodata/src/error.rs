@@ -43,6 +43,17 @@ pub enum Error {
     #[error("forbidden control character in {field}")]
     ForbiddenControlChars { field: String },
 
+    /// The payload does not hash to the digest recorded in the header: the file is corrupt or
+    /// truncated and rpm would refuse to install it. (createrepo_c does not check this.)
+    #[error(
+        "payload digest mismatch ({algo}): header says {expected}, payload hashes to {actual}"
+    )]
+    PayloadDigestMismatch {
+        algo: &'static str,
+        expected: String,
+        actual: String,
+    },
+
     /// Reading the package file failed.
     #[error("cannot read {path}: {source}")]
     Io {

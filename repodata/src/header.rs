@@ -118,6 +118,8 @@ pub mod tag {
     pub const ENHANCENAME: u32 = 5055;
     pub const ENHANCEVERSION: u32 = 5056;
     pub const ENHANCEFLAGS: u32 = 5057;
+    pub const PAYLOADDIGEST: u32 = 5092;
+    pub const PAYLOADDIGESTALGO: u32 = 5093;
     pub const PAYLOADSIZE: u32 = 5112;
     pub const PAYLOADSIZEALT: u32 = 5113;
 }
@@ -785,8 +787,8 @@ const XLATE: &[(u32, u32, usize, bool)] = &[
     (sigtag::PAYLOADSIZE, tag::ARCHIVESIZE, 1, true),
     (sigtag::FILESIGNATURES, 5090, 0, true),
     (sigtag::FILESIGNATURELENGTH, 5091, 1, true),
-    (sigtag::VERITYSIGNATURES, 5092, 0, false),
-    (sigtag::VERITYSIGNATUREALGO, 5093, 1, false),
+    (sigtag::VERITYSIGNATURES, 276, 0, false),
+    (sigtag::VERITYSIGNATUREALGO, 277, 1, false),
     (sigtag::SHA1, 269, 1, false),
     (sigtag::SHA256, 273, 1, false),
     (sigtag::DSA, 267, 0, false),

@@ -812,8 +812,120 @@ fn int32_first(h: &Header, t: u32) -> Option<u64> {
     }
 }
 
-/// Read the header prefix of an .rpm file, hash the whole file with SHA-256 (the pkgid) and
-/// stat it, then build the record. `location_href` is the path relative to the repository root.
+/// Hashes a whole package file as it streams by: SHA-256 of every byte (createrepo_c's pkgid
+/// with the default checksum) and, when the main header records one (rpm ≥ 4.14), the payload
+/// digest rpm verifies on install — so a corrupt or truncated upload is caught here instead of
+/// by every client later.
+pub struct FileHasher {
+    whole: Sha256,
+    payload: Option<(PayloadHasher, String)>,
+    payload_start: u64,
+    pos: u64,
+}
+
+enum PayloadHasher {
+    Sha224(sha2::Sha224),
+    Sha256(Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl PayloadHasher {
+    /// From rpm's `pgpHashAlgo` number; None for algorithms we do not check.
+    fn new(algo: u64) -> Option<PayloadHasher> {
+        Some(match algo {
+            8 => PayloadHasher::Sha256(Sha256::new()),
+            9 => PayloadHasher::Sha384(sha2::Sha384::new()),
+            10 => PayloadHasher::Sha512(sha2::Sha512::new()),
+            11 => PayloadHasher::Sha224(sha2::Sha224::new()),
+            _ => return None,
+        })
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            PayloadHasher::Sha224(h) => h.update(b),
+            PayloadHasher::Sha256(h) => h.update(b),
+            PayloadHasher::Sha384(h) => h.update(b),
+            PayloadHasher::Sha512(h) => h.update(b),
+        }
+    }
+
+    fn finish(self) -> (&'static str, String) {
+        match self {
+            PayloadHasher::Sha224(h) => ("sha224", hex::encode(h.finalize())),
+            PayloadHasher::Sha256(h) => ("sha256", hex::encode(h.finalize())),
+            PayloadHasher::Sha384(h) => ("sha384", hex::encode(h.finalize())),
+            PayloadHasher::Sha512(h) => ("sha512", hex::encode(h.finalize())),
+        }
+    }
+}
+
+impl FileHasher {
+    /// A hasher for the file whose headers are `headers`; feed it the file from byte 0.
+    pub fn new(headers: &RpmHeaders) -> FileHasher {
+        let m = headers.main();
+        let payload = m
+            .strings(tag::PAYLOADDIGEST)
+            .and_then(|v| {
+                v.first()
+                    .map(|d| String::from_utf8_lossy(d).to_ascii_lowercase())
+            })
+            .zip(
+                m.first_number(tag::PAYLOADDIGESTALGO)
+                    .and_then(PayloadHasher::new),
+            )
+            .map(|(expected, hasher)| (hasher, expected));
+        FileHasher {
+            whole: Sha256::new(),
+            payload,
+            payload_start: headers.range().end,
+            pos: 0,
+        }
+    }
+
+    /// Feed the next bytes of the file.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.whole.update(bytes);
+        if let Some((h, _)) = &mut self.payload {
+            let end = self.pos + bytes.len() as u64;
+            if end > self.payload_start {
+                let skip = self.payload_start.saturating_sub(self.pos) as usize;
+                h.update(&bytes[skip..]);
+            }
+        }
+        self.pos += bytes.len() as u64;
+    }
+
+    /// Number of bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.pos
+    }
+
+    /// Has nothing been fed yet?
+    pub fn is_empty(&self) -> bool {
+        self.pos == 0
+    }
+
+    /// Check the payload digest (if recorded) and return the hex SHA-256 of the whole file.
+    pub fn finish(self) -> Result<String> {
+        if let Some((h, expected)) = self.payload {
+            let (algo, actual) = h.finish();
+            if actual != expected {
+                return Err(Error::PayloadDigestMismatch {
+                    algo,
+                    expected,
+                    actual,
+                });
+            }
+        }
+        Ok(hex::encode(self.whole.finalize()))
+    }
+}
+
+/// Read an .rpm file: its header prefix, then the whole file through [`FileHasher`] (pkgid and
+/// payload-digest check), and its size and mtime; then build the record. `location_href` is the
+/// path relative to the repository root.
 pub fn read_package_file(path: &Path, location_href: &str, opts: &ParseOptions) -> Result<Package> {
     let io = |source: std::io::Error| Error::Io {
         path: path.display().to_string(),
@@ -822,47 +934,45 @@ pub fn read_package_file(path: &Path, location_href: &str, opts: &ParseOptions) 
     let mut f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     let mtime = mtime_secs(&meta);
-    let mut hasher = Sha256::new();
     let mut prefix: Vec<u8> = Vec::new();
     let mut want = SPECULATIVE_READ;
-    let mut range = None;
+    let range = loop {
+        let have = prefix.len() as u64;
+        let got = (&mut f)
+            .take(want - have)
+            .read_to_end(&mut prefix)
+            .map_err(io)? as u64;
+        let eof = have + got < want;
+        match header_extent(&prefix)? {
+            Extent::Complete(r) => break r,
+            Extent::NeedBytes(need) if eof || need <= want => {
+                return Err(Error::Truncated {
+                    needed: need,
+                    got: prefix.len() as u64,
+                });
+            }
+            Extent::NeedBytes(need) => want = need,
+        }
+    };
+    let headers = RpmHeaders::parse(&prefix[..range.end as usize])?;
+    let mut hasher = FileHasher::new(&headers);
+    hasher.update(&prefix);
+    drop(prefix);
     let mut buf = vec![0u8; 256 * 1024];
-    let mut eof = false;
-    // Keep bytes until the header extent is known, hashing everything that is read.
-    while !eof {
+    loop {
         let n = f.read(&mut buf).map_err(io)?;
         if n == 0 {
-            eof = true;
+            break;
         }
         hasher.update(&buf[..n]);
-        if range.is_none() {
-            prefix.extend_from_slice(&buf[..n]);
-            while range.is_none() && (prefix.len() as u64 >= want || eof) {
-                match header_extent(&prefix)? {
-                    Extent::Complete(r) => range = Some(r),
-                    Extent::NeedBytes(need) if eof || need <= want => {
-                        return Err(Error::Truncated {
-                            needed: need,
-                            got: prefix.len() as u64,
-                        });
-                    }
-                    Extent::NeedBytes(need) => want = need,
-                }
-            }
-        }
     }
-    let range = range.ok_or(Error::Truncated {
-        needed: want,
-        got: prefix.len() as u64,
-    })?;
-    let headers = RpmHeaders::parse(&prefix[..range.end as usize])?;
     let info = FileInfo {
         location_href: location_href.to_string(),
         location_base: String::new(),
         size: meta.len(),
         mtime,
         checksum_type: "sha256".to_string(),
-        pkgid: hex::encode(hasher.finalize()),
+        pkgid: hasher.finish()?,
     };
     Package::from_headers(&headers, &info, opts)
 }
@@ -1359,6 +1469,44 @@ mod tests {
             &ParseOptions::default()
         )
         .is_ok());
+    }
+
+    #[test]
+    fn file_hasher_checks_payload_digest() {
+        let payload = b"compressed payload bytes";
+        let digest = hex::encode(Sha256::digest(payload));
+        let sig = HeaderBuilder::new().int32(sigtag::SIZE, &[1]);
+        let main = minimal_main()
+            .strings(tag::PAYLOADDIGEST, &[digest.as_bytes()])
+            .int32(tag::PAYLOADDIGESTALGO, &[8]);
+        let mut file = package(sig, main);
+        let h = RpmHeaders::parse(&file).unwrap();
+        file.extend_from_slice(payload);
+        // Fed in odd pieces, straddling the header/payload boundary.
+        let mut hasher = FileHasher::new(&h);
+        for piece in file.chunks(7) {
+            hasher.update(piece);
+        }
+        assert_eq!(hasher.len(), file.len() as u64);
+        assert_eq!(hasher.finish().unwrap(), hex::encode(Sha256::digest(&file)));
+        // One flipped payload byte.
+        let last = file.len() - 1;
+        file[last] ^= 1;
+        let mut hasher = FileHasher::new(&h);
+        hasher.update(&file);
+        assert!(matches!(
+            hasher.finish(),
+            Err(Error::PayloadDigestMismatch { algo: "sha256", .. })
+        ));
+        // Unknown algorithm (MD5 = 1): not checked.
+        let sig = HeaderBuilder::new().int32(sigtag::SIZE, &[1]);
+        let main = minimal_main()
+            .strings(tag::PAYLOADDIGEST, &[b"00"])
+            .int32(tag::PAYLOADDIGESTALGO, &[1]);
+        let h = RpmHeaders::parse(&package(sig, main)).unwrap();
+        let mut hasher = FileHasher::new(&h);
+        hasher.update(b"anything");
+        assert!(hasher.finish().is_ok());
     }
 
     #[test]
