@@ -491,6 +491,7 @@ impl Indexer {
             };
             Ok::<_, Error>((!same).then(|| href.clone()))
         });
+        let checks: Vec<_> = checks.collect();
         let results: Vec<Option<String>> = futures::stream::iter(checks)
             .buffer_unordered(self.options.read_concurrency.max(1))
             .try_collect()
@@ -671,9 +672,11 @@ impl Indexer {
             .iter()
             .filter(|h| !know.seen.contains_key(*h))
             .collect();
-        let heads = futures::stream::iter(unknown.into_iter().map(|href| async move {
-            Ok::<_, Error>((href.clone(), self.head(run, href).await?))
-        }))
+        let heads: Vec<_> = unknown
+            .into_iter()
+            .map(|href| async move { Ok::<_, Error>((href.clone(), self.head(run, href).await?)) })
+            .collect();
+        let heads = futures::stream::iter(heads)
         .buffer_unordered(self.options.read_concurrency.max(1))
         .try_collect::<Vec<_>>()
         .await?;
@@ -696,11 +699,14 @@ impl Indexer {
             to_read.push((href.clone(), meta.clone(), *headed));
         }
         let hints = &know.hints;
-        let reads =
-            futures::stream::iter(to_read.into_iter().map(|(href, meta, headed)| async move {
+        let reads: Vec<_> = to_read
+            .into_iter()
+            .map(|(href, meta, headed)| async move {
                 let r = self.read_package(run, &href, meta, headed, hints).await?;
                 Ok::<_, Error>((href, r))
-            }))
+            })
+            .collect();
+        let reads = futures::stream::iter(reads)
             .buffer_unordered(self.options.read_concurrency.max(1))
             .try_collect::<Vec<_>>()
             .await?;
@@ -1106,7 +1112,8 @@ impl Indexer {
         let puts = uploads
             .into_iter()
             .filter(|(href, _)| !base.referenced.contains(href))
-            .map(|(href, body)| async move { self.put_immutable(run, &href, body).await });
+            .map(|(href, body)| async move { self.put_immutable(run, &href, body).await })
+            .collect::<Vec<_>>();
         futures::stream::iter(puts)
             .buffer_unordered(4)
             .try_collect::<Vec<()>>()
