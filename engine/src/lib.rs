@@ -14,6 +14,8 @@ pub mod layout;
 pub mod publish;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use config::{Compression, RepoConfig};
 pub use counting::{CountingStore, RequestCounts};
@@ -23,4 +25,5 @@ pub use publish::{
     Change, ChangeKind, FaultPoint, Indexer, IndexerOptions, PublishReport, CACHE_IMMUTABLE,
     CACHE_SHORT, REJECTED_FILE,
 };
+pub use store::{local::LocalStore, s3::S3Store};
 pub use store::{ObjectMeta, ObjectStore, PutMode, PutOptions};
