@@ -677,9 +677,9 @@ impl Indexer {
             .map(|href| async move { Ok::<_, Error>((href.clone(), self.head(run, href).await?)) })
             .collect();
         let heads = futures::stream::iter(heads)
-        .buffer_unordered(self.options.read_concurrency.max(1))
-        .try_collect::<Vec<_>>()
-        .await?;
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .try_collect::<Vec<_>>()
+            .await?;
         know.seen.extend(heads);
 
         // Read the objects that differ from the published entry.
