@@ -1,6 +1,11 @@
 //! Engine: the object-store seam (S3 and local directory) and incremental, atomic publishing of
 //! repository metadata. Knows nothing of Lambda or HTTP.
 //!
+//! The entry point is [`Indexer`]: given changed keys, it brings one repository's published
+//! metadata up to date ([`Indexer::apply`]), or rebuilds it from a listing
+//! ([`Indexer::reindex`], [`Indexer::reconcile`]). [`Layout`] maps keys to repositories. How the
+//! state is kept and how the `repomd.xml` swap works is described in the crate's README.
+//!
 //! # Stores
 //!
 //! [`ObjectStore`] is the seam; [`LocalStore`] (a directory) and [`S3Store`] (a bucket through
@@ -37,9 +42,24 @@
 //! `PutMode::Update`, and through `aws-sdk-s3` we get S3's stored SHA-256 checksums and
 //! presigned uploads that bind a checksum, which the publishing path and the upload gateway use.
 
+pub mod backend;
+pub mod config;
+pub mod counting;
+pub mod error;
+pub mod layout;
+pub mod publish;
+pub mod state;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use config::{Compression, RepoConfig};
+pub use counting::{CountingStore, RequestCounts};
+pub use error::{Error, Result};
+pub use layout::{Layout, LayoutRule};
+pub use publish::{
+    Change, ChangeKind, FaultPoint, Indexer, IndexerOptions, PublishReport, CACHE_IMMUTABLE,
+    CACHE_SHORT, REJECTED_FILE,
+};
 pub use store::{local::LocalStore, s3::S3Store};
 pub use store::{ObjectMeta, ObjectStore, PutMode, PutOptions};
