@@ -1,1 +1,51 @@
-fn main() {}
+//! `rpmbucket`: turn a directory (or, through other subcommands, a bucket) into a YUM/DNF
+//! repository.
+//!
+//! Each subcommand lives in its own module with an `Args` struct (clap derive) and a `run`
+//! function returning the process exit code; `main` only dispatches and prints errors.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod index;
+
+#[derive(Debug, Parser)]
+#[command(name = "rpmbucket", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write createrepo_c-compatible repodata/ for the .rpm files under a directory.
+    #[command(after_help = index::EXIT_STATUS_HELP)]
+    Index(index::IndexArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors are status 1 (2 is
+            // reserved for "bad packages with --strict").
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Index(args) => index::run(&args).map_err(anyhow::Error::from),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rpmbucket: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
