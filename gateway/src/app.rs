@@ -124,13 +124,13 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let uri = req.uri().clone();
     let raw = uri.path();
     let method = req.method().clone();
-    if let Some(rest) = raw.strip_prefix("/presign/") {
+    if let Some(rest) = raw.strip_prefix("/presign").filter(|r| r.starts_with('/')) {
         if method != Method::GET {
             return refuse(StatusCode::METHOD_NOT_ALLOWED, "presign takes GET");
         }
         return presign(&state, rest, &uri, req.headers()).await;
     }
-    if let Some(rest) = raw.strip_prefix("/status/") {
+    if let Some(rest) = raw.strip_prefix("/status").filter(|r| r.starts_with('/')) {
         if method != Method::GET && method != Method::HEAD {
             return refuse(StatusCode::METHOD_NOT_ALLOWED, "status takes GET");
         }

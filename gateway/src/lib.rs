@@ -17,4 +17,5 @@ pub mod presign;
 pub mod repo;
 
 pub use app::{app, Access, AppState, Writes};
+pub use engine::local_repository;
 pub use local::{serve_local, LocalOptions, LocalServer};
