@@ -1,48 +1,59 @@
-//! The `rpmbucket` command.
+//! `rpmbucket`: turn a directory (or, through other subcommands, a bucket) into a YUM/DNF
+//! repository.
+//!
+//! Each subcommand lives in its own module with an `Args` struct (clap derive) and a `run`
+//! function returning the process exit code; `main` only dispatches and prints errors.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
+mod index;
 mod serve;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "rpmbucket",
-    version,
-    about = "Turn a directory or an S3 bucket into a YUM/DNF repository"
-)]
+#[command(name = "rpmbucket", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
-    cmd: Cmd,
+    command: Command,
 }
 
-#[derive(Debug, clap::Subcommand)]
-enum Cmd {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write createrepo_c-compatible repodata/ for the .rpm files under a directory.
+    #[command(after_help = index::EXIT_STATUS_HELP)]
+    Index(index::IndexArgs),
     /// Serve a directory as repositories: upload with curl, install with dnf.
     Serve(serve::ServeArgs),
-    /// Token helpers.
+    /// Make token configuration lines for `serve --tokens` and the gateway.
     #[command(subcommand)]
     Token(serve::TokenCmd),
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RPMBUCKET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().cmd {
-        Cmd::Serve(args) => serve::run(args),
-        Cmd::Token(cmd) => serve::token(cmd),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors are status 1 (2 is
+            // reserved for "bad packages with --strict").
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Index(args) => index::run(&args).map_err(anyhow::Error::from),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(cmd) => serve::token(cmd),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("rpmbucket: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("rpmbucket: error: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

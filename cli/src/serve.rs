@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use rpmbucket_gateway::auth::Tokens;
@@ -23,7 +24,14 @@ pub struct ServeArgs {
 }
 
 /// Run the server until Ctrl-C.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RPMBUCKET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let tokens = match &args.tokens {
         Some(path) => Some(Tokens::load_file(path)?),
         None => Tokens::from_env()?,
@@ -36,7 +44,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?
-        .block_on(rpmbucket_gateway::serve_local(opts))
+        .block_on(rpmbucket_gateway::serve_local(opts))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `rpmbucket token ...`: make token configuration lines.
@@ -60,7 +69,7 @@ pub enum TokenCmd {
 }
 
 /// Run a token subcommand.
-pub fn token(cmd: TokenCmd) -> anyhow::Result<()> {
+pub fn token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         TokenCmd::Hash {
             user,
@@ -85,7 +94,7 @@ pub fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             // Check that the line parses before printing it.
             Tokens::parse(&line)?;
             println!("{}", line.trim_end());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

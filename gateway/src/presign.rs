@@ -51,11 +51,7 @@ impl Presigner for S3Presigner {
         sha256: Option<&str>,
     ) -> Result<PresignedPut, String> {
         // No content type: it would become a signed header that `curl -T` does not send.
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key);
+        let mut req = self.client.put_object().bucket(&self.bucket).key(key);
         if let Some(hex) = sha256 {
             req = req.checksum_sha256(hex_to_base64(hex).ok_or("sha256 must be 64 hex digits")?);
         }

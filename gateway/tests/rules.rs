@@ -94,7 +94,10 @@ impl rpmbucket_engine::ObjectStore for Unreachable {
     async fn head(&self, _: &str) -> rpmbucket_engine::store::Result<rpmbucket_engine::ObjectMeta> {
         unreachable!()
     }
-    async fn get(&self, _: &str) -> rpmbucket_engine::store::Result<(bytes::Bytes, rpmbucket_engine::ObjectMeta)> {
+    async fn get(
+        &self,
+        _: &str,
+    ) -> rpmbucket_engine::store::Result<(bytes::Bytes, rpmbucket_engine::ObjectMeta)> {
         unreachable!()
     }
     async fn get_range(
@@ -107,7 +110,10 @@ impl rpmbucket_engine::ObjectStore for Unreachable {
     async fn get_stream(
         &self,
         _: &str,
-    ) -> rpmbucket_engine::store::Result<(rpmbucket_engine::store::ByteStream, rpmbucket_engine::ObjectMeta)> {
+    ) -> rpmbucket_engine::store::Result<(
+        rpmbucket_engine::store::ByteStream,
+        rpmbucket_engine::ObjectMeta,
+    )> {
         unreachable!()
     }
     async fn put(
@@ -121,7 +127,10 @@ impl rpmbucket_engine::ObjectStore for Unreachable {
     async fn delete(&self, _: &str) -> rpmbucket_engine::store::Result<()> {
         unreachable!()
     }
-    async fn list(&self, _: &str) -> rpmbucket_engine::store::Result<Vec<rpmbucket_engine::ObjectMeta>> {
+    async fn list(
+        &self,
+        _: &str,
+    ) -> rpmbucket_engine::store::Result<Vec<rpmbucket_engine::ObjectMeta>> {
         unreachable!()
     }
 }
@@ -157,7 +166,10 @@ async fn out_of_scope_is_403() {
     let ci = basic("ci", "ci-secret");
     let (status, _, body) = send("PUT", "/el8/x86_64/hello-1.0-1.noarch.rpm", Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body.contains("no write permission for el8/x86_64/"), "{body}");
+    assert!(
+        body.contains("no write permission for el8/x86_64/"),
+        "{body}"
+    );
     // el9-testing/ is not inside el9/
     let (status, _, _) = send("PUT", "/el9-testing/hello-1.0-1.noarch.rpm", Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -190,7 +202,12 @@ async fn bad_paths_are_400_with_a_reason() {
         ("/el9/repodata/hello.rpm", "repodata/"),
         ("/el9/x86_64/", "no file name"),
     ] {
-        for (method, prefix) in [("PUT", ""), ("DELETE", ""), ("GET", "/presign"), ("GET", "/status")] {
+        for (method, prefix) in [
+            ("PUT", ""),
+            ("DELETE", ""),
+            ("GET", "/presign"),
+            ("GET", "/status"),
+        ] {
             let uri = format!("{prefix}{path}");
             let (status, _, body) = send(method, &uri, Some(&admin), &[]).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {body}");
@@ -229,7 +246,10 @@ async fn presign_text_and_json_with_checksum() {
     let (status, _, text) = send("GET", &uri, Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.starts_with("http://127.0.0.1:9/bucket/el9/"), "{text}");
-    assert!(text.contains("x-amz-checksum-sha256"), "checksum not signed: {text}");
+    assert!(
+        text.contains("x-amz-checksum-sha256"),
+        "checksum not signed: {text}"
+    );
     let (status, _, json) = send("GET", &uri, Some(&ci), &[("accept", "application/json")]).await;
     assert_eq!(status, StatusCode::OK);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -245,7 +265,10 @@ async fn presign_text_and_json_with_checksum() {
         "GET",
         &uri,
         Some(&ci),
-        &[("x-amz-checksum-sha256", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")],
+        &[(
+            "x-amz-checksum-sha256",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )],
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -260,7 +283,10 @@ async fn repo_file_and_status() {
     let (status, _, body) = send("GET", "/el9/x86_64/mine.repo", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.starts_with("[mine]\n"), "{body}");
-    assert!(body.contains("\nbaseurl=https://bucket.example/el9/x86_64/\n"), "{body}");
+    assert!(
+        body.contains("\nbaseurl=https://bucket.example/el9/x86_64/\n"),
+        "{body}"
+    );
     let reader = basic("reader", "read-secret");
     let (status, _, body) = send("GET", &format!("/status{PKG}"), Some(&reader), &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -1,1 +1,3 @@
-//! Indexer Lambda.
+//! Indexer Lambda: bucket notifications (direct, SQS, SNS, EventBridge) in, repodata out.
+
+pub mod event;

@@ -5,6 +5,19 @@
 //! The rules followed are written down in `REPODATA-SPEC.md` (createrepo_c's behaviour, checked
 //! against its output); createrepo_c is the oracle in the parity tests.
 
+pub mod error;
+pub mod header;
 pub mod package;
+pub mod parse;
+mod tagtypes;
+pub mod xml;
 
+pub mod compress;
+pub mod read;
+pub mod repomd;
+pub mod sqlite;
+pub mod write_error;
+pub mod writer;
+
+pub use error::{Error, Result};
 pub use package::{Changelog, DepFlag, Dependency, FileKind, Package, PackageFile};

@@ -1,0 +1,605 @@
+//! `rpmbucket index DIR`: the createrepo_c workflow for a local directory.
+//!
+//! 1. Find every `*.rpm` under DIR (symlinks followed, `DIR/repodata` skipped), in createrepo_c's
+//!    order (basename, then directory).
+//! 2. Read the packages' headers on `--workers` threads; with `--update`, reuse the records of
+//!    the published metadata for files whose path, size and mtime are unchanged.
+//! 3. Stream the records into [`RepodataWriter`] (inside a temporary directory in
+//!    `DIR/repodata`), then publish: data files are renamed to their unique
+//!    `<checksum>-<name>` names, `repomd.xml` is replaced by a single rename, and only then are
+//!    files the new `repomd.xml` no longer references removed. A reader of DIR sees either the
+//!    old or the new repository, never a mix.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rpmbucket_repodata::compress::Compression;
+use rpmbucket_repodata::parse::{read_package_file, ParseOptions};
+use rpmbucket_repodata::read::{PackageStream, PrimaryReader};
+use rpmbucket_repodata::repomd::Repomd;
+use rpmbucket_repodata::write_error::WriteError;
+use rpmbucket_repodata::writer::{location_cmp, RepodataWriter, WriteOptions};
+use rpmbucket_repodata::Package;
+
+/// Shown after `rpmbucket index --help`.
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  repodata written (packages that could not be read were reported and left out)
+  1  error, nothing was published (invalid arguments, unreadable directory, write failure)
+  2  --strict and at least one package could not be read; nothing was published";
+
+/// Options of `rpmbucket index`.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Directory holding the .rpm files; metadata goes to DIR/repodata/.
+    pub dir: PathBuf,
+
+    /// Threads reading package headers (default: number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Reuse the records of the existing repodata for files whose path, size and mtime are
+    /// unchanged; read only new and changed packages.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Do not write the sqlite databases (primary_db, filelists_db, other_db).
+    #[arg(long)]
+    pub no_database: bool,
+
+    /// Compression of the XML metadata.
+    #[arg(long, value_name = "TYPE", default_value = "gz", value_parser = parse_compression)]
+    pub compress_type: Compression,
+
+    /// Revision string for repomd.xml (default: current Unix time).
+    #[arg(long)]
+    pub revision: Option<String>,
+
+    /// Changelog entries kept per package (-1 = all).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        allow_negative_numbers = true
+    )]
+    pub changelog_limit: i32,
+
+    /// Fail (exit status 2, nothing published) if any package cannot be read.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_compression(s: &str) -> Result<Compression, String> {
+    match Compression::from_name(s) {
+        Some(c) if c != Compression::None => Ok(c),
+        _ => Err(format!(
+            "unknown compression {s:?} (use gz, zstd, xz or bz2)"
+        )),
+    }
+}
+
+/// Why `rpmbucket index` failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Walk(String),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> IndexError {
+    let path = path.into();
+    move |source| IndexError::Io { path, source }
+}
+
+/// One .rpm file to index.
+#[derive(Debug, Clone)]
+struct Task {
+    path: PathBuf,
+    href: String,
+    size: u64,
+    mtime: i64,
+}
+
+/// What happened to the packages.
+#[derive(Debug, Default)]
+struct Counts {
+    read: usize,
+    reused: usize,
+    bad: usize,
+}
+
+/// Runs `rpmbucket index` and returns the exit code.
+pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
+    let dir = std::fs::canonicalize(&args.dir).map_err(io_err(&args.dir))?;
+    if !dir.is_dir() {
+        return Err(IndexError::Walk(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    let repodata = dir.join("repodata");
+
+    let (tasks, walk_errors) = find_packages(&dir)?;
+    for e in &walk_errors {
+        eprintln!("rpmbucket: skipping {e}");
+    }
+
+    // --update: which files are unchanged since the published metadata (path, size, mtime)?
+    // Their records are streamed from the old XML in order while writing, so memory does not
+    // depend on the repository size.
+    let old_repomd = read_repomd(&repodata);
+    let mut reusable = vec![false; tasks.len()];
+    let mut old_stream = None;
+    if args.update {
+        if let Some(md) = &old_repomd {
+            match old_primary_index(&dir, md) {
+                Ok(old) => {
+                    for (i, t) in tasks.iter().enumerate() {
+                        reusable[i] = old.get(&t.href) == Some(&(t.size as i64, t.mtime));
+                    }
+                    match OldPackages::open(&dir, md) {
+                        Ok(s) => old_stream = Some(s),
+                        Err(e) => warn_unusable(&e),
+                    }
+                }
+                Err(e) => warn_unusable(&e),
+            }
+        }
+    }
+    if old_stream.is_none() {
+        reusable.iter_mut().for_each(|r| *r = false);
+    }
+
+    std::fs::create_dir_all(&repodata).map_err(io_err(&repodata))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".rpmbucket-")
+        .tempdir_in(&repodata)
+        .map_err(io_err(&repodata))?;
+
+    let progress = if !args.quiet && std::io::stderr().is_terminal() {
+        let pb =
+            ProgressBar::with_draw_target(Some(tasks.len() as u64), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let opts = WriteOptions::default()
+        .with_compression(args.compress_type)
+        .with_database(!args.no_database);
+    let mut writer = RepodataWriter::new(tmp.path(), tasks.len(), &opts)?;
+    let parse_opts = ParseOptions {
+        changelog_limit: args.changelog_limit,
+    };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+
+    let mut counts = Counts {
+        bad: walk_errors.len(),
+        ..Default::default()
+    };
+    read_in_order(&tasks, &reusable, &parse_opts, workers, |task, outcome| {
+        progress.inc(1);
+        let outcome = match outcome {
+            Outcome::Reuse => match old_stream.as_mut().and_then(|s| s.take(&task.href)) {
+                Some(p) => {
+                    counts.reused += 1;
+                    writer.add_shared(Arc::new(p))?;
+                    return Ok(());
+                }
+                // Not where the old metadata's order said it would be: read the file.
+                None => match read_package_file(&task.path, &task.href, &parse_opts) {
+                    Ok(p) => Outcome::Read(Arc::new(p)),
+                    Err(e) => Outcome::Bad(e.to_string()),
+                },
+            },
+            o => o,
+        };
+        match outcome {
+            Outcome::Read(p) => {
+                counts.read += 1;
+                writer.add_shared(p)?;
+            }
+            Outcome::Bad(reason) => {
+                counts.bad += 1;
+                let line = format!("rpmbucket: skipping {}: {reason}", task.path.display());
+                progress.suspend(|| eprintln!("{line}"));
+            }
+            Outcome::Reuse => unreachable!("handled above"),
+        }
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+
+    if args.strict && counts.bad > 0 {
+        eprintln!(
+            "rpmbucket: {} package(s) could not be read; --strict: nothing published",
+            counts.bad
+        );
+        return Ok(ExitCode::from(2));
+    }
+
+    let out = writer.finish(args.revision.clone())?;
+    publish(&repodata, tmp.path(), &out, old_repomd.as_ref())?;
+    drop(tmp);
+
+    if !args.quiet {
+        eprintln!(
+            "rpmbucket: indexed {} packages in {} ({} read, {} reused, {} skipped)",
+            out.package_count,
+            dir.display(),
+            counts.read,
+            counts.reused,
+            counts.bad
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Walks `dir` like createrepo_c: follows symlinks, takes regular files named `*.rpm`, skips
+/// `dir/repodata`. Returns tasks in createrepo_c order and per-entry problems.
+fn find_packages(dir: &Path) -> Result<(Vec<Task>, Vec<String>), IndexError> {
+    let mut tasks = Vec::new();
+    let mut problems = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "repodata"));
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                if e.depth() == 0 {
+                    return Err(IndexError::Walk(format!("{}: {e}", dir.display())));
+                }
+                let path = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                problems.push(format!("{path}: {e}"));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if !name.ends_with(".rpm") {
+            continue;
+        }
+        let rel = match entry.path().strip_prefix(dir) {
+            Ok(r) => r,
+            Err(_) => continue,
+        };
+        let Some(href) = rel.to_str() else {
+            problems.push(format!(
+                "{}: file name is not UTF-8",
+                entry.path().display()
+            ));
+            continue;
+        };
+        let href = href.replace(std::path::MAIN_SEPARATOR, "/");
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(format!("{}: {e}", entry.path().display()));
+                continue;
+            }
+        };
+        tasks.push(Task {
+            path: entry.path().to_owned(),
+            href,
+            size: meta.len(),
+            mtime: mtime_secs(&meta),
+        });
+    }
+    tasks.sort_by(|a, b| location_cmp(&a.href, &b.href));
+    Ok((tasks, problems))
+}
+
+#[cfg(unix)]
+fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.mtime()
+}
+
+#[cfg(not(unix))]
+fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn read_repomd(repodata: &Path) -> Option<Repomd> {
+    let bytes = std::fs::read(repodata.join("repomd.xml")).ok()?;
+    Repomd::parse(&bytes).ok()
+}
+
+fn warn_unusable(e: &WriteError) {
+    eprintln!("rpmbucket: warning: old metadata unusable ({e}); reading all packages");
+}
+
+fn open_decompressed(root: &Path, href: &str) -> Result<BufReader<Box<dyn Read>>, WriteError> {
+    let path = root.join(href);
+    let f = File::open(&path).map_err(|e| WriteError::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    let dec = Compression::from_file_name(href)
+        .decoder(f)
+        .map_err(|e| WriteError::Io { path, source: e })?;
+    Ok(BufReader::with_capacity(256 * 1024, dec))
+}
+
+fn record_href<'a>(md: &'a Repomd, t: &str) -> Result<&'a str, WriteError> {
+    md.record(t)
+        .map(|r| r.location_href.as_str())
+        .ok_or_else(|| WriteError::Usage(format!("repomd.xml has no {t} record")))
+}
+
+/// `location_href → (size, mtime)` of the packages in the published primary.xml.
+fn old_primary_index(root: &Path, md: &Repomd) -> Result<HashMap<String, (i64, i64)>, WriteError> {
+    let mut r = PrimaryReader::new(open_decompressed(root, record_href(md, "primary")?)?);
+    let mut map = HashMap::new();
+    while let Some(p) = r.next_package()? {
+        map.insert(p.location_href, (p.size_package, p.time_file));
+    }
+    Ok(map)
+}
+
+type Stream = BufReader<Box<dyn Read>>;
+
+/// The published packages, read in lockstep from primary/filelists/other, handed out in
+/// createrepo_c order.
+struct OldPackages {
+    stream: Option<PackageStream<Stream, Stream, Stream>>,
+    peeked: Option<Package>,
+}
+
+impl OldPackages {
+    fn open(root: &Path, md: &Repomd) -> Result<Self, WriteError> {
+        let open = |t| open_decompressed(root, record_href(md, t)?);
+        Ok(OldPackages {
+            stream: Some(PackageStream::new(
+                open("primary")?,
+                open("filelists")?,
+                open("other")?,
+            )),
+            peeked: None,
+        })
+    }
+
+    /// The old record of `href`, if it comes next in order. Records of files that are gone are
+    /// skipped; an error in the old metadata ends the stream (callers then read the files).
+    fn take(&mut self, href: &str) -> Option<Package> {
+        loop {
+            if self.peeked.is_none() {
+                match self.stream.as_mut()?.next() {
+                    Some(Ok(p)) => self.peeked = Some(p),
+                    Some(Err(e)) => {
+                        warn_unusable(&e);
+                        self.stream = None;
+                        return None;
+                    }
+                    None => {
+                        self.stream = None;
+                        return None;
+                    }
+                }
+            }
+            let p = self.peeked.as_ref()?;
+            match location_cmp(&p.location_href, href) {
+                std::cmp::Ordering::Less => self.peeked = None,
+                std::cmp::Ordering::Equal => return self.peeked.take(),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+    }
+}
+
+enum Outcome {
+    /// Unchanged since the published metadata: take the old record.
+    Reuse,
+    Read(Arc<Package>),
+    Bad(String),
+}
+
+/// Reads the tasks on `workers` threads and hands the outcomes to `sink` in task order.
+fn read_in_order<F>(
+    tasks: &[Task],
+    reusable: &[bool],
+    opts: &ParseOptions,
+    workers: usize,
+    mut sink: F,
+) -> Result<(), IndexError>
+where
+    F: FnMut(&Task, Outcome) -> Result<(), IndexError>,
+{
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Outcome)>(workers * 16);
+    std::thread::scope(|s| -> Result<(), IndexError> {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(task) = tasks.get(i) else { break };
+                let outcome = if reusable[i] {
+                    Outcome::Reuse
+                } else {
+                    match read_package_file(&task.path, &task.href, opts) {
+                        Ok(p) => Outcome::Read(Arc::new(p)),
+                        Err(e) => Outcome::Bad(e.to_string()),
+                    }
+                };
+                if tx.send((i, outcome)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: BTreeMap<usize, Outcome> = BTreeMap::new();
+        let mut want = 0usize;
+        let mut result = Ok(());
+        for (i, outcome) in rx.iter() {
+            pending.insert(i, outcome);
+            while let Some(o) = pending.remove(&want) {
+                if result.is_ok() {
+                    result = sink(&tasks[want], o);
+                    if result.is_err() {
+                        // Stop the workers: they see the exhausted counter.
+                        next.store(tasks.len(), Ordering::Relaxed);
+                    }
+                }
+                want += 1;
+            }
+        }
+        result
+    })
+}
+
+/// Moves the finished files into `repodata`, swaps `repomd.xml` in one rename, then removes
+/// the files of the previous generation that the new `repomd.xml` does not reference.
+fn publish(
+    repodata: &Path,
+    tmp: &Path,
+    out: &rpmbucket_repodata::writer::Output,
+    old: Option<&Repomd>,
+) -> Result<(), IndexError> {
+    for f in &out.files {
+        File::open(&f.path)
+            .and_then(|h| h.sync_all())
+            .map_err(io_err(&f.path))?;
+        let dst = repodata.join(&f.file_name);
+        std::fs::rename(&f.path, &dst).map_err(io_err(&dst))?;
+    }
+    let staged = tmp.join("repomd.xml");
+    {
+        let mut h = File::create(&staged).map_err(io_err(&staged))?;
+        h.write_all(&out.repomd_xml).map_err(io_err(&staged))?;
+        h.sync_all().map_err(io_err(&staged))?;
+    }
+    sync_dir(repodata)?;
+    let final_repomd = repodata.join("repomd.xml");
+    std::fs::rename(&staged, &final_repomd).map_err(io_err(&final_repomd))?;
+    sync_dir(repodata)?;
+
+    // Clean up: files the old repomd referenced (or our data files left by an interrupted
+    // run) that the new one does not.
+    let keep: HashSet<&str> = out.repomd.records.iter().map(|r| r.file_name()).collect();
+    let mut stale: HashSet<String> = old
+        .map(|m| m.records.iter().map(|r| r.file_name().to_owned()).collect())
+        .unwrap_or_default();
+    if let Ok(rd) = std::fs::read_dir(repodata) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if looks_like_ours(&name) {
+                stale.insert(name);
+            }
+        }
+    }
+    for name in stale {
+        if keep.contains(name.as_str()) || name == "repomd.xml" || name.contains('/') {
+            continue;
+        }
+        let p = repodata.join(&name);
+        if let Err(e) = std::fs::remove_file(&p) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("rpmbucket: warning: cannot remove {}: {e}", p.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `<64 hex>-{primary,filelists,other}.{xml,sqlite}[.suffix]`: a data file this tool (or
+/// createrepo_c) writes for the base metadata types.
+fn looks_like_ours(name: &str) -> bool {
+    let Some((sum, rest)) = name.split_once('-') else {
+        return false;
+    };
+    if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    ["primary.", "filelists.", "other."]
+        .iter()
+        .any(|p| rest.starts_with(p))
+        && (rest.contains(".xml") || rest.contains(".sqlite"))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), IndexError> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_data_files() {
+        let s = "a".repeat(64);
+        assert!(looks_like_ours(&format!("{s}-primary.xml.gz")));
+        assert!(looks_like_ours(&format!("{s}-other.sqlite.bz2")));
+        assert!(!looks_like_ours(&format!("{s}-comps.xml")));
+        assert!(!looks_like_ours("primary.xml.gz"));
+        assert!(!looks_like_ours("repomd.xml"));
+    }
+
+    #[test]
+    fn walk_skips_repodata_and_sorts_like_createrepo() {
+        let d = tempfile::tempdir().unwrap();
+        for p in [
+            "b/x.rpm",
+            "a.rpm",
+            "x.rpm",
+            "repodata/z.rpm",
+            "c/readme.txt",
+        ] {
+            let path = d.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"x").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.path().join("b"), d.path().join("link")).unwrap();
+        let (tasks, problems) = find_packages(d.path()).unwrap();
+        let hrefs: Vec<_> = tasks.iter().map(|t| t.href.as_str()).collect();
+        #[cfg(unix)]
+        assert_eq!(hrefs, ["a.rpm", "x.rpm", "b/x.rpm", "link/x.rpm"]);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}

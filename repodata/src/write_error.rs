@@ -1,0 +1,57 @@
+//! Errors of the metadata writers and readers (compression, sqlite, repomd, XML read-back).
+
+use std::path::PathBuf;
+
+/// What went wrong while writing or reading repository metadata files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// A file could not be created, written, read or renamed.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An i/o error on a stream that has no path (e.g. a decompressor fed from memory).
+    #[error("i/o error: {0}")]
+    Stream(#[from] std::io::Error),
+    /// The sqlite library reported an error.
+    #[error("sqlite error in {db}: {source}")]
+    Sqlite {
+        db: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Published XML (repomd.xml, primary/filelists/other) is not what createrepo_c writes.
+    #[error("malformed {file}: {reason}")]
+    Malformed { file: &'static str, reason: String },
+    /// The caller used the writer the wrong way (e.g. more packages than announced).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl WriteError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        WriteError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn malformed(file: &'static str, reason: impl Into<String>) -> Self {
+        WriteError::Malformed {
+            file,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result of the writer/reader modules.
+pub type WriteResult<T, E = WriteError> = std::result::Result<T, E>;
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<WriteError>();
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# The one test command (CI runs it through .ci/run).
+#
+#   scripts/test.sh [ARGS...]     ARGS go to `cargo test` (e.g. -p rpmbucket-tests)
+#
+# 1. installs what the tests need when it is missing (Debian packages, a Python
+#    venv with moto), 2. starts moto on a free 127.0.0.1 port (stopped on exit),
+# 3. builds the RPM fixtures and the workspace binaries, 4. runs cargo fmt
+# --check, clippy -D warnings, rustdoc -D warnings and cargo test.
+#
+# Environment (all optional):
+#   RPMBUCKET_CACHE     cache dir outside the clone (default ~/.cache/rpmbucket)
+#   CARGO_TARGET_DIR    default $RPMBUCKET_CACHE/target
+#   RPMBUCKET_CORPUS    corpus of real RPMs (default ../shared/corpus from the repo)
+#   RPMBUCKET_FIXTURES  use these fixtures instead of building them
+#   RPMBUCKET_QUICK=1   skip fmt, clippy and rustdoc (local iteration only)
+#
+# Exported to the tests: RPMBUCKET_TEST_S3_ENDPOINT, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_DEFAULT_REGION, RPMBUCKET_FIXTURES,
+# RPMBUCKET_CORPUS, RPMBUCKET_BIN, RPMBUCKET_CACHE, CARGO_TARGET_DIR.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+export RPMBUCKET_CACHE=${RPMBUCKET_CACHE:-${HOME:-/root}/.cache/rpmbucket}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$RPMBUCKET_CACHE/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+mkdir -p "$RPMBUCKET_CACHE"
+
+MOTO_VERSION=5.2.5
+VENV=$RPMBUCKET_CACHE/venv
+
+step() { printf '==> %s\n' "$*"; }
+die() {
+  printf 'test.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# --- cleanup: later steps register commands that run on exit, newest first --
+CLEANUP=()
+on_cleanup() { CLEANUP+=("$1"); }
+run_cleanup() {
+  local i
+  for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
+    eval "${CLEANUP[$i]}" || true
+  done
+}
+trap run_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- 1. system packages -----------------------------------------------------
+# command -> Debian package. zypper and dnf coexist on Debian 12 (only
+# dnf-plugins-core conflicts with zypper; it is not needed).
+declare -A NEED_CMD=(
+  [rpm]=rpm [rpmbuild]=rpm [createrepo_c]=createrepo-c [dnf]=dnf [zypper]=zypper
+  [sqlite3]=sqlite3 [zstd]=zstd [xz]=xz-utils [bzip2]=bzip2 [curl]=curl [cc]=gcc
+)
+
+system_python() {
+  if [[ -x /usr/bin/python3 ]]; then echo /usr/bin/python3; else command -v python3; fi
+}
+
+install_system_packages() {
+  local missing=() cmd
+  for cmd in "${!NEED_CMD[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED_CMD[$cmd]}")
+  done
+  local py
+  py=$(system_python || true)
+  if [[ -z $py ]] || ! "$py" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing+=(python3 python3-venv)
+  fi
+  # HOOK(system packages): append more, e.g. missing+=(unzip) for terraform.
+  if ((${#missing[@]} == 0)); then
+    step "system packages: all present"
+    return
+  fi
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  step "system packages: installing ${missing[*]}"
+  [[ $(id -u) == 0 ]] || die "missing packages (${missing[*]}) and not root; install them first"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends ca-certificates libc6-dev "${missing[@]}" >/dev/null
+}
+
+check_rust() {
+  command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust >= 1.85 with rustup)"
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null 2>&1 || die "cargo fmt/clippy missing and no rustup"
+    step "rust: adding rustfmt and clippy"
+    rustup component add rustfmt clippy
+  fi
+  step "rust: $(cargo --version)"
+}
+
+# --- 2. python venv with moto ----------------------------------------------
+install_moto() {
+  if [[ -x $VENV/bin/moto_server ]] &&
+    "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('moto') != '$MOTO_VERSION')" 2>/dev/null; then
+    step "moto $MOTO_VERSION: present in $VENV"
+    return
+  fi
+  step "moto $MOTO_VERSION: installing into $VENV"
+  [[ -x $VENV/bin/pip ]] || "$(system_python)" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+}
+
+free_port() {
+  "$(system_python)" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_moto() {
+  local port log pid i
+  port=$(free_port)
+  log=$RPMBUCKET_CACHE/moto-$port.log
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
+  pid=$!
+  on_cleanup "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f '$log'"
+  for ((i = 0; i < 150; i++)); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$port/"; then
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "moto_server exited"; }
+    sleep 0.2
+  done
+  ((i < 150)) || { cat "$log" >&2; die "moto_server did not answer on port $port"; }
+  export RPMBUCKET_TEST_S3_ENDPOINT=http://127.0.0.1:$port
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+  unset AWS_SESSION_TOKEN AWS_PROFILE
+  step "moto: $RPMBUCKET_TEST_S3_ENDPOINT (pid $pid)"
+}
+
+# --- 3. fixtures, corpus, binaries -------------------------------------------
+# Same key as rpmbucket_tests::fixtures_key(): SHA-256 over build.sh and
+# specs/* (byte order), each as "path NUL content"; first 16 hex digits.
+fixtures_key() {
+  (
+    cd tests/fixtures
+    export LC_ALL=C
+    for f in build.sh specs/*; do
+      printf '%s\0' "$f"
+      cat "$f"
+    done
+  ) | sha256sum | cut -c1-16
+}
+
+build_fixtures() {
+  if [[ -n ${RPMBUCKET_FIXTURES:-} ]]; then
+    step "fixtures: using RPMBUCKET_FIXTURES=$RPMBUCKET_FIXTURES"
+    return
+  fi
+  local dir tmp
+  dir=$RPMBUCKET_CACHE/fixtures/$(fixtures_key)
+  if [[ ! -d $dir ]]; then
+    step "fixtures: building into $dir"
+    mkdir -p "$RPMBUCKET_CACHE/fixtures"
+    tmp=$(mktemp -d "$RPMBUCKET_CACHE/fixtures/.build-XXXXXX")
+    bash tests/fixtures/build.sh "$tmp"
+    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+  else
+    step "fixtures: cached in $dir"
+  fi
+  export RPMBUCKET_FIXTURES=$dir
+}
+
+set_corpus() {
+  export RPMBUCKET_CORPUS=${RPMBUCKET_CORPUS:-$REPO/../shared/corpus}
+  if [[ -d $RPMBUCKET_CORPUS ]]; then
+    step "corpus: $RPMBUCKET_CORPUS"
+  else
+    step "corpus: $RPMBUCKET_CORPUS not present (corpus tests skip)"
+  fi
+}
+
+build_binaries() {
+  step "build: cargo build --workspace --bins"
+  cargo build --workspace --bins --quiet
+  export RPMBUCKET_BIN=$CARGO_TARGET_DIR/debug/rpmbucket
+  [[ -x $RPMBUCKET_BIN ]] || die "no rpmbucket binary at $RPMBUCKET_BIN"
+  step "build: RPMBUCKET_BIN=$RPMBUCKET_BIN"
+}
+
+# --- hooks -------------------------------------------------------------------
+# HOOK(services): start more servers here (e.g. LocalStack in host mode, see
+# TESTBED), export their endpoints and register a stop command with
+# on_cleanup.
+start_extra_services() { :; }
+
+# HOOK(static checks): terraform fmt -check / validate, cargo tree guards, etc.
+extra_checks() { :; }
+
+# --- 4. checks -----------------------------------------------------------------
+main() {
+  install_system_packages
+  check_rust
+  install_moto
+  start_moto
+  start_extra_services
+  build_fixtures
+  set_corpus
+  build_binaries
+  if [[ ${RPMBUCKET_QUICK:-0} != 1 ]]; then
+    step "check: cargo fmt --all -- --check"
+    cargo fmt --all -- --check
+    step "check: cargo clippy --workspace --all-targets -- -D warnings"
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    step "check: cargo doc --workspace --no-deps (warnings denied)"
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+    extra_checks
+  fi
+  if (($# == 0)); then
+    step "test: cargo test --workspace"
+    cargo test --workspace
+  else
+    step "test: cargo test $*"
+    cargo test "$@"
+  fi
+}
+
+main "$@"

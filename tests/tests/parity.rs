@@ -1,0 +1,448 @@
+//! Byte-for-byte parity of our record building and XML chunks with createrepo_c (the oracle).
+//!
+//! Every RPM of the corpus (`RPMBUCKET_CORPUS`, default `<repo root>/../shared/corpus`, its
+//! `rpms/` directory) is mirrored into a temporary directory with symlinks (so sizes and mtimes
+//! are the originals), `createrepo_c --no-database` runs over it, and each package's
+//! primary/filelists/other chunk is compared with what `read_package_file` + `*_chunk` produce
+//! for the same file. The same runs over `RPMBUCKET_FIXTURES` when that is set.
+//!
+//! Also here: every file of `corpus/bad` must give an error (never a panic), and the parser must
+//! survive every corpus file truncated at many points and with deterministic byte flips.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rpmbucket_repodata::header::{header_extent, Extent, RpmHeaders};
+use rpmbucket_repodata::parse::{read_package_file, FileInfo, ParseOptions};
+use rpmbucket_repodata::xml::{filelists_chunk, other_chunk, primary_chunk};
+use rpmbucket_repodata::{Error, Package};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate has a parent")
+        .to_path_buf()
+}
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RPMBUCKET_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("..").join("shared").join("corpus"));
+    if dir.join("rpms").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: no corpus at {} (set RPMBUCKET_CORPUS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// All regular `*.rpm` files under `dir`, as paths relative to `dir`, sorted.
+fn rpm_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                walk(base, &p, out);
+            } else if p.extension().is_some_and(|x| x == "rpm") {
+                out.push(p.strip_prefix(base).expect("under base").to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn have_createrepo_c() -> bool {
+    Command::new("createrepo_c")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn gunzip(path: &Path) -> String {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut s)
+        .expect("gunzip");
+    s
+}
+
+/// Split an XML file into its `<package …>…</package>\n` chunks (they start at column 0).
+fn chunks(xml: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("\n<package ").map(|i| i + 1) {
+        let tail = &rest[start..];
+        let end = tail.find("\n</package>\n").expect("package end") + "\n</package>\n".len();
+        out.push(&tail[..end]);
+        rest = &tail[end - 1..];
+    }
+    out
+}
+
+fn unescape_attr(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let semi = rest[i..].find(';').expect("entity end") + i;
+        let ent = &rest[i + 1..semi];
+        match ent {
+            "amp" => out.push('&'),
+            "lt" => out.push('<'),
+            "gt" => out.push('>'),
+            "quot" => out.push('"'),
+            "apos" => out.push('\''),
+            _ => {
+                let n = if let Some(h) = ent.strip_prefix("#x") {
+                    u32::from_str_radix(h, 16).expect("hex ref")
+                } else {
+                    ent.trim_start_matches('#').parse().expect("dec ref")
+                };
+                out.push(char::from_u32(n).expect("char"));
+            }
+        }
+        rest = &rest[semi + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn href_of(primary_chunk: &str) -> String {
+    let loc = primary_chunk.find("<location ").expect("location element");
+    let href = primary_chunk[loc..].find(" href=\"").expect("href") + loc + 7;
+    let end = primary_chunk[href..].find('"').expect("href end") + href;
+    unescape_attr(&primary_chunk[href..end])
+}
+
+/// createrepo_c's chunks of one run, keyed by location href.
+struct Oracle {
+    by_href: BTreeMap<String, [String; 3]>,
+}
+
+fn run_createrepo(files: &[PathBuf], src: &Path) -> Oracle {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    for rel in files {
+        let link = repo.join(rel);
+        std::fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
+        std::os::unix::fs::symlink(src.join(rel), &link).expect("symlink");
+    }
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir out");
+    let status = Command::new("createrepo_c")
+        .args([
+            "--no-database",
+            "--simple-md-filenames",
+            "--quiet",
+            "--workers",
+            "2",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&repo)
+        // Use the C-locale (first) text of translated tags, as our parser does.
+        .env_remove("LANGUAGE")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
+        .status()
+        .expect("run createrepo_c");
+    // createrepo_c 0.17.3 exits 0 even when some packages fail; 1.x exits 2.
+    assert!(
+        status.code().is_some_and(|c| c == 0 || c == 2),
+        "createrepo_c failed: {status}"
+    );
+    let rd = out.join("repodata");
+    let primary = gunzip(&rd.join("primary.xml.gz"));
+    let filelists = gunzip(&rd.join("filelists.xml.gz"));
+    let other = gunzip(&rd.join("other.xml.gz"));
+    let (p, f, o) = (chunks(&primary), chunks(&filelists), chunks(&other));
+    assert_eq!(p.len(), f.len(), "primary/filelists package counts");
+    assert_eq!(p.len(), o.len(), "primary/other package counts");
+    let mut by_href = BTreeMap::new();
+    for ((p, f), o) in p.iter().zip(&f).zip(&o) {
+        by_href.insert(href_of(p), [p.to_string(), f.to_string(), o.to_string()]);
+    }
+    Oracle { by_href }
+}
+
+/// Name of the element or attribute on the first line where `a` and `b` differ.
+fn first_difference(a: &str, b: &str) -> String {
+    for (la, lb) in a.lines().zip(b.lines()) {
+        if la != lb {
+            let elem = la
+                .trim_start()
+                .trim_start_matches('<')
+                .split([' ', '>', '/'])
+                .next()
+                .unwrap_or("?")
+                .to_string();
+            let attr = la
+                .split(' ')
+                .zip(lb.split(' '))
+                .find(|(x, y)| x != y)
+                .map(|(x, _)| x.split('=').next().unwrap_or("").to_string())
+                .filter(|x| !x.starts_with('<'))
+                .map(|x| format!(" attribute {x}"))
+                .unwrap_or_default();
+            return format!("<{elem}>{attr}");
+        }
+    }
+    "line count".to_string()
+}
+
+const KINDS: [&str; 3] = ["primary", "filelists", "other"];
+
+struct Report {
+    identical: [usize; 3],
+    compared: usize,
+    /// Packages createrepo_c indexes but we reject on purpose (corrupt payload).
+    intentional: Vec<String>,
+    failures: Vec<String>,
+}
+
+fn compare_dir(name: &str, dir: &Path) -> Report {
+    let files = rpm_files(dir);
+    assert!(!files.is_empty(), "no rpms under {}", dir.display());
+    let oracle = run_createrepo(&files, dir);
+    let opts = ParseOptions::default();
+    let mut report = Report {
+        identical: [0; 3],
+        compared: 0,
+        intentional: Vec::new(),
+        failures: Vec::new(),
+    };
+    let started = Instant::now();
+    let mut ours: HashMap<String, Result<Package, Error>> = HashMap::new();
+    for rel in &files {
+        let href = rel.to_str().expect("utf-8 corpus paths").to_string();
+        ours.insert(
+            href.clone(),
+            read_package_file(&dir.join(rel), &href, &opts),
+        );
+    }
+    let elapsed = started.elapsed();
+    println!("{name}: read_package_file on {} rpm files (header + SHA-256 of every byte) in {elapsed:.2?}", files.len());
+    // Header-only work, as the indexer does it after a ranged read: bytes already in memory.
+    let prefixes: Vec<Vec<u8>> = files
+        .iter()
+        .filter_map(|rel| {
+            let data = std::fs::read(dir.join(rel)).ok()?;
+            match header_extent(&data) {
+                Ok(Extent::Complete(r)) => Some(data[..r.end as usize].to_vec()),
+                _ => None,
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    let info = FileInfo {
+        location_href: "x.rpm".into(),
+        checksum_type: "sha256".into(),
+        ..Default::default()
+    };
+    let parsed = prefixes
+        .iter()
+        .filter(|b| {
+            RpmHeaders::parse(b).is_ok_and(|h| Package::from_headers(&h, &info, &opts).is_ok())
+        })
+        .count();
+    let bytes: usize = prefixes.iter().map(Vec::len).sum();
+    println!(
+        "{name}: RpmHeaders::parse + Package::from_headers on {parsed} in-memory headers ({bytes} bytes) in {:.2?}",
+        started.elapsed()
+    );
+
+    for rel in &files {
+        let href = rel.to_str().expect("utf-8").to_string();
+        let mine = &ours[&href];
+        match (oracle.by_href.get(&href), mine) {
+            (None, Err(e)) => println!("{name}: both reject {href}: {e}"),
+            (None, Ok(_)) => report
+                .failures
+                .push(format!("{href}: createrepo_c dropped it, we accepted it")),
+            (Some(_), Err(e @ Error::PayloadDigestMismatch { .. })) => report.intentional.push(
+                format!("{href}: createrepo_c indexed it, we reject it: {e}"),
+            ),
+            (Some(_), Err(e)) => report
+                .failures
+                .push(format!("{href}: createrepo_c indexed it, we failed: {e}")),
+            (Some(want), Ok(p)) => {
+                report.compared += 1;
+                let mut got = [Vec::new(), Vec::new(), Vec::new()];
+                primary_chunk(p, &mut got[0]);
+                filelists_chunk(p, &mut got[1]);
+                other_chunk(p, &mut got[2]);
+                for k in 0..3 {
+                    let got = String::from_utf8(std::mem::take(&mut got[k])).expect("utf-8 xml");
+                    if got == want[k] {
+                        report.identical[k] += 1;
+                    } else {
+                        let field = first_difference(&got, &want[k]);
+                        let diff = pretty_assertions::StrComparison::new(&want[k], &got);
+                        report.failures.push(format!(
+                            "{href}: {} differs at {field} (left: createrepo_c, right: ours)\n{diff}",
+                            KINDS[k]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "{name}: {} packages compared; identical primary {} filelists {} other {}",
+        report.compared, report.identical[0], report.identical[1], report.identical[2]
+    );
+    for d in &report.intentional {
+        println!("{name}: intentional difference: {d}");
+    }
+    report
+}
+
+fn assert_clean(report: Report) {
+    if !report.failures.is_empty() {
+        let shown: Vec<&String> = report.failures.iter().take(20).collect();
+        panic!(
+            "{} differences (first {}):\n{}",
+            report.failures.len(),
+            shown.len(),
+            shown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+#[test]
+fn corpus_matches_createrepo_c() {
+    let Some(corpus) = corpus_dir() else { return };
+    if !have_createrepo_c() {
+        panic!("createrepo_c is not installed (apt-get install createrepo-c)");
+    }
+    assert_clean(compare_dir("corpus", &corpus.join("rpms")));
+}
+
+#[test]
+fn fixtures_match_createrepo_c() {
+    let Some(dir) = std::env::var_os("RPMBUCKET_FIXTURES").map(PathBuf::from) else {
+        eprintln!("SKIP: RPMBUCKET_FIXTURES not set");
+        return;
+    };
+    assert!(have_createrepo_c(), "createrepo_c is not installed");
+    assert_clean(compare_dir("fixtures", &dir));
+}
+
+#[test]
+fn bad_corpus_files_give_clear_errors() {
+    let Some(corpus) = corpus_dir() else { return };
+    let bad = corpus.join("bad");
+    let files = rpm_files(&bad);
+    assert!(!files.is_empty(), "no files under {}", bad.display());
+    for rel in files {
+        let href = rel.to_str().expect("utf-8");
+        match read_package_file(&bad.join(&rel), href, &ParseOptions::default()) {
+            Ok(p) => panic!(
+                "{href}: accepted a bad package as {}-{}-{}",
+                p.name, p.version, p.release
+            ),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(!msg.is_empty(), "{href}: empty error message");
+                println!("{href}: {msg}");
+            }
+        }
+    }
+}
+
+/// Deterministic xorshift so the mutations are the same on every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn exercise(bytes: &[u8]) {
+    let _ = header_extent(bytes);
+    if let Ok(h) = RpmHeaders::parse(bytes) {
+        let info = FileInfo {
+            location_href: "x.rpm".into(),
+            checksum_type: "sha256".into(),
+            ..Default::default()
+        };
+        if let Ok(p) = Package::from_headers(&h, &info, &ParseOptions::default()) {
+            let mut out = Vec::new();
+            primary_chunk(&p, &mut out);
+            filelists_chunk(&p, &mut out);
+            other_chunk(&p, &mut out);
+        }
+    }
+}
+
+#[test]
+fn mutated_corpus_headers_never_panic() {
+    let Some(corpus) = corpus_dir() else { return };
+    let mut files: Vec<PathBuf> = rpm_files(&corpus.join("rpms"))
+        .into_iter()
+        .map(|r| corpus.join("rpms").join(r))
+        .collect();
+    files.extend(
+        rpm_files(&corpus.join("bad"))
+            .into_iter()
+            .map(|r| corpus.join("bad").join(r)),
+    );
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut cases = 0usize;
+    for path in files {
+        let data = std::fs::read(&path).expect("read corpus file");
+        let end = match header_extent(&data) {
+            Ok(Extent::Complete(r)) => r.end as usize,
+            _ => data.len().min(64 * 1024),
+        };
+        let head = &data[..end];
+        // Truncations: every interesting boundary plus a few spread points.
+        let mut cuts = vec![0, 4, 95, 96, 111, 112, 113, end / 2, end.saturating_sub(1)];
+        for _ in 0..4 {
+            cuts.push((rng.next() % (end as u64 + 1)) as usize);
+        }
+        for cut in cuts {
+            exercise(&head[..cut.min(end)]);
+            cases += 1;
+        }
+        // Byte flips, biased towards the index entries where offsets and counts live.
+        for _ in 0..12 {
+            let mut m = head.to_vec();
+            if m.is_empty() {
+                break;
+            }
+            let pos = if rng.next() % 2 == 0 {
+                (96 + rng.next() % 600) as usize % m.len()
+            } else {
+                (rng.next() % m.len() as u64) as usize
+            };
+            m[pos] ^= (rng.next() % 255 + 1) as u8;
+            exercise(&m);
+            cases += 1;
+        }
+    }
+    println!("mutated-header cases run: {cases}");
+}
