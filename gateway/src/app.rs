@@ -20,7 +20,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use rpmbucket_engine::ObjectStore;
 use serde_json::json;
 
 use crate::auth::{AuthError, Permission, Tokens};
@@ -44,7 +43,6 @@ pub enum Writes {
     /// Redirect to presigned S3 URLs; deletes go to the store.
     Presign {
         presigner: Arc<dyn Presigner>,
-        store: Arc<dyn ObjectStore>,
         expires: Duration,
     },
     /// Store directly into a local directory and index in-process.
@@ -238,6 +236,13 @@ async fn put(state: &AppState, req: Request) -> Response {
         Writes::Presign {
             presigner, expires, ..
         } => {
+            if sha256.is_some() && !req.headers().contains_key("x-amz-checksum-sha256") {
+                // The signed header must reach S3, and curl repeats only headers it was given.
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "to bind a checksum in the redirect flow send it as a header: -H 'x-amz-checksum-sha256: BASE64' (curl forwards it to S3; a sha256= query is not)",
+                );
+            }
             // Answer before touching the body: with `Expect: 100-continue` the client has not
             // sent it yet, and it goes straight to S3 after the redirect.
             match presigner
@@ -333,7 +338,7 @@ async fn delete(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
         return r.into_response();
     }
     match &state.writes {
-        Writes::Presign { store, .. } => match store.delete(&p.key).await {
+        Writes::Presign { presigner, .. } => match presigner.delete(&p.key).await {
             Ok(()) => (StatusCode::NO_CONTENT, ()).into_response(),
             Err(e) => refuse(StatusCode::BAD_GATEWAY, format!("delete failed: {e}")),
         },

@@ -23,7 +23,7 @@ pub struct PresignedPut {
     pub expires_in: Duration,
 }
 
-/// Something that can presign a PUT of one key.
+/// The bucket side of the gateway: presigned uploads and deletes.
 #[async_trait]
 pub trait Presigner: Send + Sync + 'static {
     /// Presign a PUT of `key` valid for `expires`; `sha256` (hex) binds the body's checksum.
@@ -33,6 +33,8 @@ pub trait Presigner: Send + Sync + 'static {
         expires: Duration,
         sha256: Option<&str>,
     ) -> Result<PresignedPut, String>;
+    /// Delete `key` (a missing key is not an error).
+    async fn delete(&self, key: &str) -> Result<(), String>;
 }
 
 /// Presigner over an `aws-sdk-s3` client and one bucket.
@@ -69,6 +71,17 @@ impl Presigner for S3Presigner {
                 .collect(),
             expires_in: expires,
         })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))
     }
 }
 

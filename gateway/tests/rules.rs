@@ -52,7 +52,6 @@ fn state(dir: &std::path::Path) -> AppState {
                 client,
                 bucket: "bucket".into(),
             }),
-            store: Arc::new(Unreachable),
             expires: Duration::from_secs(120),
         },
         repo,
@@ -83,56 +82,6 @@ async fn send(
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
-}
-
-/// The store behind DELETE; none of these requests may reach it.
-#[derive(Debug)]
-struct Unreachable;
-
-#[async_trait::async_trait]
-impl rpmbucket_engine::ObjectStore for Unreachable {
-    async fn head(&self, _: &str) -> rpmbucket_engine::store::Result<rpmbucket_engine::ObjectMeta> {
-        unreachable!()
-    }
-    async fn get(
-        &self,
-        _: &str,
-    ) -> rpmbucket_engine::store::Result<(bytes::Bytes, rpmbucket_engine::ObjectMeta)> {
-        unreachable!()
-    }
-    async fn get_range(
-        &self,
-        _: &str,
-        _: std::ops::Range<u64>,
-    ) -> rpmbucket_engine::store::Result<(bytes::Bytes, rpmbucket_engine::ObjectMeta)> {
-        unreachable!()
-    }
-    async fn get_stream(
-        &self,
-        _: &str,
-    ) -> rpmbucket_engine::store::Result<(
-        rpmbucket_engine::store::ByteStream,
-        rpmbucket_engine::ObjectMeta,
-    )> {
-        unreachable!()
-    }
-    async fn put(
-        &self,
-        _: &str,
-        _: bytes::Bytes,
-        _: rpmbucket_engine::PutOptions,
-    ) -> rpmbucket_engine::store::Result<rpmbucket_engine::ObjectMeta> {
-        unreachable!()
-    }
-    async fn delete(&self, _: &str) -> rpmbucket_engine::store::Result<()> {
-        unreachable!()
-    }
-    async fn list(
-        &self,
-        _: &str,
-    ) -> rpmbucket_engine::store::Result<Vec<rpmbucket_engine::ObjectMeta>> {
-        unreachable!()
-    }
 }
 
 const PKG: &str = "/el9/x86_64/hello-1.0-1.noarch.rpm";
