@@ -16,6 +16,9 @@ pub mod path;
 pub mod presign;
 pub mod repo;
 
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
 pub use app::{app, Access, AppState, Writes};
-pub use engine::local_repository;
+pub use engine::{local_repository, s3_repository};
 pub use local::{serve_local, LocalOptions, LocalServer};

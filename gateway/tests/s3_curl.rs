@@ -2,117 +2,18 @@
 //! presign flow, with and without a bound SHA-256. (moto accepts any signature and body; the
 //! refusals of expired/tampered URLs and wrong bodies are tested against LocalStack.)
 
-use std::net::SocketAddr;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_s3::Client;
-use rpmbucket_gateway::auth::{hash_token_with, Tokens};
-use rpmbucket_gateway::presign::{hex_to_base64, S3Presigner};
-use rpmbucket_gateway::{app, Access, AppState, Writes};
+use rpmbucket_gateway::presign::hex_to_base64;
 use rpmbucket_tests::{fixture, fx};
 use sha2::Digest;
 
 mod common;
 
-struct Gateway {
-    addr: SocketAddr,
-    client: Client,
-    bucket: String,
-    _dir: tempfile::TempDir,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-static BUCKETS: AtomicU32 = AtomicU32::new(0);
+use common::{curl, s, Gateway};
 
 async fn gateway() -> Gateway {
-    let client = common::moto_client();
-    let bucket = format!(
-        "gw-{}-{}",
-        std::process::id(),
-        BUCKETS.fetch_add(1, Ordering::Relaxed)
-    );
-    client.create_bucket().bucket(&bucket).send().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let hash = hash_token_with("pw", argon2::Params::new(256, 1, 1, None).unwrap());
-    let state = AppState {
-        access: Access::Tokens(Tokens::parse(&format!("ci:{hash} rwd el9/")).unwrap()),
-        writes: Writes::Presign {
-            presigner: Arc::new(S3Presigner {
-                client: client.clone(),
-                bucket: bucket.clone(),
-            }),
-            expires: Duration::from_secs(120),
-        },
-        repo: rpmbucket_gateway::local_repository(dir.path()).unwrap(),
-        baseurl: Some(format!("{}/{bucket}/", rpmbucket_tests::s3_endpoint())),
-        max_wait: Duration::from_secs(5),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app(state)).await.unwrap();
-    });
-    Gateway {
-        addr,
-        client,
-        bucket,
-        _dir: dir,
-        task,
-    }
-}
-
-impl Gateway {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/{path}", self.addr)
-    }
-
-    async fn object(&self, key: &str) -> Option<Vec<u8>> {
-        let r = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .ok()?;
-        Some(r.body.collect().await.unwrap().to_vec())
-    }
-}
-
-struct Curl {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-async fn curl(args: Vec<String>) -> Curl {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("curl")
-            .args(["-sS", "--noproxy", "*"])
-            .args(&args)
-            .output()
-            .expect("run curl");
-        Curl {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
-}
-
-fn s(x: impl AsRef<str>) -> String {
-    x.as_ref().to_string()
+    Gateway::start(common::moto_client(), Duration::from_secs(120)).await
 }
 
 fn sha256_hex(path: &std::path::Path) -> String {
