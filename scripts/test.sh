@@ -46,8 +46,10 @@ run_cleanup() {
     eval "${CLEANUP[$i]}" || true
   done
 }
-trap run_cleanup EXIT
-trap 'exit 130' INT TERM
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  trap run_cleanup EXIT
+  trap 'exit 130' INT TERM
+fi
 
 # --- 1. system packages -----------------------------------------------------
 # command -> Debian package. zypper and dnf coexist on Debian 12 (only
@@ -219,4 +221,8 @@ main() {
   fi
 }
 
-main "$@"
+# Sourcing the script (tests do, to call fixtures_key) defines the functions
+# without running anything.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi
