@@ -58,7 +58,7 @@ start() {
   pid=$!
   echo "$pid" >"$dir/pid"
   for ((i = 0; i < 300; i++)); do
-    if curl -fsS --noproxy '*' -o /dev/null "http://127.0.0.1:$port/_localstack/health"; then
+    if curl -fs --noproxy '*' -o /dev/null "http://127.0.0.1:$port/_localstack/health"; then
       echo "http://127.0.0.1:$port" >"$dir/endpoint"
       echo "http://127.0.0.1:$port"
       return
