@@ -366,7 +366,12 @@ async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) ->
         match state.repo.published(&root, &p.key).await {
             Ok(Some(rev)) => break Some(rev),
             Ok(None) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                // Local metadata is cheap to read; S3 costs two GETs a poll.
+                let poll = match state.writes {
+                    Writes::Local(_) => Duration::from_millis(100),
+                    Writes::Presign { .. } => Duration::from_millis(500),
+                };
+                tokio::time::sleep(poll).await;
             }
             Ok(None) => break None,
             Err(e) => return refuse(StatusCode::BAD_GATEWAY, format!("reading metadata: {e}")),
