@@ -75,7 +75,7 @@ impl Repository for CreaterepoStandIn {
         let started = Instant::now();
         let dir = self.root.join(root);
         let out = tokio::process::Command::new("createrepo_c")
-            .args(["--update", "--quiet", "--excludes", ".rpmbucket/*"])
+            .args(["--update", "--quiet", "--excludes", ".rpmbucket-*"])
             .arg(&dir)
             .output()
             .await

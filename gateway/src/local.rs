@@ -1,7 +1,7 @@
 //! The local server: one process that stores uploads in a directory, indexes them in-process
 //! and serves the directory to dnf/yum (GET/HEAD with Range).
 //!
-//! An upload is streamed into `DIR/.rpmbucket/tmp/`, hashed (SHA-256) on the way, then renamed
+//! An upload is streamed into `DIR/.rpmbucket-uploads/` (a name the engine's stores never list), hashed (SHA-256) on the way, then renamed
 //! into place, so a reader never sees half a package and a failed upload leaves nothing behind.
 //! The change (with its checksum, so the indexer reads only the header) goes to an indexing task
 //! that waits for a quiet moment — [`QUIET`], at most [`MAX_DELAY`] after the first change — and
@@ -35,7 +35,7 @@ pub const QUIET: Duration = Duration::from_millis(200);
 /// Longest wait between the first change of a burst and its publish.
 pub const MAX_DELAY: Duration = Duration::from_millis(800);
 /// Directory (inside the root) for uploads in progress.
-pub const TMP_DIR: &str = ".rpmbucket/tmp";
+pub const TMP_DIR: &str = ".rpmbucket-uploads";
 
 /// Options of [`serve_local`].
 #[derive(Debug, Clone)]
@@ -77,15 +77,27 @@ pub struct LocalSink {
     root: PathBuf,
     tx: mpsc::UnboundedSender<Change>,
     files: ServeDir,
+    repo: Arc<dyn Repository>,
+    rename_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl LocalSink {
-    /// A sink writing into `root` and sending changes to `tx`.
-    pub fn new(root: PathBuf, tx: mpsc::UnboundedSender<Change>) -> LocalSink {
+    /// A sink writing into `root` (the directory `repo` indexes) and sending changes to `tx`.
+    pub fn new(
+        root: PathBuf,
+        repo: Arc<dyn Repository>,
+        tx: mpsc::UnboundedSender<Change>,
+    ) -> LocalSink {
         let files = ServeDir::new(&root).append_index_html_on_directories(false);
-        LocalSink { root, tx, files }
+        LocalSink {
+            root,
+            tx,
+            files,
+            repo,
+            rename_lock: Arc::default(),
+        }
     }
 
     fn dest(&self, p: &PackagePath) -> PathBuf {
@@ -148,12 +160,20 @@ impl LocalSink {
                             .await;
                     }
                 }
-                if let Err(e) = tokio::fs::rename(&tmp, &dest).await {
-                    return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}")).await;
-                }
+                // Rename and read the new version under one lock, so the checksum is paired
+                // with the ETag of this body even when the same key is uploaded twice at once.
+                let etag = {
+                    let _guard = self.rename_lock.lock().await;
+                    if let Err(e) = tokio::fs::rename(&tmp, &dest).await {
+                        return fail(StatusCode::INTERNAL_SERVER_ERROR, format!("storing: {e}"))
+                            .await;
+                    }
+                    self.repo.etag(&p.key).await
+                };
                 let _ = self.tx.send(Change {
                     key: p.key.clone(),
                     removed: false,
+                    etag,
                     sha256: Some(sha256.clone()),
                 });
                 tracing::info!(key = %p.key, size, %sha256, "stored");
@@ -176,6 +196,7 @@ impl LocalSink {
                 let _ = self.tx.send(Change {
                     key: p.key.clone(),
                     removed: true,
+                    etag: None,
                     sha256: None,
                 });
                 tracing::info!(key = %p.key, "deleted");
@@ -302,7 +323,7 @@ impl LocalServer {
         tokio::spawn(index_loop(rx, Arc::clone(&repo)));
         let state = AppState {
             access,
-            writes: Writes::Local(LocalSink::new(root, tx)),
+            writes: Writes::Local(LocalSink::new(root, Arc::clone(&repo), tx)),
             repo,
             baseurl: None,
             max_wait: Duration::from_secs(300),

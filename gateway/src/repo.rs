@@ -11,6 +11,9 @@ use async_trait::async_trait;
 pub struct Change {
     pub key: String,
     pub removed: bool,
+    /// Version token (ETag) of the object the checksum belongs to; the engine uses the checksum
+    /// only while the object still has this version.
+    pub etag: Option<String>,
     /// Hex SHA-256 of the whole object when known (computed while streaming, or bound into the
     /// presigned URL), so the indexer need not read the body.
     pub sha256: Option<String>,
@@ -43,6 +46,10 @@ pub trait Repository: Send + Sync + 'static {
     fn root_of(&self, key: &str) -> Option<String>;
     /// The published revision if `key` is in `root`'s metadata.
     async fn published(&self, root: &str, key: &str) -> Result<Option<String>, RepoError>;
+    /// The current version token (ETag) of `key`, if the store has one.
+    async fn etag(&self, _key: &str) -> Option<String> {
+        None
+    }
     /// Apply a batch of changes to one root and publish.
     async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError>;
 }

@@ -192,7 +192,7 @@ async fn bound_checksum_is_checked_while_streaming() {
     assert!(out.ends_with("400"), "{out}");
     assert!(!dir.path().join("el9").join(fx::LIB_1_0).exists());
     // Nothing left behind in the upload area either.
-    let tmp = dir.path().join(".rpmbucket/tmp");
+    let tmp = dir.path().join(rpmbucket_gateway::local::TMP_DIR);
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
     // The right checksum, as the S3 header, is accepted.
     let b64 = rpmbucket_gateway::presign::hex_to_base64(&good).unwrap();
@@ -280,6 +280,6 @@ async fn tokens_apply_to_the_local_server() {
         code(vec![s("--path-as-is"), srv.url("el9/../../etc/passwd")]).await,
         "404"
     );
-    assert_eq!(code(vec![srv.url(".rpmbucket/tmp/")]).await, "404");
+    assert_eq!(code(vec![srv.url(".rpmbucket-uploads/")]).await, "404");
     srv.stop().await;
 }
