@@ -605,6 +605,23 @@ fn bad_files_are_reported_and_skipped() {
 }
 
 #[test]
+fn strict_on_a_fresh_directory_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    some_rpms(dir.path(), 3);
+    std::fs::write(dir.path().join("broken.rpm"), b"\xed\xab\xee\xdb garbage").unwrap();
+    let out = index(dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.rpm"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n == "repodata" || n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
 fn errors_exit_with_status_1() {
     let out = index(Path::new("/nonexistent/rpmbucket-test-dir"), &[]);
     assert_eq!(out.status.code(), Some(1));
