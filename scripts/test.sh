@@ -190,7 +190,15 @@ build_binaries() {
 # HOOK(services): start more servers here (e.g. LocalStack in host mode, see
 # TESTBED), export their endpoints and register a stop command with
 # on_cleanup.
-start_extra_services() { :; }
+start_extra_services() {
+  # LocalStack (host mode) validates presigned URLs like AWS: the gateway's refusal tests.
+  local dir
+  dir=$(mktemp -d "$RPMBUCKET_CACHE/localstack-run-XXXXXX")
+  on_cleanup "bash '$REPO/scripts/localstack.sh' stop '$dir'; rm -rf '$dir'"
+  export RPMBUCKET_TEST_LOCALSTACK_ENDPOINT
+  RPMBUCKET_TEST_LOCALSTACK_ENDPOINT=$(bash "$REPO/scripts/localstack.sh" start "$dir")
+  step "localstack: $RPMBUCKET_TEST_LOCALSTACK_ENDPOINT"
+}
 
 # repodata is the pure library: no async runtime, AWS SDK, Lambda or HTTP
 # stack in its normal dependency tree.

@@ -4,11 +4,19 @@
 
 use std::fmt::Debug;
 use std::ops::Range;
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
+
+pub mod local;
+pub mod s3;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod conformance;
 
 /// What a store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -42,8 +50,11 @@ pub enum PutMode {
 /// Options of a write.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PutOptions {
+    /// Precondition of the write.
     pub mode: PutMode,
+    /// `Content-Type` served with the object (S3; the local store ignores it).
     pub content_type: Option<String>,
+    /// `Cache-Control` served with the object (S3; the local store ignores it).
     pub cache_control: Option<String>,
 }
 
@@ -70,6 +81,72 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Wraps any error as [`Error::Other`] for `key`.
+    pub fn other(key: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Other {
+            key: key.to_owned(),
+            source: source.into(),
+        }
+    }
+
+    /// The key the error is about.
+    pub fn key(&self) -> &str {
+        match self {
+            Error::NotFound { key }
+            | Error::AlreadyExists { key }
+            | Error::Precondition { key }
+            | Error::InvalidKey { key, .. }
+            | Error::Other { key, .. } => key,
+        }
+    }
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Error>();
+};
+
+/// Names starting with this are the stores' own (temporary and lock files); no key segment may
+/// start with it.
+pub const RESERVED_PREFIX: &str = ".rpmbucket-";
+
+/// Checks that `key` is a plain relative `/`-separated path both backends store the same way:
+/// not empty, no leading or trailing `/`, no empty, `.` or `..` segment, no backslash, NUL or
+/// other control character, no segment starting with [`RESERVED_PREFIX`], at most 1024 bytes.
+pub fn validate_key(key: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(Error::InvalidKey {
+            key: key.to_owned(),
+            reason,
+        })
+    };
+    if key.is_empty() {
+        return bad("empty key");
+    }
+    if key.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if key.starts_with('/') {
+        return bad("absolute key");
+    }
+    if key.contains('\\') {
+        return bad("backslash in key");
+    }
+    if key.chars().any(char::is_control) {
+        return bad("control character in key");
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return bad("empty path segment"),
+            "." | ".." => return bad("`.` or `..` path segment"),
+            s if s.starts_with(RESERVED_PREFIX) => return bad("reserved name"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// `Result` with the store [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -86,8 +163,110 @@ pub trait ObjectStore: Debug + Send + Sync {
     async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)>;
     /// Write an object, honouring `opts.mode`. Returns the new object's metadata (ETag).
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta>;
+    /// Write an object from a local file (large packages) without holding it all in memory
+    /// where the backend allows it. The default reads the file and calls [`put`](Self::put).
+    async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
+        let body = tokio::fs::read(path)
+            .await
+            .map_err(|e| Error::other(key, e))?;
+        self.put(key, Bytes::from(body), opts).await
+    }
     /// Delete an object; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
+}
+
+/// Forwarding, so `Arc<dyn ObjectStore>` (and `Arc<LocalStore>`, …) can be passed where an
+/// `S: ObjectStore` is expected.
+#[async_trait]
+impl<T: ObjectStore + ?Sized> ObjectStore for Arc<T> {
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        (**self).head(key).await
+    }
+    async fn get(&self, key: &str) -> Result<(Bytes, ObjectMeta)> {
+        (**self).get(key).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
+        (**self).get_range(key, range).await
+    }
+    async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)> {
+        (**self).get_stream(key).await
+    }
+    async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
+        (**self).put(key, body, opts).await
+    }
+    async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
+        (**self).put_file(key, path, opts).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        (**self).delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        (**self).list(prefix).await
+    }
+}
+
+/// Opens a store by location: `s3://bucket[/prefix]` is an [`S3Store`](s3::S3Store) from the
+/// standard AWS configuration (with `opts`), anything else a directory for a
+/// [`LocalStore`](local::LocalStore) (`file://` accepted).
+pub async fn open(location: &str, opts: &s3::S3Options) -> Result<Arc<dyn ObjectStore>> {
+    if location.starts_with("s3://") {
+        return Ok(Arc::new(s3::S3Store::from_url_opts(location, opts).await?));
+    }
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    if path.is_empty() {
+        return Err(Error::InvalidKey {
+            key: location.to_owned(),
+            reason: "empty store location",
+        });
+    }
+    Ok(Arc::new(local::LocalStore::new(path)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_keys() {
+        for good in [
+            "a",
+            "a/b.rpm",
+            "my pkg+1.0.rpm",
+            ".hidden",
+            "a/..b",
+            "a/b../c",
+            "ü/é",
+        ] {
+            validate_key(good).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
+        for bad in [
+            "", "/a", "a/", "a//b", "./a", "a/.", "..", "a\\b", "a\tb", "a\u{85}b",
+        ] {
+            assert!(
+                matches!(validate_key(bad), Err(Error::InvalidKey { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_key(&"a".repeat(1025)).is_err());
+        assert!(validate_key(&"a".repeat(1024)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn opens_local_stores_by_path_or_file_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let store = open(root.to_str().unwrap(), &s3::S3Options::default())
+            .await
+            .unwrap();
+        store
+            .put("x", Bytes::from_static(b"1"), PutOptions::default())
+            .await
+            .unwrap();
+        let url = format!("file://{}", root.display());
+        let again = open(&url, &s3::S3Options::default()).await.unwrap();
+        assert_eq!(again.get("x").await.unwrap().0, "1");
+        assert!(open("", &s3::S3Options::default()).await.is_err());
+    }
 }

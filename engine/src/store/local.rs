@@ -1,0 +1,629 @@
+//! [`LocalStore`]: a directory as an object store, with the guarantees the engine relies on from
+//! S3.
+//!
+//! - Key `a/b/c.rpm` is the file `ROOT/a/b/c.rpm`; hostile keys are refused
+//!   ([`validate_key`]).
+//! - Writes are atomic: the body goes to a temporary file in the target's directory, is
+//!   `fsync`ed and renamed over the target, so readers see the old or the new object, never a
+//!   mix.
+//! - Preconditions (`Create`, `Update(etag)`) hold across threads and processes: the check and
+//!   the rename happen under an exclusive lock on `ROOT/.rpmbucket-lock`. Every mutation takes
+//!   it (the lock is held only for the check and the rename, not while the body is written).
+//! - ETags change on every write: under the lock each write stamps its file with a modification
+//!   time strictly later than any stamp before (kept in the lock file), and the ETag is built
+//!   from that time, the inode and the size. This needs a filesystem with nanosecond
+//!   timestamps (ext4, xfs, btrfs, tmpfs).
+//! - Names starting with [`RESERVED_PREFIX`] are the store's own and
+//!   never listed.
+//!
+//! The root must be on a local filesystem: the lock is `flock(2)` (through `File::lock`), which
+//! network filesystems may not honour across machines.
+//!
+//! Unlike S3, a key cannot be both an object and a "directory" (`a` and `a/b`): the second write
+//! fails with [`Error::Other`].
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+
+use super::{
+    validate_key, ByteStream, Error, ObjectMeta, ObjectStore, PutMode, PutOptions, Result,
+    RESERVED_PREFIX,
+};
+
+const LOCK_FILE: &str = ".rpmbucket-lock";
+const TMP_PREFIX: &str = ".rpmbucket-tmp-";
+const STREAM_CHUNK: usize = 256 * 1024;
+
+/// A directory as an object store. Cheap to clone; clones share nothing but the directory, so
+/// several `LocalStore`s (or processes) on one root are safe.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: Arc<PathBuf>,
+}
+
+impl LocalStore {
+    /// A store rooted at `root`, created if missing.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
+        let root: PathBuf = root.into();
+        fs::create_dir_all(&root).map_err(|e| io_error("", &root, e))?;
+        Ok(LocalStore {
+            root: Arc::new(root),
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file of `key` (validated).
+    pub fn path_of(&self, key: &str) -> Result<PathBuf> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    async fn blocking<T, F>(&self, key: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Path) -> Result<T> + Send + 'static,
+    {
+        let root = Arc::clone(&self.root);
+        tokio::task::spawn_blocking(move || f(&root))
+            .await
+            .map_err(|e| Error::other(key, e))?
+    }
+}
+
+fn io_error(key: &str, path: &Path, e: io::Error) -> Error {
+    Error::other(
+        key,
+        io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+    )
+}
+
+fn not_found_or(key: &str, path: &Path, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::NotFound => Error::NotFound {
+            key: key.to_owned(),
+        },
+        // `a/b` where `a` is a file.
+        io::ErrorKind::NotADirectory => Error::NotFound {
+            key: key.to_owned(),
+        },
+        _ => io_error(key, path, e),
+    }
+}
+
+fn meta_of(key: &str, md: &fs::Metadata) -> ObjectMeta {
+    ObjectMeta {
+        key: key.to_owned(),
+        size: md.len(),
+        etag: format!(
+            "\"{:x}.{:09}-{:x}-{:x}\"",
+            md.mtime(),
+            md.mtime_nsec(),
+            md.ino(),
+            md.len()
+        ),
+        last_modified: md.mtime(),
+        sha256: None,
+    }
+}
+
+/// Opens `key`'s file; the metadata comes from the open file so it matches the bytes read.
+fn open(root: &Path, key: &str) -> Result<(File, ObjectMeta)> {
+    let path = root.join(key);
+    let file = File::open(&path).map_err(|e| not_found_or(key, &path, e))?;
+    let md = file.metadata().map_err(|e| io_error(key, &path, e))?;
+    if !md.is_file() {
+        return Err(Error::NotFound {
+            key: key.to_owned(),
+        });
+    }
+    Ok((file, meta_of(key, &md)))
+}
+
+/// Current metadata of `key`, `None` if absent.
+fn stat(root: &Path, key: &str) -> Result<Option<ObjectMeta>> {
+    let path = root.join(key);
+    match fs::metadata(&path) {
+        Ok(md) if md.is_file() => Ok(Some(meta_of(key, &md))),
+        Ok(_) => Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(io_error(key, &path, e)),
+    }
+}
+
+/// The store-wide write lock; released on drop (closing the file releases the `flock`).
+struct WriteLock {
+    file: File,
+}
+
+impl WriteLock {
+    fn acquire(root: &Path, key: &str) -> Result<Self> {
+        let path = root.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io_error(key, &path, e))?;
+        file.lock().map_err(|e| io_error(key, &path, e))?;
+        Ok(WriteLock { file })
+    }
+
+    /// A modification time later than every one handed out before on this root, persisted in
+    /// the lock file (so it holds across processes), and not earlier than now.
+    fn next_stamp(&mut self, key: &str) -> Result<SystemTime> {
+        let err = |e| Error::other(key, e);
+        let mut buf = [0u8; 16];
+        self.file.seek(SeekFrom::Start(0)).map_err(err)?;
+        let n = read_full(&mut self.file, &mut buf).map_err(err)?;
+        let last = if n == 16 { u128::from_le_bytes(buf) } else { 0 };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| Error::other(key, e))?;
+        let now = now.as_nanos();
+        let next = now.max(last + 1);
+        self.file.seek(SeekFrom::Start(0)).map_err(err)?;
+        self.file.write_all(&next.to_le_bytes()).map_err(err)?;
+        let secs = u64::try_from(next / 1_000_000_000).map_err(|e| Error::other(key, e))?;
+        let nanos = (next % 1_000_000_000) as u32;
+        Ok(UNIX_EPOCH + Duration::new(secs, nanos))
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary file next to `target`, removed on drop unless persisted.
+struct TempFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl TempFile {
+    fn create(key: &str, target: &Path) -> Result<Self> {
+        let dir = target.parent().expect("a key path has a parent");
+        let name = format!(
+            "{TMP_PREFIX}{}-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let path = dir.join(name);
+        // A concurrent delete may remove the (empty) directory between our mkdir and create.
+        let mut attempts = 0;
+        loop {
+            fs::create_dir_all(dir).map_err(|e| io_error(key, dir, e))?;
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file: Some(file),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 10 => attempts += 1,
+                Err(e) => return Err(io_error(key, &path, e)),
+            }
+        }
+    }
+
+    fn file(&mut self) -> &mut File {
+        self.file
+            .as_mut()
+            .expect("temp file is open until persisted")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes the body (via `fill`) to a temp file, then checks `mode` and renames under the lock.
+fn put_blocking(
+    root: &Path,
+    key: &str,
+    mode: &PutMode,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<ObjectMeta> {
+    let target = root.join(key);
+    let mut tmp = TempFile::create(key, &target)?;
+    fill(tmp.file()).map_err(|e| io_error(key, &tmp.path, e))?;
+    tmp.file()
+        .sync_all()
+        .map_err(|e| io_error(key, &tmp.path, e))?;
+
+    let mut lock = WriteLock::acquire(root, key)?;
+    let current = stat(root, key)?;
+    match (mode, &current) {
+        (PutMode::Overwrite, _) => {}
+        (PutMode::Create, None) => {}
+        (PutMode::Create, Some(_)) => {
+            return Err(Error::AlreadyExists {
+                key: key.to_owned(),
+            })
+        }
+        (PutMode::Update(etag), Some(cur)) if &cur.etag == etag => {}
+        (PutMode::Update(_), _) => {
+            return Err(Error::Precondition {
+                key: key.to_owned(),
+            })
+        }
+    }
+    if fs::symlink_metadata(&target).is_ok_and(|md| md.is_dir()) {
+        return Err(Error::other(
+            key,
+            format!(
+                "{} is a directory (keys under {key}/ exist)",
+                target.display()
+            ),
+        ));
+    }
+    let stamp = lock.next_stamp(key)?;
+    tmp.file()
+        .set_modified(stamp)
+        .map_err(|e| io_error(key, &tmp.path, e))?;
+    let md = tmp
+        .file()
+        .metadata()
+        .map_err(|e| io_error(key, &tmp.path, e))?;
+    fs::rename(&tmp.path, &target).map_err(|e| io_error(key, &target, e))?;
+    tmp.file = None;
+    drop(lock);
+
+    if let Some(dir) = target.parent() {
+        // Make the rename durable.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error(key, dir, e))?;
+    }
+    Ok(meta_of(key, &md))
+}
+
+fn delete_blocking(root: &Path, key: &str) -> Result<()> {
+    let path = root.join(key);
+    let _lock = WriteLock::acquire(root, key)?;
+    match fs::symlink_metadata(&path) {
+        Ok(md) if md.is_dir() => return Ok(()),
+        Ok(_) => fs::remove_file(&path).map_err(|e| io_error(key, &path, e))?,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(())
+        }
+        Err(e) => return Err(io_error(key, &path, e)),
+    }
+    // Remove directories left empty, as S3 has no directories.
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == root || fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
+    // Start at the deepest directory the prefix names.
+    let start = match prefix.rfind('/') {
+        Some(i) => &prefix[..i],
+        None => "",
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![start.to_owned()];
+    while let Some(dir_key) = stack.pop() {
+        let dir = if dir_key.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(&dir_key)
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(io_error(prefix, &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(prefix, &dir, e))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // not UTF-8: no key maps to it
+            };
+            if name.starts_with(RESERVED_PREFIX) {
+                continue;
+            }
+            let key = if dir_key.is_empty() {
+                name
+            } else {
+                format!("{dir_key}/{name}")
+            };
+            let file_type = entry.file_type().map_err(|e| io_error(&key, &dir, e))?;
+            if file_type.is_dir() {
+                // Descend only where keys with the prefix can be.
+                let as_dir = format!("{key}/");
+                if as_dir.starts_with(prefix) || prefix.starts_with(&as_dir) {
+                    stack.push(key);
+                }
+            } else if key.starts_with(prefix) && validate_key(&key).is_ok() {
+                match stat(root, &key)? {
+                    Some(meta) => out.push(meta),
+                    None => continue, // deleted meanwhile, or not a regular file
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        self.blocking(key, move |root| Ok(open(root, &k)?.1)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<(Bytes, ObjectMeta)> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        self.blocking(key, move |root| {
+            let (mut file, meta) = open(root, &k)?;
+            let mut buf = Vec::with_capacity(meta.size as usize);
+            file.read_to_end(&mut buf)
+                .map_err(|e| io_error(&k, &root.join(&k), e))?;
+            Ok((Bytes::from(buf), meta))
+        })
+        .await
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        self.blocking(key, move |root| {
+            let (mut file, meta) = open(root, &k)?;
+            let start = range.start.min(meta.size);
+            let end = range.end.clamp(start, meta.size);
+            let mut buf = vec![0u8; (end - start) as usize];
+            let path = root.join(&k);
+            file.seek(SeekFrom::Start(start))
+                .map_err(|e| io_error(&k, &path, e))?;
+            file.read_exact(&mut buf)
+                .map_err(|e| io_error(&k, &path, e))?;
+            Ok((Bytes::from(buf), meta))
+        })
+        .await
+    }
+
+    async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        let (file, meta) = self.blocking(key, move |root| open(root, &k)).await?;
+        let key = key.to_owned();
+        let file = tokio::fs::File::from_std(file);
+        let stream = futures::stream::try_unfold((file, key), |(mut file, key)| async move {
+            let mut buf = vec![0u8; STREAM_CHUNK];
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| Error::other(&key, e))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.truncate(n);
+            Ok(Some((Bytes::from(buf), (file, key))))
+        });
+        Ok((Box::pin(stream), meta))
+    }
+
+    async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        self.blocking(key, move |root| {
+            put_blocking(root, &k, &opts.mode, |f| f.write_all(&body))
+        })
+        .await
+    }
+
+    async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        let src = path.to_owned();
+        self.blocking(key, move |root| {
+            let mut input = File::open(&src).map_err(|e| io_error(&k, &src, e))?;
+            put_blocking(root, &k, &opts.mode, |f| io::copy(&mut input, f).map(drop))
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        self.blocking(key, move |root| delete_blocking(root, &k))
+            .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        let p = prefix.to_owned();
+        self.blocking(prefix, move |root| list_blocking(root, &p))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, LocalStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("root")).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn conformance() {
+        let (_dir, store) = store();
+        crate::store::conformance::run_all(Arc::new(store), 1100).await;
+    }
+
+    #[tokio::test]
+    async fn etag_changes_on_every_write() {
+        let (_dir, store) = store();
+        crate::store::conformance::etag_changes_on_every_write(&store).await;
+    }
+
+    #[tokio::test]
+    async fn hostile_keys_touch_nothing_outside_root() {
+        let (dir, store) = store();
+        crate::store::conformance::hostile_keys_rejected(&store).await;
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["root"]);
+    }
+
+    #[tokio::test]
+    async fn temp_and_lock_files_are_not_listed() {
+        let (_dir, store) = store();
+        store
+            .put("a/b", Bytes::from_static(b"x"), PutOptions::default())
+            .await
+            .unwrap();
+        fs::write(store.root().join("a/.rpmbucket-tmp-stale"), b"junk").unwrap();
+        assert!(store.root().join(LOCK_FILE).exists());
+        let keys: Vec<_> = store
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        assert_eq!(keys, ["a/b"]);
+    }
+
+    #[tokio::test]
+    async fn failed_precondition_leaves_no_temp_file() {
+        let (_dir, store) = store();
+        store
+            .put("k", Bytes::from_static(b"1"), PutOptions::default())
+            .await
+            .unwrap();
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        let err = store
+            .put("k", Bytes::from_static(b"2"), create)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+        let names: Vec<_> = fs::read_dir(store.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(TMP_PREFIX))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+        assert_eq!(store.get("k").await.unwrap().0, "1");
+    }
+
+    #[tokio::test]
+    async fn delete_removes_empty_directories() {
+        let (_dir, store) = store();
+        store
+            .put("a/b/c", Bytes::from_static(b"x"), PutOptions::default())
+            .await
+            .unwrap();
+        store
+            .put("a/d", Bytes::from_static(b"x"), PutOptions::default())
+            .await
+            .unwrap();
+        store.delete("a/b/c").await.unwrap();
+        assert!(!store.root().join("a/b").exists());
+        assert!(store.root().join("a/d").exists());
+    }
+
+    #[tokio::test]
+    async fn object_and_directory_of_one_name_conflict_cleanly() {
+        let (_dir, store) = store();
+        store
+            .put("a/b", Bytes::from_static(b"x"), PutOptions::default())
+            .await
+            .unwrap();
+        let err = store
+            .put("a", Bytes::from_static(b"y"), PutOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Other { .. }), "{err}");
+        let err = store
+            .put("a/b/c", Bytes::from_static(b"y"), PutOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Other { .. }), "{err}");
+        assert!(matches!(
+            store.head("a/b/c").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(store.get("a/b").await.unwrap().0, "x");
+    }
+
+    #[tokio::test]
+    async fn put_file_streams_a_file() {
+        let (dir, store) = store();
+        let src = dir.path().join("src.bin");
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&src, &body).unwrap();
+        let meta = store
+            .put_file("pkgs/x.rpm", &src, PutOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(meta.size, body.len() as u64);
+        assert_eq!(store.get("pkgs/x.rpm").await.unwrap().0, body);
+    }
+}

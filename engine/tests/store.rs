@@ -1,0 +1,356 @@
+//! The store conformance suite against S3 (a real moto server on 127.0.0.1) and the local
+//! store across processes.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rpmbucket_engine::store::conformance;
+use rpmbucket_engine::store::{Error, ObjectStore, PutMode, PutOptions};
+use rpmbucket_engine::testkit::moto;
+use rpmbucket_engine::{LocalStore, S3Store};
+use sha2::{Digest, Sha256};
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_conformance() {
+    let store = moto().await.new_bucket().await;
+    conformance::run_all(Arc::new(store), 1100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_conformance_under_prefix() {
+    let server = moto().await;
+    let store = server.new_bucket_with_prefix("repo/el9").await;
+    assert_eq!(store.prefix(), "repo/el9/");
+    conformance::run_all(Arc::new(store.clone()), 50).await;
+
+    // Objects really live under the prefix, and the store sees nothing outside it.
+    let outside = S3Store::new(store.client().clone(), store.bucket(), "");
+    outside
+        .put(
+            "repo/other",
+            Bytes::from_static(b"o"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    store
+        .put("inside", Bytes::from_static(b"i"), PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(outside.get("repo/el9/inside").await.unwrap().0, "i");
+    let keys: Vec<_> = store
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    assert_eq!(keys, ["inside"]);
+}
+
+#[tokio::test]
+async fn s3_rejects_hostile_keys_like_local() {
+    let store = moto().await.new_bucket().await;
+    conformance::hostile_keys_rejected(&store).await;
+    assert!(store.list("").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn s3_head_returns_the_stored_sha256() {
+    let store = moto().await.new_bucket().await;
+    let body = Bytes::from_static(b"a package body");
+    let put = store
+        .put("pkgs/a.rpm", body.clone(), PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(put.sha256.as_deref(), Some(sha256_hex(&body).as_str()));
+    let head = store.head("pkgs/a.rpm").await.unwrap();
+    assert_eq!(head.sha256.as_deref(), Some(sha256_hex(&body).as_str()));
+    assert_eq!(head.etag, put.etag);
+
+    // put_file streams from disk and stores the checksum too.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.rpm");
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 249) as u8).collect();
+    std::fs::write(&path, &big).unwrap();
+    store
+        .put_file("pkgs/big.rpm", &path, PutOptions::default())
+        .await
+        .unwrap();
+    let head = store.head("pkgs/big.rpm").await.unwrap();
+    assert_eq!(head.size, big.len() as u64);
+    assert_eq!(head.sha256.as_deref(), Some(sha256_hex(&big).as_str()));
+}
+
+#[tokio::test]
+async fn s3_sends_content_type_and_cache_control() {
+    let store = moto().await.new_bucket().await;
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        content_type: Some("application/xml".into()),
+        cache_control: Some("max-age=0, no-cache".into()),
+    };
+    store
+        .put(
+            "repodata/repomd.xml",
+            Bytes::from_static(b"<repomd/>"),
+            opts,
+        )
+        .await
+        .unwrap();
+    let out = store
+        .client()
+        .head_object()
+        .bucket(store.bucket())
+        .key("repodata/repomd.xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.content_type(), Some("application/xml"));
+    assert_eq!(out.cache_control(), Some("max-age=0, no-cache"));
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (body.to_owned(), code.to_owned())
+}
+
+#[tokio::test]
+async fn s3_presigned_put_with_checksum_uploads_with_curl() {
+    let store = moto().await.new_bucket_with_prefix("up").await;
+    let body = b"uploaded with a presigned URL";
+    let digest = sha256_hex(body);
+    let presigned = store
+        .presign_put(
+            "pkgs/my pkg+1.0.rpm",
+            Duration::from_secs(300),
+            Some(&digest),
+        )
+        .await
+        .unwrap();
+    assert!(
+        presigned.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        presigned.url
+    );
+    assert!(
+        presigned.url.contains("X-Amz-Signature="),
+        "{}",
+        presigned.url
+    );
+    let checksum = presigned
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-checksum-sha256"))
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        checksum.as_deref(),
+        Some("cgSl8TRSuoLHg3zGuG8Yb5bLFiUXvsPOWwGmIpYlHI0="),
+        "{presigned:?}"
+    );
+    // Every header handed to the uploader is part of the signature.
+    let signed = presigned.url.split_once("X-Amz-SignedHeaders=").unwrap().1;
+    let signed = signed
+        .split('&')
+        .next()
+        .unwrap()
+        .replace("%3B", ";")
+        .to_ascii_lowercase();
+    for (k, _) in &presigned.headers {
+        assert!(
+            signed.split(';').any(|h| h == k.to_ascii_lowercase()),
+            "{k} not in {signed}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body");
+    std::fs::write(&file, body).unwrap();
+    // `-T` (PUT, no form Content-Type: moto drops a form-encoded body).
+    let mut args = vec!["-T".to_owned(), file.display().to_string()];
+    for (k, v) in &presigned.headers {
+        args.push("-H".into());
+        args.push(format!("{k}: {v}"));
+    }
+    args.push(presigned.url.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (resp, code) = curl(&args);
+    assert_eq!(code, "200", "{resp}");
+
+    let head = store.head("pkgs/my pkg+1.0.rpm").await.unwrap();
+    assert_eq!(head.size, body.len() as u64);
+    assert_eq!(head.sha256.as_deref(), Some(digest.as_str()));
+    assert_eq!(store.get("pkgs/my pkg+1.0.rpm").await.unwrap().0, &body[..]);
+
+    let bad = store
+        .presign_put("pkgs/x.rpm", Duration::from_secs(60), Some("abcd"))
+        .await;
+    assert!(matches!(bad, Err(Error::Other { .. })), "{bad:?}");
+    let bad = store
+        .presign_put("../x.rpm", Duration::from_secs(60), None)
+        .await;
+    assert!(matches!(bad, Err(Error::InvalidKey { .. })), "{bad:?}");
+}
+
+#[tokio::test]
+async fn s3_presigned_get_and_public_bucket_serve_plain_http() {
+    let server = moto().await;
+    let store = server.new_bucket_with_prefix("repo").await;
+    store
+        .put(
+            "repodata/repomd.xml",
+            Bytes::from_static(b"<repomd/>"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+
+    let url = store
+        .presign_get("repodata/repomd.xml", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(curl(&[&url]), ("<repomd/>".to_owned(), "200".to_owned()));
+
+    let anonymous = format!("{}repodata/repomd.xml", server.base_url(&store));
+    assert_eq!(curl(&[&anonymous]).1, "403");
+    server.make_public(&store).await;
+    assert_eq!(
+        curl(&[&anonymous]),
+        ("<repomd/>".to_owned(), "200".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn s3_missing_bucket_is_an_error_not_a_decision() {
+    let server = moto().await;
+    let store = S3Store::new(server.client().await, "no-such-bucket-rpmbucket", "");
+    let err = store
+        .put("k", Bytes::from_static(b"x"), PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Other { .. }), "{err:?}");
+    assert!(err.to_string().contains("NoSuchBucket"), "{err}");
+}
+
+#[tokio::test]
+async fn s3_store_from_url_and_environment() {
+    let server = moto().await;
+    let bucket = server.new_bucket().await;
+    // Child processes get the same configuration through the environment; here the explicit
+    // options stand in for it (mutating this process's environment would race other tests).
+    let config = server.sdk_config().await;
+    let opts = rpmbucket_engine::store::s3::S3Options::default().with_force_path_style(true);
+    let client = rpmbucket_engine::store::s3::client(&config, &opts);
+    let (b, p) =
+        rpmbucket_engine::store::s3::parse_url(&format!("s3://{}/pre/fix/", bucket.bucket()))
+            .unwrap();
+    let store = S3Store::new(client, b, p);
+    store
+        .put("k", Bytes::from_static(b"v"), PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(bucket.get("pre/fix/k").await.unwrap().0, "v");
+    assert!(server
+        .env_vars()
+        .iter()
+        .any(|(k, v)| *k == "AWS_ENDPOINT_URL" && v == server.endpoint()));
+}
+
+const CHILD_ROOT: &str = "RPMBUCKET_TEST_LOCAL_CHILD_ROOT";
+const PROCESSES: usize = 3;
+const TASKS: usize = 2;
+const INCREMENTS: usize = 15;
+
+/// Read-modify-write `counter` with `Update` until `INCREMENTS` increments have landed.
+async fn increment(store: LocalStore) -> usize {
+    let mut conflicts = 0;
+    let mut done = 0;
+    while done < INCREMENTS {
+        let (body, meta) = store.get("counter").await.unwrap();
+        let n: usize = std::str::from_utf8(&body).unwrap().parse().unwrap();
+        let next = Bytes::from((n + 1).to_string());
+        let opts = PutOptions {
+            mode: PutMode::Update(meta.etag),
+            ..Default::default()
+        };
+        match store.put("counter", next, opts).await {
+            Ok(_) => done += 1,
+            Err(Error::Precondition { .. }) => conflicts += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    conflicts
+}
+
+/// Processes and, inside each, tasks with their own `LocalStore` on one root increment a counter
+/// with `Update`: no increment is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_update_is_race_free_across_processes() {
+    if let Ok(root) = std::env::var(CHILD_ROOT) {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| tokio::spawn(increment(LocalStore::new(&root).unwrap())))
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path()).unwrap();
+    store
+        .put("counter", Bytes::from_static(b"0"), PutOptions::default())
+        .await
+        .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "local_update_is_race_free_across_processes",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_ROOT, dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // This process competes too.
+    let here: Vec<_> = (0..TASKS)
+        .map(|_| tokio::spawn(increment(LocalStore::new(dir.path()).unwrap())))
+        .collect();
+    for t in here {
+        t.await.unwrap();
+    }
+    for child in children {
+        // Captured, so the children's own "test result" lines stay out of the run's output.
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "child failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (body, _) = store.get("counter").await.unwrap();
+    assert_eq!(body, ((PROCESSES + 1) * TASKS * INCREMENTS).to_string());
+}
