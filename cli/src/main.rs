@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod index;
+mod serve;
 
 #[derive(Debug, Parser)]
 #[command(name = "rpmbucket", version, about, long_about = None)]
@@ -22,6 +23,11 @@ enum Command {
     /// Write createrepo_c-compatible repodata/ for the .rpm files under a directory.
     #[command(after_help = index::EXIT_STATUS_HELP)]
     Index(index::IndexArgs),
+    /// Serve a directory as repositories: upload with curl, install with dnf.
+    Serve(serve::ServeArgs),
+    /// Make token configuration lines for `serve --tokens` and the gateway.
+    #[command(subcommand)]
+    Token(serve::TokenCmd),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,8 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Index(args) => index::run(&args).map_err(anyhow::Error::from),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(cmd) => serve::token(cmd),
     };
     match result {
         Ok(code) => code,

@@ -501,6 +501,8 @@ fn bad(header: &'static str, what: impl Into<String>) -> Error {
 /// A header blob after librpm's checks: index entries, data store, region facts.
 struct Blob<'a> {
     header: &'static str,
+    /// Index and data, contiguous.
+    store: &'a [u8],
     index: &'a [u8],
     data: &'a [u8],
     il: u32,
@@ -525,6 +527,7 @@ impl<'a> Blob<'a> {
         let index_end = 8 + 16 * il as usize;
         let mut b = Blob {
             header,
+            store: &blob[8..],
             index: &blob[8..index_end],
             data: &blob[index_end..index_end + dl as usize],
             il,
@@ -570,8 +573,10 @@ impl<'a> Blob<'a> {
                 ),
             ));
         }
-        let at = first.offset as usize;
-        let mut trailer = raw_entry(&self.data[at..at + 16], 0);
+        // librpm reads the trailer at dataStart + offset even for an offset in -16..0, i.e.
+        // from the end of the index, which directly precedes the data.
+        let at = (self.index.len() as i64 + i64::from(first.offset)) as usize;
+        let mut trailer = raw_entry(&self.store[at..at + 16], 0);
         let rdl = trailer_end;
         let neg_offset = -i64::from(trailer.offset);
         if region_tag == HEADERSIGNATURES && trailer.tag == HEADERIMAGE {
@@ -749,7 +754,7 @@ impl<'a> Blob<'a> {
                     .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                     .collect(),
             ),
-            ty::STRING => TagData::String(raw[..len - 1].to_vec()),
+            ty::STRING => TagData::String(raw[..len.saturating_sub(1)].to_vec()),
             ty::BIN => TagData::Bin(raw.to_vec()),
             ty::STRING_ARRAY | ty::I18NSTRING => {
                 let v: Vec<Vec<u8>> = raw[..len - 1]
@@ -1381,6 +1386,20 @@ pub(crate) mod tests {
         pkg[t..t + 4].copy_from_slice(&99u32.to_be_bytes());
         let e = RpmHeaders::parse(&pkg).unwrap_err();
         assert!(e.to_string().contains("region trailer"), "{e}");
+    }
+
+    #[test]
+    fn region_offset_just_before_data_does_not_panic() {
+        for off in [-16i32, -15, -1] {
+            let mut pkg = package(minimal_sig(), minimal_main());
+            let Extent::Complete(r) = header_extent(&pkg).unwrap() else {
+                panic!()
+            };
+            // The region entry's offset (first index entry of the main header).
+            let at = r.start as usize + 16 + 8;
+            pkg[at..at + 4].copy_from_slice(&off.to_be_bytes());
+            assert!(RpmHeaders::parse(&pkg).is_err(), "offset {off}");
+        }
     }
 
     #[test]

@@ -471,6 +471,173 @@ pub fn overwrite_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------
+// Reading repodata
+
+/// `type → href` of every `<data>` entry in `repo/repodata/repomd.xml`
+/// (e.g. `"primary" → "repodata/…-primary.xml.gz"`).
+pub fn repomd_locations(repo: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let path = repo.join("repodata").join("repomd.xml");
+    let xml = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in xml.split("<data type=\"").skip(1) {
+        let kind = chunk.split('"').next().unwrap_or_default();
+        let href = chunk
+            .split("<location href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .with_context(|| format!("no location for {kind} in {}", path.display()))?;
+        out.insert(kind.to_owned(), href.to_owned());
+    }
+    Ok(out)
+}
+
+/// Reads a (possibly compressed) file: `.gz`, `.bz2`, `.zst`, `.xz` are
+/// decompressed, anything else is returned as is.
+pub fn read_decompressed(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let raw = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    let name = path.to_string_lossy();
+    if name.ends_with(".gz") {
+        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out)?;
+    } else if name.ends_with(".bz2") {
+        bzip2::read::MultiBzDecoder::new(&raw[..]).read_to_end(&mut out)?;
+    } else if name.ends_with(".zst") {
+        out = zstd::decode_all(&raw[..])?;
+    } else if name.ends_with(".xz") {
+        xz2::read::XzDecoder::new_multi_decoder(&raw[..]).read_to_end(&mut out)?;
+    } else {
+        out = raw;
+    }
+    Ok(out)
+}
+
+/// The decompressed text of one repodata file named in repomd.xml, e.g.
+/// `repodata_xml(dir, "primary")`.
+pub fn repodata_xml(repo: &Path, kind: &str) -> Result<String> {
+    let locations = repomd_locations(repo)?;
+    let href = locations
+        .get(kind)
+        .with_context(|| format!("repomd.xml of {} has no {kind}", repo.display()))?;
+    let bytes = read_decompressed(&repo.join(href))?;
+    String::from_utf8(bytes).with_context(|| format!("{href} is not UTF-8"))
+}
+
+// ---------------------------------------------------------------------------
+// S3 (moto) through curl
+
+/// A bucket name no other test uses: `PREFIX-PID-COUNTER-NANOS`, lowercase,
+/// at most 63 characters (S3 names need 3..=63 characters).
+pub fn unique_bucket(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!(
+        "{}-{}-{}-{nanos}",
+        prefix.to_ascii_lowercase(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    name.chars().take(63).collect()
+}
+
+/// Percent-encodes an S3 key for a URL path: everything but unreserved
+/// characters and `/` (so `+` becomes `%2B` and a space `%20`).
+pub fn encode_key(key: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(key, KEEP).to_string()
+}
+
+/// `curl` signing requests with SigV4 and the dummy credentials `test:test`
+/// (what moto accepts), failing on HTTP errors.
+fn s3_curl() -> Command {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "--silent",
+        "--show-error",
+        "--fail-with-body",
+        "--max-time",
+        "60",
+    ])
+    .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "test:test"]);
+    cmd
+}
+
+/// Creates `bucket` at the S3 `endpoint` with a policy that lets anonymous
+/// clients (dnf, zypper, curl) GET its objects; moto answers 403 otherwise.
+///
+/// The policy names `s3:HeadObject` besides `s3:GetObject`: moto checks HEAD
+/// against that (non-AWS) action and zypper HEADs repomd.xml before the GET.
+/// AWS itself covers HEAD with `s3:GetObject` and rejects the unknown action,
+/// so this policy is for moto only.
+/// Returns the bucket's base URL (`ENDPOINT/BUCKET`, path style).
+pub fn s3_create_public_bucket(endpoint: &str, bucket: &str) -> Result<String> {
+    let url = format!("{}/{bucket}", endpoint.trim_end_matches('/'));
+    run(s3_curl().args(["-X", "PUT", &url]))?;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:HeadObject"],"Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    run(s3_curl()
+        .args(["-X", "PUT", "-H", "Content-Type: application/json"])
+        .args(["--data-binary", &policy])
+        .arg(format!("{url}?policy")))?;
+    Ok(url)
+}
+
+/// Uploads a local file to `bucket/key`. Uses `curl -T`: with `--data-binary`
+/// curl sends a form content type and moto stores an empty object.
+pub fn s3_put_file(endpoint: &str, bucket: &str, key: &str, file: &Path) -> Result<()> {
+    let url = format!(
+        "{}/{bucket}/{}",
+        endpoint.trim_end_matches('/'),
+        encode_key(key)
+    );
+    run(s3_curl()
+        .arg("-T")
+        .arg(file)
+        .arg(&url)
+        .args(["-o", "/dev/null"]))?;
+    Ok(())
+}
+
+/// Uploads every file under `dir` (recursively) to `bucket` under `prefix`
+/// (`""` or ending in `/`). Returns the keys, sorted.
+pub fn s3_upload_dir(
+    endpoint: &str,
+    bucket: &str,
+    prefix: &str,
+    dir: &Path,
+) -> Result<Vec<String>> {
+    fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, &format!("{rel}{name}/"), out)?;
+            } else {
+                out.push((format!("{rel}{name}"), path));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, prefix, &mut files)?;
+    files.sort();
+    for (key, path) in &files {
+        s3_put_file(endpoint, bucket, key, path)?;
+    }
+    Ok(files.into_iter().map(|(k, _)| k).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,6 +655,19 @@ mod tests {
                 arch: "noarch".into()
             }]
         );
+    }
+
+    #[test]
+    fn keys_are_encoded_for_paths() {
+        assert_eq!(encode_key("a/fx-c++ 1.0~x.rpm"), "a/fx-c%2B%2B%201.0~x.rpm");
+        assert_eq!(encode_key("ü&<>"), "%C3%BC%26%3C%3E");
+    }
+
+    #[test]
+    fn bucket_names_are_valid_and_unique() {
+        let (a, b) = (unique_bucket("Repo"), unique_bucket("repo"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("repo-") && a.len() <= 63);
     }
 
     #[test]

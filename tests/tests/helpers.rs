@@ -10,8 +10,10 @@ use std::net::TcpStream;
 
 use rpmbucket_tests::{
     cache_dir, createrepo_c, dnf_install, dnf_nevras, dnf_repoquery, file_url, fixture,
-    fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at, rpm_nevra,
-    rpm_qf, zypper_search, StaticServer,
+    fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at,
+    read_decompressed, repo_root, repodata_xml, repomd_locations, rpm_nevra, rpm_qf, run,
+    s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket, zypper_search,
+    StaticServer,
 };
 
 /// NEVRAs of all fixtures according to rpm itself.
@@ -38,6 +40,18 @@ fn fixtures_are_the_documented_set() {
     if dir.starts_with(cache_dir().join("fixtures")) {
         assert_eq!(dir.file_name().unwrap(), &*fixtures_key().unwrap());
     }
+}
+
+#[test]
+fn test_script_computes_the_same_fixture_key() {
+    let script = repo_root().join("scripts/test.sh");
+    let out = run(std::process::Command::new("bash")
+        .arg("-c")
+        .arg("source \"$1\" && fixtures_key")
+        .arg("bash")
+        .arg(&script))
+    .unwrap();
+    assert_eq!(out.trim(), fixtures_key().unwrap());
 }
 
 #[test]
@@ -230,7 +244,10 @@ fn broken_repodata_is_an_error_not_an_empty_repo() {
         .find(|p| p.to_string_lossy().ends_with("primary.xml.gz"))
         .unwrap();
     overwrite_at(&primary, 20, b"XXXX").unwrap();
-    assert!(dnf_nevras(&file_url(repo.path())).is_err());
+    // librepo checks the file against repomd.xml's checksum and gives up on it.
+    let err = dnf_nevras(&file_url(repo.path())).unwrap_err().to_string();
+    assert!(err.contains("primary.xml.gz"), "{err}");
+    assert!(err.contains("Failed to download metadata"), "{err}");
 }
 
 fn http_get(port: u16, request: &str) -> Vec<u8> {
@@ -283,4 +300,79 @@ fn createrepo_c_errors_are_reported() {
     let missing = tempfile::tempdir().unwrap().path().join("nope");
     let err = createrepo_c(&missing, &[]).unwrap_err().to_string();
     assert!(err.contains("createrepo_c"), "{err}");
+}
+
+/// Needs moto (scripts/test.sh): a public bucket holding a createrepo_c repo
+/// is readable by dnf and zypper, including keys with `+` and a space.
+#[test]
+fn dnf_and_zypper_read_a_public_moto_bucket() {
+    let endpoint = s3_endpoint();
+    let repo = tempfile::tempdir().unwrap();
+    fixture_repo(repo.path(), Some(&[fx::CPP, fx::SPACE, fx::LIB_1_2])).unwrap();
+    let bucket = unique_bucket("helpers");
+    let url = s3_create_public_bucket(&endpoint, &bucket).unwrap();
+    let keys = s3_upload_dir(&endpoint, &bucket, "el9/", repo.path()).unwrap();
+    assert!(
+        keys.contains(&"el9/repodata/repomd.xml".to_owned()),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&format!("el9/{}", fx::CPP)));
+
+    let url = format!("{url}/el9");
+    let expected: BTreeSet<String> = [fx::CPP, fx::SPACE, fx::LIB_1_2]
+        .iter()
+        .map(|n| rpm_nevra(&fixture(n)).unwrap())
+        .collect();
+    assert_eq!(dnf_nevras(&url).unwrap(), expected);
+    let root = tempfile::tempdir().unwrap();
+    dnf_install(&url, "fx-c++", root.path()).unwrap();
+    dnf_install(&url, "fx-space", root.path()).unwrap();
+    assert!(root.path().join("usr/share/fx-c++/plus.txt").is_file());
+    assert!(root.path().join("usr/share/fx-space/space.txt").is_file());
+
+    let hits = zypper_search(&url, "fx-space").unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+}
+
+#[test]
+fn repodata_of_createrepo_c_can_be_read_back() {
+    let repo = tempfile::tempdir().unwrap();
+    fixture_repo(repo.path(), Some(&[fx::UTF8, fx::NAMES])).unwrap();
+    let kinds: Vec<String> = repomd_locations(repo.path()).unwrap().into_keys().collect();
+    assert_eq!(
+        kinds,
+        [
+            "filelists",
+            "filelists_db",
+            "other",
+            "other_db",
+            "primary",
+            "primary_db"
+        ]
+    );
+    let primary = repodata_xml(repo.path(), "primary").unwrap();
+    assert!(primary.contains("<summary>Ünïcödé fixture – 日本語 ✓</summary>"));
+    assert!(primary.contains(r#"packages="2""#));
+    let filelists = repodata_xml(repo.path(), "filelists").unwrap();
+    assert!(filelists.contains("<file>/usr/share/fx-names/a&amp;b/c&amp;d.txt</file>"));
+    // The bz2 sqlite database decompresses to an SQLite file.
+    let href = &repomd_locations(repo.path()).unwrap()["primary_db"];
+    let db = read_decompressed(&repo.path().join(href)).unwrap();
+    assert!(db.starts_with(b"SQLite format 3\0"));
+}
+
+/// Golden files may depend on fixture bytes: a second build must be identical.
+#[test]
+fn fixture_build_is_reproducible() {
+    let again = tempfile::tempdir().unwrap();
+    run(std::process::Command::new("bash")
+        .arg(repo_root().join("tests/fixtures/build.sh"))
+        .arg(again.path()))
+    .unwrap();
+    for name in fx::ALL {
+        assert!(
+            fs::read(again.path().join(name)).unwrap() == fs::read(fixture(name)).unwrap(),
+            "{name} differs between two builds"
+        );
+    }
 }

@@ -1,0 +1,446 @@
+//! The HTTP router shared by the Lambda (`lambda_http`), the standalone server and tests.
+//!
+//! | request | needs | answer |
+//! |---|---|---|
+//! | `PUT /<repo>/<file>.rpm` | write | S3 mode: `307` to a presigned PUT URL (before the body is read); local mode: the body is stored, `201` |
+//! | `GET /presign/<repo>/<file>.rpm` | write | the presigned URL as text, or JSON on `Accept: application/json` |
+//! | `DELETE /<repo>/<file>.rpm` | delete | `204` |
+//! | `GET /status/<repo>/<file>.rpm[?wait=N]` | read | `200` published (with the repomd revision) or `404` |
+//! | `GET /<repo>/<name>.repo` | – | a `.repo` file whose baseurl is that repository |
+//! | `GET`/`HEAD` anything else | – | local mode: the file (Range supported); S3 mode: `404` |
+//!
+//! `sha256=HEX` (query) or `x-amz-checksum-sha256: BASE64` (header) binds the package checksum:
+//! S3 refuses another body, the local server checks it while streaming, and the indexer is told
+//! the checksum so it needs no full read. Refusals carry a one-line reason in the body.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::json;
+
+use crate::auth::{AuthError, Permission, Tokens};
+use crate::local::LocalSink;
+use crate::path::{self, PackagePath};
+use crate::presign::{self, Presigner};
+use crate::repo::Repository;
+
+/// Who may do what.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Tokens decide (an empty set refuses everything that needs a permission).
+    Tokens(Tokens),
+    /// No tokens: everyone may read and write (the local server on a loopback address only).
+    Open,
+}
+
+/// Where writes go.
+#[derive(Clone)]
+pub enum Writes {
+    /// Redirect to presigned S3 URLs; deletes go to the store.
+    Presign {
+        presigner: Arc<dyn Presigner>,
+        expires: Duration,
+    },
+    /// Store directly into a local directory and index in-process.
+    Local(LocalSink),
+}
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    pub access: Access,
+    pub writes: Writes,
+    pub repo: Arc<dyn Repository>,
+    /// Base URL of the repositories for `.repo` files (the bucket's public URL); `None` means
+    /// "this server" (the local server serves its files itself).
+    pub baseurl: Option<String>,
+    /// Longest `?wait=` honoured by `/status`.
+    pub max_wait: Duration,
+}
+
+/// Environment variable: base URL for generated `.repo` files.
+pub const BASEURL_ENV: &str = "RPMBUCKET_BASEURL";
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// A refusal: status plus one-line reason.
+pub(crate) fn refuse(status: StatusCode, reason: impl std::fmt::Display) -> Response {
+    let mut r = (status, format!("{reason}\n")).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"rpmbucket\""),
+        );
+    }
+    r
+}
+
+/// A refusal before any work is done (kept small; turned into a response by the caller).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, reason: impl std::fmt::Display) -> Refusal {
+        Refusal {
+            status,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        refuse(self.status, self.reason)
+    }
+}
+
+impl From<AuthError> for Refusal {
+    fn from(e: AuthError) -> Refusal {
+        let status = match e {
+            AuthError::Missing | AuthError::Invalid => StatusCode::UNAUTHORIZED,
+            AuthError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        };
+        Refusal::new(status, e)
+    }
+}
+
+async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let uri = req.uri().clone();
+    let raw = uri.path();
+    let method = req.method().clone();
+    if let Some(rest) = raw.strip_prefix("/presign").filter(|r| r.starts_with('/')) {
+        if method != Method::GET {
+            return refuse(StatusCode::METHOD_NOT_ALLOWED, "presign takes GET");
+        }
+        return presign(&state, rest, &uri, req.headers()).await;
+    }
+    if let Some(rest) = raw.strip_prefix("/status").filter(|r| r.starts_with('/')) {
+        if method != Method::GET && method != Method::HEAD {
+            return refuse(StatusCode::METHOD_NOT_ALLOWED, "status takes GET");
+        }
+        return status(&state, rest, &uri, req.headers()).await;
+    }
+    match method {
+        Method::PUT => put(&state, req).await,
+        Method::DELETE => delete(&state, raw, req.headers()).await,
+        Method::GET | Method::HEAD if raw.ends_with(".repo") => {
+            repo_file(&state, raw, req.headers())
+        }
+        Method::GET | Method::HEAD => match &state.writes {
+            Writes::Local(sink) => sink.serve(req).await,
+            Writes::Presign { .. } => refuse(
+                StatusCode::NOT_FOUND,
+                "not found: packages and metadata are served by the bucket",
+            ),
+        },
+        _ => refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} not allowed"),
+        ),
+    }
+}
+
+/// Authenticate and authorise `perm` on `key`.
+async fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    perm: Permission,
+    key: &str,
+) -> Result<(), Refusal> {
+    match &state.access {
+        Access::Open => Ok(()),
+        Access::Tokens(tokens) => {
+            let auth = headers
+                .get(header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes);
+            let id = tokens.authenticate(auth).await.map_err(Refusal::from)?;
+            tokens.authorize(&id, perm, key).map_err(Refusal::from)
+        }
+    }
+}
+
+/// Validate the package path and that it belongs to a configured repository.
+fn package(state: &AppState, raw: &str) -> Result<(PackagePath, String), Refusal> {
+    let p = path::package_path(raw).map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e))?;
+    let root = state.repo.root_of(&p.key).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("{} is not in a configured repository prefix", p.key),
+        )
+    })?;
+    Ok((p, root))
+}
+
+/// The checksum the client bound, as lowercase hex: `sha256=` query (hex) or
+/// `x-amz-checksum-sha256` header (base64). Both given must agree.
+pub(crate) fn bound_sha256(uri: &Uri, headers: &HeaderMap) -> Result<Option<String>, Refusal> {
+    let bad = |m: &str| Refusal::new(StatusCode::BAD_REQUEST, m);
+    let from_query = match query_param(uri, "sha256") {
+        Some(q) => {
+            let q = q.to_ascii_lowercase();
+            if q.len() != 64 || !q.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad("sha256= must be 64 hex digits"));
+            }
+            Some(q)
+        }
+        None => None,
+    };
+    let from_header = match headers.get("x-amz-checksum-sha256") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(presign::base64_to_hex)
+                .ok_or_else(|| bad("x-amz-checksum-sha256 must be the base64 of 32 bytes"))?,
+        ),
+        None => None,
+    };
+    match (from_query, from_header) {
+        (Some(q), Some(h)) if q != h => Err(bad("sha256= and x-amz-checksum-sha256 disagree")),
+        (q, h) => Ok(q.or(h)),
+    }
+}
+
+pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn put(state: &AppState, req: Request) -> Response {
+    let (p, root) = match package(state, req.uri().path()) {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = check(state, req.headers(), Permission::Write, &p.key).await {
+        return r.into_response();
+    }
+    let sha256 = match bound_sha256(req.uri(), req.headers()) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    match &state.writes {
+        Writes::Presign {
+            presigner, expires, ..
+        } => {
+            if sha256.is_some() && !req.headers().contains_key("x-amz-checksum-sha256") {
+                // The signed header must reach S3, and curl repeats only headers it was given.
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "to bind a checksum in the redirect flow send it as a header: -H 'x-amz-checksum-sha256: BASE64' (curl forwards it to S3; a sha256= query is not)",
+                );
+            }
+            // Answer before touching the body: with `Expect: 100-continue` the client has not
+            // sent it yet, and it goes straight to S3 after the redirect.
+            match presigner
+                .presign_put(&p.key, *expires, sha256.as_deref())
+                .await
+            {
+                Ok(signed) => {
+                    let mut r = (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        format!("upload {} to the presigned URL\n", p.key),
+                    )
+                        .into_response();
+                    match HeaderValue::from_str(&signed.url) {
+                        Ok(v) => {
+                            r.headers_mut().insert(header::LOCATION, v);
+                        }
+                        Err(_) => {
+                            return refuse(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "presigned URL is not a valid header",
+                            )
+                        }
+                    }
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    r
+                }
+                Err(e) => refuse(StatusCode::BAD_GATEWAY, format!("presigning failed: {e}")),
+            }
+        }
+        Writes::Local(sink) => sink.put(&p, &root, sha256, req.into_body()).await,
+    }
+}
+
+async fn presign(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) -> Response {
+    let (p, _root) = match package(state, rest) {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = check(state, headers, Permission::Write, &p.key).await {
+        return r.into_response();
+    }
+    let sha256 = match bound_sha256(uri, headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let Writes::Presign {
+        presigner, expires, ..
+    } = &state.writes
+    else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "presign is for the S3 gateway; PUT the package to this server directly",
+        );
+    };
+    let signed = match presigner
+        .presign_put(&p.key, *expires, sha256.as_deref())
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return refuse(StatusCode::BAD_GATEWAY, format!("presigning failed: {e}")),
+    };
+    if wants_json(headers) {
+        let hdrs: serde_json::Map<String, serde_json::Value> = signed
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let body = json!({
+            "key": p.key,
+            "method": "PUT",
+            "url": signed.url,
+            "headers": hdrs,
+            "expires_in": signed.expires_in.as_secs(),
+            "sha256": sha256,
+        });
+        return json_response(StatusCode::OK, &body);
+    }
+    let mut r = (StatusCode::OK, format!("{}\n", signed.url)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn delete(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
+    let (p, root) = match package(state, raw) {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = check(state, headers, Permission::Delete, &p.key).await {
+        return r.into_response();
+    }
+    match &state.writes {
+        Writes::Presign { presigner, .. } => match presigner.delete(&p.key).await {
+            Ok(()) => (StatusCode::NO_CONTENT, ()).into_response(),
+            Err(e) => refuse(StatusCode::BAD_GATEWAY, format!("delete failed: {e}")),
+        },
+        Writes::Local(sink) => sink.delete(&p, &root).await,
+    }
+}
+
+async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) -> Response {
+    let (p, root) = match package(state, rest) {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = check(state, headers, Permission::Read, &p.key).await {
+        return r.into_response();
+    }
+    let wait = match query_param(uri, "wait") {
+        Some(w) => match w.parse::<u64>() {
+            Ok(s) => Duration::from_secs(s).min(state.max_wait),
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "wait= must be whole seconds"),
+        },
+        None => Duration::ZERO,
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    let revision = loop {
+        match state.repo.published(&root, &p.key).await {
+            Ok(Some(rev)) => break Some(rev),
+            Ok(None) if tokio::time::Instant::now() < deadline => {
+                // Local metadata is cheap to read; S3 costs two GETs a poll.
+                let poll = match state.writes {
+                    Writes::Local(_) => Duration::from_millis(100),
+                    Writes::Presign { .. } => Duration::from_millis(500),
+                };
+                tokio::time::sleep(poll).await;
+            }
+            Ok(None) => break None,
+            Err(e) => return refuse(StatusCode::BAD_GATEWAY, format!("reading metadata: {e}")),
+        }
+    };
+    let code = if revision.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    if wants_json(headers) {
+        return json_response(
+            code,
+            &json!({"key": p.key, "root": root, "published": revision.is_some(), "revision": revision}),
+        );
+    }
+    let text = match revision {
+        Some(rev) => format!("published {} (revision {rev})\n", p.key),
+        None => format!("not published: {}\n", p.key),
+    };
+    (code, text).into_response()
+}
+
+fn repo_file(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
+    let (dir, id) = match path::repo_file_path(raw) {
+        Ok(x) => x,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
+    };
+    let base = match &state.baseurl {
+        Some(b) => b.trim_end_matches('/').to_string(),
+        None => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => format!("http://{host}"),
+            None => {
+                return refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("{BASEURL_ENV} is not configured"),
+                )
+            }
+        },
+    };
+    let baseurl = format!("{base}/{}", path::encode_key(&dir));
+    let name = if dir.is_empty() {
+        id.clone()
+    } else {
+        format!("{id} ({})", dir.trim_end_matches('/'))
+    };
+    let body = format!(
+        "[{id}]\nname={name}\nbaseurl={baseurl}\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=60\n"
+    );
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+fn json_response(code: StatusCode, body: &serde_json::Value) -> Response {
+    let mut r = (code, format!("{body}\n")).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}

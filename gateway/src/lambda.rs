@@ -1,0 +1,104 @@
+//! Configuration of the Lambda gateway (feature `lambda`), read once at cold start.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `RPMBUCKET_BUCKET` | bucket the packages go to (required) |
+//! | `RPMBUCKET_BASEURL` | public URL of the bucket, for `.repo` files |
+//! | `RPMBUCKET_PRESIGN_SECONDS` | lifetime of presigned URLs (default 300) |
+//! | `RPMBUCKET_TOKENS` | token configuration text, or |
+//! | `RPMBUCKET_TOKENS_SECRET_ARN` | a Secrets Manager secret whose string is that text, or |
+//! | `RPMBUCKET_TOKENS_SSM_PARAMETER` | an SSM parameter (SecureString) holding it |
+//!
+//! Only one token source may be set; none is a configuration error (the gateway would refuse
+//! every write).
+
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+use crate::app::{Access, AppState, Writes, BASEURL_ENV};
+use crate::auth::Tokens;
+use crate::presign::{expiry_from_env, S3Presigner};
+
+/// Environment variable: Secrets Manager secret holding the tokens.
+pub const TOKENS_SECRET_ENV: &str = "RPMBUCKET_TOKENS_SECRET_ARN";
+/// Environment variable: SSM parameter holding the tokens.
+pub const TOKENS_SSM_ENV: &str = "RPMBUCKET_TOKENS_SSM_PARAMETER";
+/// Environment variable: the bucket.
+pub const BUCKET_ENV: &str = "RPMBUCKET_BUCKET";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Load the tokens from whichever source is configured.
+pub async fn load_tokens(config: &aws_config::SdkConfig) -> anyhow::Result<Tokens> {
+    let sources = [crate::auth::TOKENS_ENV, TOKENS_SECRET_ENV, TOKENS_SSM_ENV]
+        .iter()
+        .filter(|v| env(v).is_some())
+        .count();
+    if sources > 1 {
+        bail!(
+            "set only one of {}, {TOKENS_SECRET_ENV}, {TOKENS_SSM_ENV}",
+            crate::auth::TOKENS_ENV
+        );
+    }
+    if let Some(t) = Tokens::from_env()? {
+        return Ok(t);
+    }
+    if let Some(arn) = env(TOKENS_SECRET_ENV) {
+        let client = aws_sdk_secretsmanager::Client::new(config);
+        let out = client
+            .get_secret_value()
+            .secret_id(&arn)
+            .send()
+            .await
+            .with_context(|| format!("reading secret {arn}"))?;
+        let text = out
+            .secret_string()
+            .with_context(|| format!("secret {arn} has no string value"))?;
+        return Ok(Tokens::parse(text)?);
+    }
+    if let Some(name) = env(TOKENS_SSM_ENV) {
+        let client = aws_sdk_ssm::Client::new(config);
+        let out = client
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .with_context(|| format!("reading SSM parameter {name}"))?;
+        let text = out
+            .parameter()
+            .and_then(|p| p.value())
+            .with_context(|| format!("SSM parameter {name} has no value"))?;
+        return Ok(Tokens::parse(text)?);
+    }
+    bail!(
+        "no tokens configured: set {}, {TOKENS_SECRET_ENV} or {TOKENS_SSM_ENV}",
+        crate::auth::TOKENS_ENV
+    )
+}
+
+/// Build the gateway state from the environment (cold start).
+pub async fn state_from_env() -> anyhow::Result<AppState> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let bucket = env(BUCKET_ENV).with_context(|| format!("{BUCKET_ENV} is not set"))?;
+    let tokens = load_tokens(&config).await?;
+    let expires = expiry_from_env().map_err(anyhow::Error::msg)?;
+    let client = aws_sdk_s3::Client::new(&config);
+    Ok(AppState {
+        access: Access::Tokens(tokens),
+        writes: Writes::Presign {
+            presigner: std::sync::Arc::new(S3Presigner {
+                client: client.clone(),
+                bucket: bucket.clone(),
+            }),
+            expires,
+        },
+        repo: crate::engine::s3_repository(client, bucket),
+        baseurl: env(BASEURL_ENV),
+        // Function URLs time out with the function; keep waits well inside a typical timeout.
+        max_wait: Duration::from_secs(25),
+    })
+}

@@ -1,0 +1,130 @@
+//! Presigned S3 PUT URLs.
+//!
+//! A presigned URL with a bound checksum carries `x-amz-checksum-sha256` as a *signed header*:
+//! the uploader must send that header with exactly the signed value, and S3 then refuses a body
+//! whose SHA-256 differs (400 BadDigest). Without the header S3 refuses the request (403).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use base64::Engine as _;
+
+/// Environment variable: presigned URL lifetime in seconds.
+pub const PRESIGN_SECONDS_ENV: &str = "RPMBUCKET_PRESIGN_SECONDS";
+/// Default lifetime of a presigned URL.
+pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(300);
+
+/// A presigned upload: the URL and the headers the uploader must send with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub expires_in: Duration,
+}
+
+/// The bucket side of the gateway: presigned uploads and deletes.
+#[async_trait]
+pub trait Presigner: Send + Sync + 'static {
+    /// Presign a PUT of `key` valid for `expires`; `sha256` (hex) binds the body's checksum.
+    async fn presign_put(
+        &self,
+        key: &str,
+        expires: Duration,
+        sha256: Option<&str>,
+    ) -> Result<PresignedPut, String>;
+    /// Delete `key` (a missing key is not an error).
+    async fn delete(&self, key: &str) -> Result<(), String>;
+}
+
+/// Presigner over an `aws-sdk-s3` client and one bucket.
+#[derive(Debug, Clone)]
+pub struct S3Presigner {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+#[async_trait]
+impl Presigner for S3Presigner {
+    async fn presign_put(
+        &self,
+        key: &str,
+        expires: Duration,
+        sha256: Option<&str>,
+    ) -> Result<PresignedPut, String> {
+        // No content type: it would become a signed header that `curl -T` does not send.
+        let mut req = self.client.put_object().bucket(&self.bucket).key(key);
+        if let Some(hex) = sha256 {
+            req = req.checksum_sha256(hex_to_base64(hex).ok_or("sha256 must be 64 hex digits")?);
+        }
+        let cfg = PresigningConfig::expires_in(expires).map_err(|e| e.to_string())?;
+        let p = req
+            .presigned(cfg)
+            .await
+            .map_err(|e| format!("presigning: {e}"))?;
+        Ok(PresignedPut {
+            url: p.uri().to_string(),
+            headers: p
+                .headers()
+                .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            expires_in: expires,
+        })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), String> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))
+    }
+}
+
+/// Presign lifetime from `RPMBUCKET_PRESIGN_SECONDS` (1..=604800), default 5 minutes.
+pub fn expiry_from_env() -> Result<Duration, String> {
+    match std::env::var(PRESIGN_SECONDS_ENV) {
+        Ok(s) => match s.trim().parse::<u64>() {
+            Ok(n) if (1..=604_800).contains(&n) => Ok(Duration::from_secs(n)),
+            _ => Err(format!(
+                "{PRESIGN_SECONDS_ENV} must be seconds between 1 and 604800, got {s:?}"
+            )),
+        },
+        Err(_) => Ok(DEFAULT_EXPIRY),
+    }
+}
+
+/// Hex SHA-256 (64 digits, any case) → base64 as S3 wants it in `x-amz-checksum-sha256`.
+pub fn hex_to_base64(hex: &str) -> Option<String> {
+    let bytes = hex::decode(hex).ok()?;
+    (bytes.len() == 32).then(|| base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Base64 `x-amz-checksum-sha256` value → lowercase hex.
+pub fn base64_to_hex(b64: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    (bytes.len() == 32).then(|| hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_encodings() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let b64 = hex_to_base64(hex).unwrap();
+        assert_eq!(b64, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(base64_to_hex(&b64).unwrap(), hex);
+        assert_eq!(hex_to_base64(&hex.to_uppercase()).unwrap(), b64);
+        assert!(hex_to_base64("abcd").is_none());
+        assert!(hex_to_base64(&"zz".repeat(32)).is_none());
+        assert!(base64_to_hex("AAAA").is_none());
+    }
+}

@@ -1,0 +1,55 @@
+//! The seam between the gateway and the engine: what the HTTP layer needs from a repository
+//! (where a key belongs, whether it is published, applying changes). One trait, implemented
+//! over the engine's `Indexer`, so handlers never name engine types directly.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// A change to apply (mirrors the engine's `Change`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub removed: bool,
+    /// Version token (ETag) of the object the checksum belongs to; the engine uses the checksum
+    /// only while the object still has this version.
+    pub etag: Option<String>,
+    /// Hex SHA-256 of the whole object when known (computed while streaming, or bound into the
+    /// presigned URL), so the indexer need not read the body.
+    pub sha256: Option<String>,
+}
+
+/// Outcome of publishing one repository root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub root: String,
+    pub revision: String,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub rejected: Vec<(String, String)>,
+    pub duration: Duration,
+}
+
+/// Errors of the repository seam, as text for the HTTP layer plus whether a retry may help.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RepoError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// What the gateway needs from the engine.
+#[async_trait]
+pub trait Repository: Send + Sync + 'static {
+    /// The repository root (ends with `/`, or empty) of a package key; `None` when the key is
+    /// not a package of a configured repository.
+    fn root_of(&self, key: &str) -> Option<String>;
+    /// The published revision if `key` is in `root`'s metadata.
+    async fn published(&self, root: &str, key: &str) -> Result<Option<String>, RepoError>;
+    /// The current version token (ETag) of `key`, if the store has one.
+    async fn etag(&self, _key: &str) -> Option<String> {
+        None
+    }
+    /// Apply a batch of changes to one root and publish.
+    async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError>;
+}

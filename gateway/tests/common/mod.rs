@@ -1,0 +1,132 @@
+//! Helpers shared by the gateway's integration tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use rpmbucket_gateway::auth::{hash_token_with, Tokens};
+use rpmbucket_gateway::presign::S3Presigner;
+use rpmbucket_gateway::{app, Access, AppState, Writes};
+
+/// An S3 client for the moto server started by the test script.
+pub fn moto_client() -> aws_sdk_s3::Client {
+    client_for(&rpmbucket_tests::s3_endpoint())
+}
+
+/// An S3 client (path style, static test credentials) for `endpoint`.
+pub fn client_for(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub bucket: String,
+    _dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+static BUCKETS: AtomicU32 = AtomicU32::new(0);
+
+impl Gateway {
+    /// A gateway in S3 mode on 127.0.0.1 over a fresh bucket of `client`'s server (token
+    /// `ci:pw`, read/write/delete under `el9/`).
+    pub async fn start(client: Client, expires: Duration) -> Gateway {
+        let bucket = format!(
+            "gw-{}-{}",
+            std::process::id(),
+            BUCKETS.fetch_add(1, Ordering::Relaxed)
+        );
+        client.create_bucket().bucket(&bucket).send().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let hash = hash_token_with("pw", argon2::Params::new(256, 1, 1, None).unwrap());
+        let state = AppState {
+            access: Access::Tokens(Tokens::parse(&format!("ci:{hash} rwd el9/")).unwrap()),
+            writes: Writes::Presign {
+                presigner: Arc::new(S3Presigner {
+                    client: client.clone(),
+                    bucket: bucket.clone(),
+                }),
+                expires,
+            },
+            repo: rpmbucket_gateway::local_repository(dir.path()).unwrap(),
+            baseurl: Some(format!("https://example.invalid/{bucket}/")),
+            max_wait: Duration::from_secs(5),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app(state)).await.unwrap();
+        });
+        Gateway {
+            addr,
+            client,
+            bucket,
+            _dir: dir,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+
+    pub async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        let r = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(r.body.collect().await.unwrap().to_vec())
+    }
+}
+
+pub struct Curl {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run the real curl (off the runtime's workers).
+pub async fn curl(args: Vec<String>) -> Curl {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl")
+            .args(["-sS", "--noproxy", "*"])
+            .args(&args)
+            .output()
+            .expect("run curl");
+        Curl {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+pub fn s(x: impl AsRef<str>) -> String {
+    x.as_ref().to_string()
+}
