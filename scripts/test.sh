@@ -41,6 +41,7 @@ die() {
 CLEANUP=()
 on_cleanup() { CLEANUP+=("$1"); }
 run_cleanup() {
+  EXIT_STATUS=$? # visible to the cleanup commands
   local i
   for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
     eval "${CLEANUP[$i]}" || true
@@ -118,9 +119,10 @@ start_moto() {
   log=$RPMBUCKET_CACHE/moto-$port.log
   "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
   pid=$!
-  on_cleanup "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f '$log'"
+  on_cleanup "kill $pid 2>/dev/null; wait $pid 2>/dev/null
+    if ((EXIT_STATUS == 0)); then rm -f '$log'; else echo 'moto log kept: $log' >&2; fi"
   for ((i = 0; i < 150; i++)); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$port/"; then
+    if curl -fs -o /dev/null "http://127.0.0.1:$port/"; then
       break
     fi
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "moto_server exited"; }
@@ -198,7 +200,18 @@ start_extra_services() {
   step "localstack: $RPMBUCKET_TEST_LOCALSTACK_ENDPOINT"
 }
 
-# HOOK(static checks): terraform fmt -check / validate, cargo tree guards, etc.
+# repodata is the pure library: no async runtime, AWS SDK, Lambda or HTTP
+# stack in its normal dependency tree.
+check_pure_repodata() {
+  step "check: rpmbucket-repodata has no tokio/aws/lambda/http dependencies"
+  local bad
+  bad=$(cargo tree -p rpmbucket-repodata -e normal --prefix none --quiet |
+    awk '{print $1}' | sort -u |
+    grep -E '^(tokio|aws-.*|lambda_runtime|lambda_http|hyper|reqwest|axum)$' || true)
+  [[ -z $bad ]] || die "rpmbucket-repodata depends on: $(echo $bad)"
+}
+
+# HOOK(static checks): terraform fmt -check / validate, more guards, etc.
 extra_checks() { :; }
 
 # --- 4. checks -----------------------------------------------------------------
@@ -218,6 +231,7 @@ main() {
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     step "check: cargo doc --workspace --no-deps (warnings denied)"
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+    check_pure_repodata
     extra_checks
   fi
   if (($# == 0)); then

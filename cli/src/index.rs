@@ -22,7 +22,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rpmbucket_repodata::compress::Compression;
 use rpmbucket_repodata::parse::{read_package_file, ParseOptions};
-use rpmbucket_repodata::read::{PackageStream, PrimaryReader};
+use rpmbucket_repodata::read::{PrimaryReader, ThreadedPackageStream};
 use rpmbucket_repodata::repomd::Repomd;
 use rpmbucket_repodata::write_error::WriteError;
 use rpmbucket_repodata::writer::{location_cmp, RepodataWriter, WriteOptions};
@@ -342,18 +342,20 @@ fn read_repomd(repodata: &Path) -> Option<Repomd> {
     Repomd::parse(&bytes).ok()
 }
 
+type Stream = BufReader<Box<dyn Read + Send>>;
+
 fn warn_unusable(e: &WriteError) {
     eprintln!("rpmbucket: warning: old metadata unusable ({e}); reading all packages");
 }
 
-fn open_decompressed(root: &Path, href: &str) -> Result<BufReader<Box<dyn Read>>, WriteError> {
+fn open_decompressed(root: &Path, href: &str) -> Result<Stream, WriteError> {
     let path = root.join(href);
     let f = File::open(&path).map_err(|e| WriteError::Io {
         path: path.clone(),
         source: e,
     })?;
     let dec = Compression::from_file_name(href)
-        .decoder(f)
+        .decoder_send(f)
         .map_err(|e| WriteError::Io { path, source: e })?;
     Ok(BufReader::with_capacity(256 * 1024, dec))
 }
@@ -374,12 +376,10 @@ fn old_primary_index(root: &Path, md: &Repomd) -> Result<HashMap<String, (i64, i
     Ok(map)
 }
 
-type Stream = BufReader<Box<dyn Read>>;
-
 /// The published packages, read in lockstep from primary/filelists/other, handed out in
 /// createrepo_c order.
 struct OldPackages {
-    stream: Option<PackageStream<Stream, Stream, Stream>>,
+    stream: Option<ThreadedPackageStream>,
     peeked: Option<Package>,
 }
 
@@ -387,7 +387,7 @@ impl OldPackages {
     fn open(root: &Path, md: &Repomd) -> Result<Self, WriteError> {
         let open = |t| open_decompressed(root, record_href(md, t)?);
         Ok(OldPackages {
-            stream: Some(PackageStream::new(
+            stream: Some(ThreadedPackageStream::new(
                 open("primary")?,
                 open("filelists")?,
                 open("other")?,

@@ -87,6 +87,21 @@ impl Compression {
             Compression::None => Box::new(r),
         })
     }
+
+    /// [`Compression::decoder`] for a reader that can move to another thread.
+    pub fn decoder_send<'a, R: Read + Send + 'a>(
+        self,
+        r: R,
+    ) -> io::Result<Box<dyn Read + Send + 'a>> {
+        let r = BufReader::new(r);
+        Ok(match self {
+            Compression::Gz => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+            Compression::Zstd => Box::new(zstd::Decoder::with_buffer(r)?),
+            Compression::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(r)),
+            Compression::Bz2 => Box::new(bzip2::bufread::MultiBzDecoder::new(r)),
+            Compression::None => Box::new(r),
+        })
+    }
 }
 
 /// Sizes and sha256 digests of a written file.

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -418,29 +419,121 @@ impl<P: BufRead, F: BufRead, O: BufRead> PackageStream<P, F, O> {
         let p = self.primary.next_package()?;
         let f = self.filelists.next_package()?;
         let o = self.other.next_package()?;
-        match (p, f, o) {
-            (None, None, None) => Ok(None),
-            (Some(mut p), Some(f), Some(o)) => {
-                for (x, file) in [(&f, "filelists.xml"), (&o, "other.xml")] {
-                    if x.pkgid != p.pkgid {
-                        return Err(WriteError::malformed(
-                            file,
-                            format!(
-                                "package order differs from primary.xml: {} ({}) where primary has {} ({})",
-                                x.pkgid, x.name, p.pkgid, p.name
-                            ),
-                        ));
-                    }
+        merge(p, f, o)
+    }
+}
+
+/// Joins the n-th package of primary, filelists and other.
+fn merge(
+    p: Option<Package>,
+    f: Option<PackageExtra>,
+    o: Option<PackageExtra>,
+) -> WriteResult<Option<Package>> {
+    match (p, f, o) {
+        (None, None, None) => Ok(None),
+        (Some(mut p), Some(f), Some(o)) => {
+            for (x, file) in [(&f, "filelists.xml"), (&o, "other.xml")] {
+                if x.pkgid != p.pkgid {
+                    return Err(WriteError::malformed(
+                        file,
+                        format!(
+                            "package order differs from primary.xml: {} ({}) where primary has {} ({})",
+                            x.pkgid, x.name, p.pkgid, p.name
+                        ),
+                    ));
                 }
-                p.files = f.files;
-                p.changelogs = o.changelogs;
-                Ok(Some(p))
             }
-            _ => Err(WriteError::malformed(
-                "repodata",
-                "primary, filelists and other list different numbers of packages",
-            )),
+            p.files = f.files;
+            p.changelogs = o.changelogs;
+            Ok(Some(p))
         }
+        _ => Err(WriteError::malformed(
+            "repodata",
+            "primary, filelists and other list different numbers of packages",
+        )),
+    }
+}
+
+/// [`PackageStream`] with each file decompressed and parsed on its own thread (bounded
+/// read-ahead), for large repositories. The threads stop when the stream is dropped.
+pub struct ThreadedPackageStream {
+    primary: Receiver<WriteResult<Option<Package>>>,
+    filelists: Receiver<WriteResult<Option<PackageExtra>>>,
+    other: Receiver<WriteResult<Option<PackageExtra>>>,
+    done: bool,
+}
+
+const READ_AHEAD: usize = 128;
+
+fn pump<T: Send + 'static>(
+    name: &str,
+    mut next: impl FnMut() -> WriteResult<Option<T>> + Send + 'static,
+) -> Receiver<WriteResult<Option<T>>> {
+    let (tx, rx) = sync_channel(READ_AHEAD);
+    let spawned = std::thread::Builder::new()
+        .name(format!("rpmbucket-read-{name}"))
+        .spawn(move || loop {
+            let r = next();
+            let last = !matches!(r, Ok(Some(_)));
+            if tx.send(r).is_err() || last {
+                break;
+            }
+        });
+    if let Err(e) = spawned {
+        // No thread: hand the error to the consumer through a fresh channel.
+        let (tx, rx) = sync_channel(1);
+        let _ = tx.send(Err(WriteError::Stream(e)));
+        return rx;
+    }
+    rx
+}
+
+impl ThreadedPackageStream {
+    /// Starts reading three decompressed streams.
+    pub fn new<P, F, O>(primary: P, filelists: F, other: O) -> Self
+    where
+        P: BufRead + Send + 'static,
+        F: BufRead + Send + 'static,
+        O: BufRead + Send + 'static,
+    {
+        let mut p = PrimaryReader::new(primary);
+        let mut f = ExtraReader::filelists(filelists);
+        let mut o = ExtraReader::other(other);
+        ThreadedPackageStream {
+            primary: pump("primary", move || p.next_package()),
+            filelists: pump("filelists", move || f.next_package()),
+            other: pump("other", move || o.next_package()),
+            done: false,
+        }
+    }
+
+    fn next_merged(&mut self) -> WriteResult<Option<Package>> {
+        fn recv<T>(
+            rx: &Receiver<WriteResult<Option<T>>>,
+            file: &'static str,
+        ) -> WriteResult<Option<T>> {
+            rx.recv()
+                .unwrap_or_else(|_| Err(WriteError::malformed(file, "reader thread stopped")))
+        }
+        let p = recv(&self.primary, "primary.xml")?;
+        let f = recv(&self.filelists, "filelists.xml")?;
+        let o = recv(&self.other, "other.xml")?;
+        merge(p, f, o)
+    }
+}
+
+impl Iterator for ThreadedPackageStream {
+    type Item = WriteResult<Package>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_merged().transpose();
+        if !matches!(r, Some(Ok(_))) {
+            self.done = true;
+        }
+        r
     }
 }
 
@@ -640,6 +733,46 @@ mod tests {
         assert_eq!(back[0].files, pkgs[0].files);
         assert_eq!(back[0].changelogs, pkgs[0].changelogs);
         assert_eq!(back[1].files, pkgs[1].files);
+    }
+
+    #[test]
+    fn threaded_stream_equals_lockstep_stream() {
+        let pkgs: Vec<Package> = (0..500)
+            .map(|i| sample(&format!("p{i:04}")))
+            .chain(tricky_packages())
+            .collect();
+        let (p, f, o) = render(&pkgs);
+        let a: Vec<Package> = PackageStream::new(&p[..], &f[..], &o[..])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let b: Vec<Package> = ThreadedPackageStream::new(
+            std::io::Cursor::new(p.clone()),
+            std::io::Cursor::new(f.clone()),
+            std::io::Cursor::new(o.clone()),
+        )
+        .collect::<Result<_, _>>()
+        .unwrap();
+        assert_eq!(a.len(), pkgs.len());
+        assert!(a == b);
+        // errors end the stream
+        let (_, _, o1) = render(&pkgs[..3]);
+        let r: Vec<_> = ThreadedPackageStream::new(
+            std::io::Cursor::new(p),
+            std::io::Cursor::new(f),
+            std::io::Cursor::new(o1),
+        )
+        .collect();
+        assert_eq!(r.len(), 4);
+        assert!(r[3].is_err());
+        // dropping early does not hang
+        let (p, f, o) = render(&pkgs);
+        let mut s = ThreadedPackageStream::new(
+            std::io::Cursor::new(p),
+            std::io::Cursor::new(f),
+            std::io::Cursor::new(o),
+        );
+        assert!(s.next().unwrap().is_ok());
+        drop(s);
     }
 
     #[test]

@@ -360,3 +360,19 @@ fn repodata_of_createrepo_c_can_be_read_back() {
     let db = read_decompressed(&repo.path().join(href)).unwrap();
     assert!(db.starts_with(b"SQLite format 3\0"));
 }
+
+/// Golden files may depend on fixture bytes: a second build must be identical.
+#[test]
+fn fixture_build_is_reproducible() {
+    let again = tempfile::tempdir().unwrap();
+    run(std::process::Command::new("bash")
+        .arg(repo_root().join("tests/fixtures/build.sh"))
+        .arg(again.path()))
+    .unwrap();
+    for name in fx::ALL {
+        assert!(
+            fs::read(again.path().join(name)).unwrap() == fs::read(fixture(name)).unwrap(),
+            "{name} differs between two builds"
+        );
+    }
+}

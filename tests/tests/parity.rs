@@ -446,3 +446,51 @@ fn mutated_corpus_headers_never_panic() {
     }
     println!("mutated-header cases run: {cases}");
 }
+
+/// A caller doing HTTP range reads needs at most two: the speculative prefix, then exactly the rest.
+#[test]
+fn corpus_headers_need_at_most_two_reads() {
+    use rpmbucket_repodata::header::SPECULATIVE_READ;
+    let Some(corpus) = corpus_dir() else { return };
+    let rpms = corpus.join("rpms");
+    let (mut one, mut two) = (0usize, 0usize);
+    for rel in rpm_files(&rpms) {
+        let data = std::fs::read(rpms.join(&rel)).expect("read");
+        let first = &data[..data.len().min(SPECULATIVE_READ as usize)];
+        let range = match header_extent(first).expect("valid corpus rpm") {
+            Extent::Complete(r) => {
+                one += 1;
+                r
+            }
+            Extent::NeedBytes(n) => {
+                assert!(
+                    n as usize <= data.len(),
+                    "{}: asks for {n} bytes of {}",
+                    rel.display(),
+                    data.len()
+                );
+                match header_extent(&data[..n as usize]).expect("valid") {
+                    Extent::Complete(r) => {
+                        two += 1;
+                        r
+                    }
+                    Extent::NeedBytes(m) => {
+                        panic!("{}: a third read of {m} bytes after {n}", rel.display())
+                    }
+                }
+            }
+        };
+        // The range is createrepo_c's header-range: a real header starts there.
+        assert_eq!(
+            &data[range.start as usize..range.start as usize + 3],
+            &[0x8e, 0xad, 0xe8]
+        );
+        assert!(
+            RpmHeaders::parse(&data[..range.end as usize]).is_ok(),
+            "{}",
+            rel.display()
+        );
+    }
+    println!("header reads: {one} files with one read of {SPECULATIVE_READ} bytes, {two} needing a second");
+    assert!(one > 0);
+}

@@ -16,6 +16,9 @@
 //! - Names starting with [`RESERVED_PREFIX`] are the store's own and
 //!   never listed.
 //!
+//! The root must be on a local filesystem: the lock is `flock(2)` (through `File::lock`), which
+//! network filesystems may not honour across machines.
+//!
 //! Unlike S3, a key cannot be both an object and a "directory" (`a` and `a/b`): the second write
 //! fails with [`Error::Other`].
 

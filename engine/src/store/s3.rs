@@ -6,7 +6,13 @@
 //! - Every write asks S3 to store a SHA-256 checksum (`x-amz-checksum-sha256`), which `head`
 //!   returns as [`ObjectMeta::sha256`] (full-object checksums only; composite multipart
 //!   checksums `…-N` are not the object's hash and are ignored).
-//! - Transient errors are retried by the SDK (standard mode, 5 attempts by default).
+//! - Transient errors are retried by the SDK (standard mode, 5 attempts by default). A retried
+//!   conditional write whose first attempt did land answers 412: `Create` then reports
+//!   `AlreadyExists` for the caller's own object and `Update` reports `Precondition` although the
+//!   new body is in place. Callers that must tell these apart re-read and compare (content-
+//!   addressed `Create`s need not care).
+//! - A server that ignores `Range` (no `Content-Range`) still gives correct ranged reads: the
+//!   whole body is sliced.
 //! - The client comes from the standard AWS configuration (`aws_config::load_defaults`:
 //!   `AWS_ENDPOINT_URL`, `AWS_REGION`, credentials chain). S3-compatible servers (MinIO, Ceph,
 //!   moto) usually need path-style addressing: [`S3Options::with_force_path_style`] or
@@ -455,22 +461,28 @@ impl ObjectStore for S3Store {
             }
             Err(e) => return Err(map_err(key, e, Op::Read)),
         };
-        let len = out.content_length().unwrap_or(0).max(0) as u64;
-        let size = content_range_total(out.content_range()).unwrap_or(len);
-        let meta = ObjectMeta {
+        let total = content_range_total(out.content_range());
+        let mut meta = ObjectMeta {
             key: key.to_owned(),
-            size,
+            size: total.unwrap_or(0),
             etag: out.e_tag().unwrap_or_default().to_owned(),
             last_modified: seconds(out.last_modified()),
             sha256: None,
         };
-        let body = out
+        let mut body = out
             .body
             .collect()
             .await
             .map_err(|e| Error::other(key, e))?
             .into_bytes();
-        let want = range.end.min(size).saturating_sub(range.start);
+        if total.is_none() {
+            // No Content-Range: the server ignored the range and sent the whole object.
+            meta.size = body.len() as u64;
+            let start = range.start.min(meta.size) as usize;
+            let end = range.end.clamp(range.start, meta.size) as usize;
+            body = body.slice(start.min(end)..end);
+        }
+        let want = range.end.min(meta.size).saturating_sub(range.start);
         if body.len() as u64 != want {
             return Err(Error::other(
                 key,
@@ -576,6 +588,7 @@ impl ObjectStore for S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_s3::operation::put_object::PutObjectError;
 
     #[test]
     fn parses_s3_urls() {
@@ -618,6 +631,51 @@ mod tests {
         assert_eq!(content_range_total(Some("bytes */1234")), Some(1234));
         assert_eq!(content_range_total(Some("bytes 0-99/*")), None);
         assert_eq!(content_range_total(None), None);
+    }
+
+    fn service_error(status: u16, code: &str) -> SdkError<PutObjectError, HttpResponse> {
+        let meta = aws_sdk_s3::error::ErrorMetadata::builder()
+            .code(code)
+            .message("m")
+            .build();
+        let status = aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap();
+        let raw = HttpResponse::new(status, aws_smithy_types::body::SdkBody::empty());
+        SdkError::service_error(PutObjectError::generic(meta), raw)
+    }
+
+    #[test]
+    fn maps_service_errors_to_decisions() {
+        use Op::*;
+        let cases: &[(u16, &str, Op, &str)] = &[
+            (412, "PreconditionFailed", Create, "AlreadyExists"),
+            (412, "PreconditionFailed", Update, "Precondition"),
+            (412, "", Create, "AlreadyExists"),
+            (409, "ConditionalRequestConflict", Create, "Precondition"),
+            (409, "ConditionalRequestConflict", Update, "Precondition"),
+            (409, "OperationAborted", Write, "Other"),
+            (404, "NoSuchKey", Read, "NotFound"),
+            (404, "", Read, "NotFound"),
+            (404, "NoSuchKey", Update, "Precondition"),
+            (404, "NoSuchBucket", Read, "Other"),
+            (404, "NoSuchBucket", Create, "Other"),
+            (403, "AccessDenied", Read, "Other"),
+            (500, "InternalError", Write, "Other"),
+            (503, "SlowDown", Create, "Other"),
+        ];
+        for &(status, code, op, want) in cases {
+            let err = map_err("k", service_error(status, code), op);
+            let got = match &err {
+                Error::NotFound { .. } => "NotFound",
+                Error::AlreadyExists { .. } => "AlreadyExists",
+                Error::Precondition { .. } => "Precondition",
+                Error::InvalidKey { .. } => "InvalidKey",
+                Error::Other { .. } => "Other",
+            };
+            assert_eq!(got, want, "{status} {code} {op:?}: {err}");
+            assert_eq!(err.key(), "k");
+        }
+        let err = map_err("k", service_error(403, "AccessDenied"), Op::Read);
+        assert!(err.to_string().contains("AccessDenied"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! The one place where the engine calls the `repodata` crate: header extents, package records,
+//! rendering the metadata files, `repomd.xml`, and reading metadata written by other tools.
+//! Everything here is synchronous and pure (bytes in, bytes out).
+
+use rpmbucket_repodata::Package;
+
+use crate::config::RepoConfig;
+
+pub use rpmbucket_repodata::compress::Compression;
+
+/// First read of a package: enough for the lead, signature and main header of most packages.
+pub const SPECULATIVE_READ: u64 = rpmbucket_repodata::header::SPECULATIVE_READ;
+
+/// How much of the file the header needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// At least this many bytes from the start are needed to know more.
+    NeedBytes(u64),
+    /// The headers end at `end` (the payload offset, `rpm:header-range end`).
+    Complete { end: u64 },
+}
+
+/// Where the headers end, from a prefix of the file (spec §10.1).
+pub fn header_extent(prefix: &[u8]) -> Result<Extent, String> {
+    use rpmbucket_repodata::header::{self, Extent as E};
+    match header::header_extent(prefix) {
+        Ok(E::NeedBytes(n)) => Ok(Extent::NeedBytes(n)),
+        Ok(E::Complete(r)) => Ok(Extent::Complete { end: r.end }),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Facts about the file a record is built from that the header does not hold.
+#[derive(Debug, Clone)]
+pub struct FileFacts {
+    pub location_href: String,
+    pub size: u64,
+    pub mtime: i64,
+    pub pkgid: String,
+}
+
+/// Build the record of one package from its lead + headers (`bytes[..end]`).
+pub fn parse_package(
+    header: &[u8],
+    facts: &FileFacts,
+    changelog_limit: i32,
+) -> Result<Package, String> {
+    use rpmbucket_repodata::header::RpmHeaders;
+    use rpmbucket_repodata::parse::{FileInfo, ParseOptions};
+    let headers = RpmHeaders::parse(header).map_err(|e| e.to_string())?;
+    let info = FileInfo {
+        location_href: facts.location_href.clone(),
+        location_base: String::new(),
+        size: facts.size,
+        mtime: facts.mtime,
+        checksum_type: "sha256".into(),
+        pkgid: facts.pkgid.clone(),
+    };
+    let opts = ParseOptions::default().with_changelog_limit(changelog_limit);
+    Package::from_headers(&headers, &info, &opts).map_err(|e| e.to_string())
+}
+
+/// One rendered metadata file.
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    /// repomd record type (`primary`, `primary_db`, …).
+    pub data_type: String,
+    /// Base name without checksum prefix, e.g. `primary.xml.gz`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// Hex sha256 of `bytes`.
+    pub checksum: String,
+    /// Hex sha256 and size of the uncompressed content (compressed files only).
+    pub open: Option<(String, u64)>,
+    /// `database_version` (sqlite records only).
+    pub database_version: Option<u32>,
+}
+
+/// Render primary/filelists/other (and the sqlite databases if configured) for `packages`,
+/// already in createrepo_c order.
+pub fn render(packages: &[&Package], config: &RepoConfig) -> Result<Vec<RenderedFile>, String> {
+    use rpmbucket_repodata::writer::{RepodataWriter, WriteOptions};
+    let tmp = tempfile::Builder::new()
+        .prefix("rpmbucket-render-")
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let opts = WriteOptions::default()
+        .with_compression(config.compression)
+        .with_database(config.database);
+    let mut w =
+        RepodataWriter::new(tmp.path(), packages.len(), &opts).map_err(|e| e.to_string())?;
+    for p in packages {
+        w.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+    }
+    let out = w.finish(None).map_err(|e| e.to_string())?;
+    let mut files = Vec::with_capacity(out.files.len());
+    for f in out.files {
+        let bytes = std::fs::read(&f.path).map_err(|e| format!("{}: {e}", f.path.display()))?;
+        let name = f
+            .file_name
+            .strip_prefix(&format!("{}-", f.checksum))
+            .unwrap_or(&f.file_name)
+            .to_string();
+        let compressed = !name.ends_with(".xml") && !name.ends_with(".sqlite");
+        files.push(RenderedFile {
+            database_version: f.data_type.ends_with("_db").then_some(10),
+            data_type: f.data_type,
+            name,
+            bytes,
+            checksum: f.checksum,
+            open: compressed.then_some((f.open_checksum, f.open_size)),
+        });
+    }
+    Ok(files)
+}
+
+/// A `<data>` record of `repomd.xml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub data_type: String,
+    /// `repodata/NAME`, relative to the repository root.
+    pub href: String,
+    pub checksum: String,
+    pub open_checksum: Option<String>,
+    pub size: u64,
+    pub open_size: Option<u64>,
+    pub timestamp: i64,
+    pub database_version: Option<u32>,
+}
+
+/// A parsed `repomd.xml`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Repomd {
+    pub revision: String,
+    pub records: Vec<Record>,
+}
+
+/// Serialise `repomd.xml` (records sorted the createrepo_c way).
+pub fn write_repomd(repomd: &Repomd) -> Vec<u8> {
+    use rpmbucket_repodata::repomd::{Repomd as R, RepomdRecord};
+    let mut r = R {
+        revision: repomd.revision.clone(),
+        ..R::default()
+    };
+    for rec in &repomd.records {
+        r.records.push(RepomdRecord {
+            data_type: rec.data_type.clone(),
+            checksum_type: "sha256".into(),
+            checksum: rec.checksum.clone(),
+            open_checksum: rec.open_checksum.clone(),
+            location_href: rec.href.clone(),
+            timestamp: rec.timestamp,
+            size: rec.size,
+            open_size: rec.open_size,
+            database_version: rec.database_version,
+            ..RepomdRecord::default()
+        });
+    }
+    r.sort_records();
+    r.to_xml().into_bytes()
+}
+
+/// Parse `repomd.xml`.
+pub fn parse_repomd(bytes: &[u8]) -> Result<Repomd, String> {
+    let r = rpmbucket_repodata::repomd::Repomd::parse(bytes).map_err(|e| e.to_string())?;
+    Ok(Repomd {
+        revision: r.revision,
+        records: r
+            .records
+            .into_iter()
+            .map(|x| Record {
+                data_type: x.data_type,
+                href: x.location_href,
+                checksum: x.checksum,
+                open_checksum: x.open_checksum,
+                size: x.size,
+                open_size: x.open_size,
+                timestamp: x.timestamp,
+                database_version: x.database_version,
+            })
+            .collect(),
+    })
+}
+
+/// Records of a repository written by another tool, from its decompressed primary, filelists
+/// and other XML.
+pub fn read_published(
+    primary: &[u8],
+    filelists: &[u8],
+    other: &[u8],
+) -> Result<Vec<Package>, String> {
+    rpmbucket_repodata::read::read_packages(primary, filelists, other).map_err(|e| e.to_string())
+}
+
+/// Decompress a metadata file by its name's suffix.
+pub fn decompress(name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    Compression::from_file_name(name)
+        .decoder(bytes)
+        .and_then(|mut d| d.read_to_end(&mut out))
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(out)
+}
+
+/// Hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extent_of_bad_input() {
+        assert!(matches!(header_extent(&[]), Ok(Extent::NeedBytes(_))));
+        assert!(header_extent(&[0u8; 200]).is_err());
+    }
+
+    #[test]
+    fn repomd_round_trip_keeps_extra_records() {
+        let md = Repomd {
+            revision: "7".into(),
+            records: vec![
+                Record {
+                    data_type: "rpmbucket-state".into(),
+                    href: "repodata/bb-rpmbucket-state.json.gz".into(),
+                    checksum: "bb".into(),
+                    open_checksum: None,
+                    size: 3,
+                    open_size: None,
+                    timestamp: 5,
+                    database_version: None,
+                },
+                Record {
+                    data_type: "primary".into(),
+                    href: "repodata/aa-primary.xml.gz".into(),
+                    checksum: "aa".into(),
+                    open_checksum: Some("cc".into()),
+                    size: 1,
+                    open_size: Some(2),
+                    timestamp: 5,
+                    database_version: None,
+                },
+            ],
+        };
+        let back = parse_repomd(&write_repomd(&md)).unwrap();
+        assert_eq!(back.revision, "7");
+        assert_eq!(back.records[0], md.records[1], "primary sorts first");
+        assert_eq!(back.records[1], md.records[0]);
+    }
+}

@@ -1,0 +1,108 @@
+//! Per-repository settings of the metadata the engine publishes.
+
+use std::time::Duration;
+
+pub use crate::backend::Compression;
+
+/// What a repository's metadata looks like. Defaults are createrepo_c 0.17.3's (gzip XML,
+/// sqlite databases, 10 changelog entries), which every client from EL7 yum on reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoConfig {
+    /// Compression of primary/filelists/other XML.
+    pub compression: Compression,
+    /// Also publish the sqlite databases (`primary_db`, …; bz2-compressed like createrepo_c).
+    pub database: bool,
+    /// How long the files of a replaced generation stay in the bucket (clients that read the
+    /// previous `repomd.xml` are still downloading them).
+    pub grace_period: Duration,
+    /// Newest changelog entries kept per package (createrepo_c `--changelog-limit`); negative
+    /// keeps all.
+    pub changelog_limit: i32,
+}
+
+impl Default for RepoConfig {
+    fn default() -> RepoConfig {
+        RepoConfig {
+            compression: Compression::Gz,
+            database: true,
+            grace_period: Duration::from_secs(3600),
+            changelog_limit: 10,
+        }
+    }
+}
+
+impl RepoConfig {
+    /// Read `RPMBUCKET_COMPRESSION` (`gz`, `zstd`, `xz`, `bz2`, `none`), `RPMBUCKET_DATABASE`
+    /// (`1`/`0`, `true`/`false`, `yes`/`no`), `RPMBUCKET_GRACE_SECONDS` and
+    /// `RPMBUCKET_CHANGELOG_LIMIT`; unset or unparsable values keep the default (with a warning).
+    pub fn from_env() -> RepoConfig {
+        let mut c = RepoConfig::default();
+        if let Some(v) = env("RPMBUCKET_COMPRESSION") {
+            match Compression::from_name(&v) {
+                Some(x) => c.compression = x,
+                None => tracing::warn!(value = %v, "unknown RPMBUCKET_COMPRESSION, keeping gz"),
+            }
+        }
+        if let Some(v) = env("RPMBUCKET_DATABASE") {
+            match parse_bool(&v) {
+                Some(x) => c.database = x,
+                None => tracing::warn!(value = %v, "RPMBUCKET_DATABASE is not a boolean"),
+            }
+        }
+        if let Some(v) = env("RPMBUCKET_GRACE_SECONDS") {
+            match v.parse::<u64>() {
+                Ok(x) => c.grace_period = Duration::from_secs(x),
+                Err(_) => tracing::warn!(value = %v, "RPMBUCKET_GRACE_SECONDS is not a number"),
+            }
+        }
+        if let Some(v) = env("RPMBUCKET_CHANGELOG_LIMIT") {
+            match v.parse::<i32>() {
+                Ok(x) => c.changelog_limit = x,
+                Err(_) => tracing::warn!(value = %v, "RPMBUCKET_CHANGELOG_LIMIT is not a number"),
+            }
+        }
+        c
+    }
+
+    /// Builder-style setter.
+    pub fn with_compression(mut self, compression: Compression) -> RepoConfig {
+        self.compression = compression;
+        self
+    }
+
+    /// Builder-style setter.
+    pub fn with_database(mut self, database: bool) -> RepoConfig {
+        self.database = database;
+        self
+    }
+
+    /// Builder-style setter.
+    pub fn with_grace_period(mut self, grace_period: Duration) -> RepoConfig {
+        self.grace_period = grace_period;
+        self
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bools() {
+        assert_eq!(parse_bool("Yes"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

@@ -1,0 +1,505 @@
+//! Publishing scenarios, each run against the local-directory store and against S3 (a moto
+//! server on 127.0.0.1).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use rpmbucket_engine::store::{ObjectStore, PutOptions};
+use rpmbucket_engine::{Change, Error, FaultPoint, RepoConfig, REJECTED_FILE};
+use rpmbucket_tests::fx;
+
+const ROOT: &str = "el9/x86_64/";
+
+fn key(name: &str) -> String {
+    format!("{ROOT}Packages/{name}")
+}
+
+fn href(name: &str) -> String {
+    format!("Packages/{name}")
+}
+
+pub async fn add_remove_overwrite(store: Arc<dyn ObjectStore>) {
+    let ix = indexer(store.clone(), RepoConfig::default());
+    let basic = upload(&*store, &key(fx::BASIC), &fixture(fx::BASIC)).await;
+    upload(&*store, &key(fx::LIB_1_0), &fixture(fx::LIB_1_0)).await;
+    let report = ix
+        .apply(ROOT, &created(&[key(fx::BASIC), key(fx::LIB_1_0)]))
+        .await
+        .unwrap();
+    assert!(!report.unchanged);
+    assert_eq!(report.added.len(), 2, "{report:?}");
+    assert_eq!(report.hashed_by_checksum + report.hashed_by_stream, 2);
+    // Two small packages: one ranged read each (or one streamed read when the store has no
+    // checksum), no listing.
+    assert_eq!(
+        report.requests.get_range + report.requests.get_stream,
+        2,
+        "{report:?}"
+    );
+    assert_eq!(report.requests.list, 0);
+    if store.head(&key(fx::BASIC)).await.unwrap().sha256.is_some() {
+        // S3 with a stored SHA-256: pkgid without reading the body.
+        assert_eq!(report.hashed_by_checksum, 2, "{report:?}");
+        assert_eq!(report.requests.get_range, 2, "{report:?}");
+    } else {
+        assert_eq!(report.hashed_by_stream, 2, "{report:?}");
+    }
+    let p = published(&*store, ROOT).await;
+    assert_eq!(
+        p.packages.keys().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([href(fx::BASIC), href(fx::LIB_1_0)])
+    );
+    let b = &p.packages[&href(fx::BASIC)];
+    assert_eq!(b.name, "fx-basic");
+    assert_eq!(
+        b.pkgid,
+        sha256_hex(&std::fs::read(fixture(fx::BASIC)).unwrap())
+    );
+    assert_eq!(b.size_package as u64, basic.size);
+    assert!(p.repomd.record("rpmbucket-state").is_some());
+    assert!(
+        p.repomd.record("primary_db").is_some(),
+        "sqlite on by default"
+    );
+    assert_eq!(report.revision, p.repomd.revision);
+
+    // The same batch again: nothing read, nothing written.
+    let again = ix
+        .apply(ROOT, &created(&[key(fx::BASIC), key(fx::LIB_1_0)]))
+        .await
+        .unwrap();
+    assert!(again.unchanged, "{again:?}");
+    assert_eq!(again.requests.put, 0);
+    assert_eq!(again.requests.get_range + again.requests.get_stream, 0);
+    assert_eq!(published(&*store, ROOT).await.repomd_etag, p.repomd_etag);
+
+    // Remove one.
+    store.delete(&key(fx::LIB_1_0)).await.unwrap();
+    let r = ix
+        .apply(ROOT, &[Change::removed(key(fx::LIB_1_0))])
+        .await
+        .unwrap();
+    assert_eq!(r.removed, [key(fx::LIB_1_0)]);
+    assert_eq!(
+        hrefs(&*store, ROOT).await,
+        BTreeSet::from([href(fx::BASIC)])
+    );
+
+    // Overwrite a key with another package: its entry is replaced.
+    upload(&*store, &key(fx::BASIC), &fixture(fx::LIB_1_2)).await;
+    let r = ix.apply(ROOT, &created(&[key(fx::BASIC)])).await.unwrap();
+    assert_eq!(r.added, [key(fx::BASIC)]);
+    let p = published(&*store, ROOT).await;
+    assert_eq!(p.packages.len(), 1);
+    let e = &p.packages[&href(fx::BASIC)];
+    assert_eq!((e.name.as_str(), e.version.as_str()), ("fx-lib", "1.2"));
+    assert_eq!(
+        e.pkgid,
+        sha256_hex(&std::fs::read(fixture(fx::LIB_1_2)).unwrap())
+    );
+
+    // `published` answers per key.
+    assert_eq!(
+        ix.published(ROOT, &key(fx::BASIC)).await.unwrap(),
+        Some(p.repomd.revision.clone())
+    );
+    assert_eq!(ix.published(ROOT, &key(fx::LIB_1_0)).await.unwrap(), None);
+}
+
+pub async fn duplicate_and_out_of_order_events(store: Arc<dyn ObjectStore>) {
+    let ix = indexer(store.clone(), RepoConfig::default().with_database(false));
+    let k = key(fx::META);
+    upload(&*store, &k, &fixture(fx::META)).await;
+    // Duplicate deliveries, in one batch and across batches.
+    let r = ix
+        .apply(ROOT, &[Change::created(&k), Change::created(&k)])
+        .await
+        .unwrap();
+    assert_eq!(r.added, std::slice::from_ref(&k));
+    assert!(
+        ix.apply(ROOT, &[Change::created(&k)])
+            .await
+            .unwrap()
+            .unchanged
+    );
+
+    // Delete then re-upload (other content); the events arrive re-upload first, delete last.
+    store.delete(&k).await.unwrap();
+    upload(&*store, &k, &fixture(fx::EPOCH)).await;
+    ix.apply(ROOT, &[Change::created(&k)]).await.unwrap();
+    let late = ix.apply(ROOT, &[Change::removed(&k)]).await.unwrap();
+    assert!(
+        late.unchanged,
+        "a stale delete must not remove the re-uploaded key: {late:?}"
+    );
+    let p = published(&*store, ROOT).await;
+    assert_eq!(p.packages[&href(fx::META)].name, "fx-epoch");
+
+    // Upload then delete; the create event arrives after the delete event.
+    let k2 = key(fx::CPP);
+    upload(&*store, &k2, &fixture(fx::CPP)).await;
+    store.delete(&k2).await.unwrap();
+    ix.apply(ROOT, &[Change::removed(&k2)]).await.unwrap();
+    let r = ix.apply(ROOT, &[Change::created(&k2)]).await.unwrap();
+    assert!(r.unchanged && r.added.is_empty(), "{r:?}");
+    assert!(!hrefs(&*store, ROOT).await.contains(&href(fx::CPP)));
+}
+
+pub async fn bad_packages_are_rejected(store: Arc<dyn ObjectStore>) {
+    let ix = indexer(store.clone(), RepoConfig::default().with_database(false));
+    let good = key(fx::BASIC);
+    let garbage = key("garbage-1.0-1.noarch.rpm");
+    let truncated = key("truncated-1.0-1.noarch.rpm");
+    upload(&*store, &good, &fixture(fx::BASIC)).await;
+    store
+        .put(
+            &garbage,
+            Bytes::from_static(b"this is not an rpm at all"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    let whole = std::fs::read(fixture(fx::MANY)).unwrap();
+    store
+        .put(
+            &truncated,
+            Bytes::from(whole[..3000].to_vec()),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    let r = ix
+        .apply(
+            ROOT,
+            &created(&[good.clone(), garbage.clone(), truncated.clone()]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.added, std::slice::from_ref(&good));
+    let rejected: BTreeSet<&str> = r.rejected.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        rejected,
+        BTreeSet::from([garbage.as_str(), truncated.as_str()])
+    );
+    assert!(r.rejected.iter().all(|(_, reason)| !reason.is_empty()));
+    assert_eq!(
+        hrefs(&*store, ROOT).await,
+        BTreeSet::from([href(fx::BASIC)])
+    );
+
+    let list = |store: Arc<dyn ObjectStore>| async move {
+        let (b, _) = store
+            .get(&format!("{ROOT}repodata/{REJECTED_FILE}"))
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        v["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["key"].as_str().unwrap().to_string())
+            .collect::<BTreeSet<String>>()
+    };
+    assert_eq!(
+        list(store.clone()).await,
+        BTreeSet::from([garbage.clone(), truncated.clone()])
+    );
+
+    // The same bad object again is not read again.
+    let again = ix.apply(ROOT, &created(std::slice::from_ref(&garbage))).await.unwrap();
+    assert!(again.unchanged);
+    assert_eq!(again.requests.get_range + again.requests.get_stream, 0);
+
+    // Fixed by a good upload under the same key.
+    upload(&*store, &garbage, &fixture(fx::LIB_1_0)).await;
+    let r = ix.apply(ROOT, &created(std::slice::from_ref(&garbage))).await.unwrap();
+    assert_eq!(r.added, std::slice::from_ref(&garbage));
+    assert_eq!(
+        list(store.clone()).await,
+        BTreeSet::from([truncated.clone()])
+    );
+}
+
+pub async fn crash_before_swap_then_recover(store: Arc<dyn ObjectStore>) {
+    let config = RepoConfig::default().with_database(false);
+    let ix = indexer(store.clone(), config.clone());
+    upload(&*store, &key(fx::BASIC), &fixture(fx::BASIC)).await;
+    ix.apply(ROOT, &created(&[key(fx::BASIC)])).await.unwrap();
+    let before = published(&*store, ROOT).await;
+
+    upload(&*store, &key(fx::LIB_1_0), &fixture(fx::LIB_1_0)).await;
+    let crashing = ix.clone().with_fault(Some(FaultPoint::BeforeSwap));
+    let err = crashing
+        .apply(ROOT, &created(&[key(fx::LIB_1_0)]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Injected { .. }), "{err}");
+    assert!(err.is_retryable());
+    // The repository is exactly as before, and valid.
+    let during = published(&*store, ROOT).await;
+    assert_eq!(during.repomd_etag, before.repomd_etag);
+    assert_eq!(during.packages.len(), 1);
+    // Data files of the crashed run are there, unreferenced.
+    let listed = store.list(&format!("{ROOT}repodata/")).await.unwrap();
+    assert!(listed.len() > before.files.len() + 1, "{listed:?}");
+
+    // The next run completes it.
+    let r = ix.apply(ROOT, &created(&[key(fx::LIB_1_0)])).await.unwrap();
+    assert_eq!(r.added, [key(fx::LIB_1_0)]);
+    assert_eq!(
+        hrefs(&*store, ROOT).await,
+        BTreeSet::from([href(fx::BASIC), href(fx::LIB_1_0)])
+    );
+}
+
+pub async fn concurrent_indexers(store: Arc<dyn ObjectStore>) {
+    const INDEXERS: usize = 8;
+    const EACH: usize = 25;
+    const BATCH: usize = 5;
+    let audit = Auditing::new(store.clone());
+    let rpms = synthetic((INDEXERS * EACH) as u64);
+    let config = RepoConfig::default()
+        .with_database(false)
+        .with_grace_period(Duration::from_secs(3600));
+    let mut tasks = Vec::new();
+    for i in 0..INDEXERS {
+        let ix = indexer(audit.clone(), config.clone());
+        let store = store.clone();
+        let mine: Vec<_> = rpms[i * EACH..(i + 1) * EACH].to_vec();
+        tasks.push(tokio::spawn(async move {
+            let mut conflicts = 0;
+            for batch in mine.chunks(BATCH) {
+                let mut keys = Vec::new();
+                for path in batch {
+                    let k = key(path.file_name().unwrap().to_str().unwrap());
+                    upload(&*store, &k, path).await;
+                    keys.push(k);
+                }
+                let r = ix.apply(ROOT, &created(&keys)).await.unwrap();
+                assert_eq!(r.added.len(), keys.len(), "{r:?}");
+                conflicts += r.conflicts_retried;
+            }
+            conflicts
+        }));
+    }
+    let mut conflicts = 0;
+    for t in tasks {
+        conflicts += t.await.unwrap();
+    }
+    let p = published(&*store, ROOT).await;
+    assert_eq!(p.packages.len(), INDEXERS * EACH);
+    let versions = audit.versions.lock().unwrap().clone();
+    let violations = audit.violations.lock().unwrap().clone();
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert_eq!(
+        versions.len(),
+        INDEXERS * EACH / BATCH,
+        "one publish per batch"
+    );
+    // Every version ever published is still complete (grace period not over).
+    for v in &versions {
+        for rec in &v.records {
+            let k = format!("{ROOT}{}", rec.location_href);
+            assert_eq!(store.head(&k).await.unwrap().size, rec.size, "{k}");
+        }
+    }
+    eprintln!(
+        "concurrent_indexers: {} publishes, {conflicts} lost races retried",
+        versions.len()
+    );
+}
+
+pub async fn grace_period(store: Arc<dyn ObjectStore>) {
+    let long = indexer(
+        store.clone(),
+        RepoConfig::default()
+            .with_database(false)
+            .with_grace_period(Duration::from_secs(3600)),
+    );
+    upload(&*store, &key(fx::BASIC), &fixture(fx::BASIC)).await;
+    long.apply(ROOT, &created(&[key(fx::BASIC)])).await.unwrap();
+    let first = published(&*store, ROOT).await;
+    upload(&*store, &key(fx::META), &fixture(fx::META)).await;
+    long.apply(ROOT, &created(&[key(fx::META)])).await.unwrap();
+    // Within the grace period the first generation's files stay.
+    for f in &first.files {
+        store.head(&format!("{ROOT}{f}")).await.unwrap();
+    }
+    // With a zero grace period, the next publish deletes every unreferenced generation.
+    let short = indexer(
+        store.clone(),
+        RepoConfig::default()
+            .with_database(false)
+            .with_grace_period(Duration::ZERO),
+    );
+    upload(&*store, &key(fx::CPP), &fixture(fx::CPP)).await;
+    let r = short.apply(ROOT, &created(&[key(fx::CPP)])).await.unwrap();
+    assert!(!r.deleted_files.is_empty(), "{r:?}");
+    let now = published(&*store, ROOT).await;
+    let listed: BTreeSet<String> = store
+        .list(&format!("{ROOT}repodata/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key[ROOT.len()..].to_string())
+        .collect();
+    let mut expected: BTreeSet<String> = now.files.iter().cloned().collect();
+    expected.insert("repodata/repomd.xml".into());
+    // The generation just replaced is garbage now (deleted on the next publish).
+    let previous_only = listed.difference(&expected).count();
+    assert!(previous_only <= 4, "{listed:#?}");
+    for f in &first.files {
+        assert!(
+            !listed.contains(f) || now.files.contains(f),
+            "{f} of the first generation survived"
+        );
+    }
+}
+
+pub async fn reindex_and_reconcile(store: Arc<dyn ObjectStore>) {
+    let ix = indexer(store.clone(), RepoConfig::default().with_database(false));
+    for n in [fx::BASIC, fx::LIB_1_0, fx::META] {
+        upload(&*store, &key(n), &fixture(n)).await;
+    }
+    // Not a package of this repository, and not a package at all: ignored.
+    upload(
+        &*store,
+        &format!("{ROOT}sub/{}", fx::CPP),
+        &fixture(fx::CPP),
+    )
+    .await;
+    store
+        .put(
+            &format!("{ROOT}README"),
+            Bytes::from_static(b"hi"),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    let r = ix.reindex(ROOT).await.unwrap();
+    assert_eq!(r.added.len(), 3, "{r:?}");
+    assert_eq!(
+        hrefs(&*store, ROOT).await,
+        BTreeSet::from([href(fx::BASIC), href(fx::LIB_1_0), href(fx::META)])
+    );
+    // Again: records are reused, no package is read.
+    let again = ix.reindex(ROOT).await.unwrap();
+    assert!(again.unchanged, "{again:?}");
+    assert_eq!(
+        again.requests.get_range + again.requests.get_stream + again.requests.head,
+        0
+    );
+
+    // Drift: a delete and an upload without notifications.
+    store.delete(&key(fx::META)).await.unwrap();
+    upload(&*store, &key(fx::EPOCH), &fixture(fx::EPOCH)).await;
+    let r = ix.reconcile(ROOT).await.unwrap();
+    assert_eq!(r.removed, [key(fx::META)]);
+    assert_eq!(r.added, [key(fx::EPOCH)]);
+    assert_eq!(
+        hrefs(&*store, ROOT).await,
+        BTreeSet::from([href(fx::BASIC), href(fx::LIB_1_0), href(fx::EPOCH)])
+    );
+    assert_eq!(
+        ix.list_roots("").await.unwrap(),
+        [ROOT.to_string(), format!("{ROOT}sub/")]
+    );
+}
+
+/// Publish the fixtures and let dnf install from `url` (dnf verifies the repodata checksums and
+/// the package's pkgid; the `rpmbucket-state` record must not disturb it).
+pub async fn dnf_installs(store: Arc<dyn ObjectStore>, url: String) {
+    let ix = indexer(store.clone(), RepoConfig::default());
+    let mut keys = Vec::new();
+    for path in fixtures() {
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let k = key(&name);
+        upload(&*store, &k, &path).await;
+        keys.push(k);
+    }
+    let r = ix.apply(ROOT, &created(&keys)).await.unwrap();
+    assert_eq!(r.added.len(), keys.len(), "{r:?}");
+    let out = tokio::task::spawn_blocking(move || {
+        let root = tempfile::tempdir().unwrap();
+        let nevras = rpmbucket_tests::dnf_nevras(&url).unwrap();
+        let out =
+            rpmbucket_tests::dnf_install(&url, "fx-basic", &root.path().join("root")).unwrap();
+        (nevras, out)
+    })
+    .await
+    .unwrap();
+    assert!(out.0.contains("fx-basic-0:1.0-1.noarch"), "{:?}", out.0);
+    assert!(out.0.contains("fx-space-0:1.0-1.noarch"), "{:?}", out.0);
+    assert!(out.1.contains("fx-basic"), "{}", out.1);
+}
+
+macro_rules! local_tests {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = rpmbucket_engine::store::local::LocalStore::new(dir.path()).unwrap();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+local_tests!(
+    add_remove_overwrite,
+    duplicate_and_out_of_order_events,
+    bad_packages_are_rejected,
+    crash_before_swap_then_recover,
+    concurrent_indexers,
+    grace_period,
+    reindex_and_reconcile,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_dnf_installs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rpmbucket_engine::store::local::LocalStore::new(dir.path()).unwrap();
+    let url = rpmbucket_tests::file_url(&dir.path().join(ROOT));
+    dnf_installs(Arc::new(store), url).await;
+}
+
+macro_rules! s3_tests {
+    ($($name:ident),* $(,)?) => {
+        mod s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let store = rpmbucket_engine::testkit::moto().await.new_bucket().await;
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+s3_tests!(
+    add_remove_overwrite,
+    duplicate_and_out_of_order_events,
+    bad_packages_are_rejected,
+    crash_before_swap_then_recover,
+    concurrent_indexers,
+    grace_period,
+    reindex_and_reconcile,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_dnf_installs_over_http() {
+    let server = rpmbucket_engine::testkit::moto().await;
+    let store = server.new_bucket().await;
+    server.make_public(&store).await;
+    let url = format!("{}{ROOT}", server.base_url(&store));
+    dnf_installs(Arc::new(store), url).await;
+}
