@@ -15,7 +15,11 @@ use crate::repo::{Change, Published, RepoError, Repository};
 /// metadata settings from `RPMBUCKET_*` like the other commands).
 pub fn local_repository(root: &Path) -> anyhow::Result<Arc<dyn Repository>> {
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root)?);
-    Ok(engine_repository(store, Layout::new(Vec::new()), RepoConfig::from_env()))
+    Ok(engine_repository(
+        store,
+        Layout::new(Vec::new()),
+        RepoConfig::from_env(),
+    ))
 }
 
 /// The repository over an S3 bucket (layout and metadata settings from the environment).
