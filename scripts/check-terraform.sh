@@ -72,11 +72,18 @@ tally() { # tally LOG
     FAIL=$((FAIL + f))
 }
 
+# Adds the ok/FAIL lines of a log that has no SUMMARY line (several checkers in a row).
+count_lines() { # count_lines LOG
+    grep -E '^(ok  |FAIL) - |^    ' "$1"
+    PASS=$((PASS + $(grep -cE '^ok   - ' "$1")))
+    FAIL=$((FAIL + $(grep -cE '^FAIL - ' "$1")))
+}
+
 cleanup() {
     local rc=$?
     if [[ $APPLIED == 1 && -n $APPLY_DIR ]]; then
         note "destroying what the apply created (trap)"
-        (cd "$APPLY_DIR" && timeout 240 terraform destroy -auto-approve -input=false -no-color -var-file=test.tfvars.json >"$WORK/destroy-trap.log" 2>&1) ||
+        (cd "$APPLY_DIR" && timeout 240 terraform destroy -refresh=false -auto-approve -input=false -no-color -var-file=test.tfvars.json >"$WORK/destroy-trap.log" 2>&1) ||
             echo "# destroy in trap failed; see $WORK/destroy-trap.log"
     fi
     if [[ -n $MOTO_PID ]]; then
@@ -129,11 +136,129 @@ rm -rf "$WORK"/src/infra/terraform/{.terraform,examples/basic/.terraform} "$WORK
 
 init() { (cd "$1" && terraform init -input=false -no-color -plugin-dir="$PLUGIN_DIR" "${@:2}"); }
 
-for dir in infra/terraform infra/terraform/examples/basic localstack/terraform; do
-    if run "terraform init (offline) $dir" "init-${dir//\//-}" init "$WORK/src/$dir" -backend=false; then
-        run "terraform validate $dir" "validate-${dir//\//-}" terraform -chdir="$WORK/src/$dir" validate -no-color
+# The three validations run side by side (each spends most of its time loading the provider schema).
+init_validate() { # init_validate DIR -> writes $WORK/iv-<name>.log, first line "init" or "validate" on failure
+    local dir=$1 name=${1//\//-}
+    if ! init "$WORK/src/$dir" -backend=false >"$WORK/init-$name.log" 2>&1; then
+        echo init >"$WORK/iv-$name.status"
+    elif ! terraform -chdir="$WORK/src/$dir" validate -no-color >"$WORK/validate-$name.log" 2>&1; then
+        echo validate >"$WORK/iv-$name.status"
+    else
+        echo ok >"$WORK/iv-$name.status"
     fi
+}
+VALIDATE_DIRS=(infra/terraform infra/terraform/examples/basic localstack/terraform)
+for dir in "${VALIDATE_DIRS[@]}"; do init_validate "$dir" & done
+wait
+for dir in "${VALIDATE_DIRS[@]}"; do
+    name=${dir//\//-}
+    case $(cat "$WORK/iv-$name.status") in
+        ok)
+            ok "terraform init (offline) $dir"
+            ok "terraform validate $dir"
+            ;;
+        init)
+            bad "terraform init (offline) $dir (log follows)"
+            tail -30 "$WORK/init-$name.log" | sed 's/^/    /'
+            ;;
+        validate)
+            ok "terraform init (offline) $dir"
+            bad "terraform validate $dir (log follows)"
+            tail -30 "$WORK/validate-$name.log" | sed 's/^/    /'
+            ;;
+    esac
 done
+
+# --- variable validation must reject bad input ------------------------------------------------------------
+# A root module made of the module's variables.tf alone: its validations refer only to their own
+# variable, so it plans in a second without any provider.
+VARCHECK="$WORK/varcheck"
+mkdir -p "$VARCHECK"
+cp "$ROOT/infra/terraform/variables.tf" "$VARCHECK/"
+terraform -chdir="$VARCHECK" init -input=false -no-color >"$WORK/varcheck-init.log" 2>&1
+reject() { # reject DESCRIPTION EXPECTED-MESSAGE-FRAGMENT -var ...
+    local what=$1 expect=$2
+    shift 2
+    local log="$WORK/reject-$PASS-$FAIL.log"
+    if terraform -chdir="$VARCHECK" plan -no-color -input=false -var bucket_name=example-bucket -var indexer_zip=x.zip "$@" >"$log" 2>&1; then
+        bad "$what: plan succeeded"
+    elif grep -qF "$expect" "$log"; then
+        ok "$what"
+    else
+        bad "$what: failed for another reason (log follows)"
+        sed 's/^/    /' "$log" | tail -20
+    fi
+}
+if terraform -chdir="$VARCHECK" plan -no-color -input=false -var bucket_name=example-bucket -var indexer_zip=x.zip \
+    -var 'repository_prefixes=["el9/x86_64/","el9/aarch64/","el8/x86_64/"]' >"$WORK/varcheck-good.log" 2>&1; then
+    ok "validation accepts good input"
+else
+    bad "validation rejects good input (log follows)"
+    sed 's/^/    /' "$WORK/varcheck-good.log" | tail -20
+fi
+reject "validation rejects overlapping repository prefixes" "none may be a prefix of another" \
+    -var 'repository_prefixes=["el9/","el9/x86_64/"]'
+reject "validation rejects a prefix with a repodata/ segment" "no '.', '..' or 'repodata' segment" \
+    -var 'repository_prefixes=["el9/repodata/"]'
+reject "validation rejects a prefix with a .. segment" "no '.', '..' or 'repodata' segment" \
+    -var 'repository_prefixes=["el9/../x/"]'
+reject "validation rejects a prefix without the trailing slash" "must be relative, end with '/'" \
+    -var 'repository_prefixes=["el9/x86_64"]'
+reject "validation rejects an absolute prefix" "must be relative, end with '/'" \
+    -var 'repository_prefixes=["/el9/x86_64/"]'
+reject "validation rejects an unknown architecture" 'must be "arm64" or "x86_64"' \
+    -var 'lambda_architecture=i686'
+reject "validation rejects an unknown repository_access" "must be one of" \
+    -var 'repository_access=website'
+reject "validation rejects a maximum concurrency below AWS's minimum" "must be between 2 and 1000" \
+    -var 'sqs_maximum_concurrency=1'
+reject "validation rejects an invalid bucket name" "valid S3 bucket name" \
+    -var 'bucket_name=Bad_Bucket'
+
+# --- localstack/: no Docker engine here, so check what can be checked without one ----------------------
+for f in "$ROOT"/localstack/*.sh; do
+    if bash -n "$f" 2>"$WORK/bash-n.log"; then ok "bash -n localstack/$(basename "$f")"; else bad "bash -n localstack/$(basename "$f"): $(cat "$WORK/bash-n.log")"; fi
+done
+if problems=$(python3 - "$ROOT/localstack" <<'PYEOF'
+import os, sys
+try:
+    import yaml
+except ImportError:
+    print("SKIP: PyYAML is not installed")
+    sys.exit(0)
+base = sys.argv[1]
+doc = yaml.safe_load(open(os.path.join(base, "docker-compose.yml")))
+problems = []
+services = doc.get("services", {})
+for name in ("localstack", "build", "deploy", "client"):
+    if name not in services:
+        problems.append(f"service {name} missing")
+for name, svc in services.items():
+    for v in svc.get("volumes", []):
+        src = v.split(":")[0]
+        if src.startswith(".") and not os.path.exists(os.path.join(base, src)):
+            problems.append(f"{name}: volume source {src} does not exist")
+    build = svc.get("build")
+    if build and not os.path.exists(os.path.join(base, build, "Dockerfile")):
+        problems.append(f"{name}: no Dockerfile in {build}")
+    for dep in svc.get("depends_on", {}):
+        if dep not in services:
+            problems.append(f"{name}: depends on unknown service {dep}")
+    cmd = svc.get("command") or []
+    for part in cmd:
+        if part.startswith("/src/localstack/") and not os.path.exists(os.path.join(base, part[len("/src/localstack/"):])):
+            problems.append(f"{name}: command names missing {part}")
+net = services.get("localstack", {}).get("environment", {}).get("LAMBDA_DOCKER_NETWORK")
+if net != f"{doc.get('name')}_default":
+    problems.append(f"LAMBDA_DOCKER_NETWORK {net} is not the compose project's default network")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PYEOF
+); then
+    ok "localstack/docker-compose.yml is consistent (services, volumes, Dockerfile, scripts, Lambda network)${problems:+ ($problems)}"
+else
+    bad "localstack/docker-compose.yml: $problems"
+fi
 
 # --- moto ---------------------------------------------------------------------------------------------
 ENDPOINT=${RPMBUCKET_TEST_S3_ENDPOINT:-}
@@ -159,7 +284,7 @@ if [[ -z $ENDPOINT ]]; then
         curl -fsS "$ENDPOINT/moto-api/" >/dev/null 2>&1 && break
         sleep 0.2
     done
-    note "moto $("$MOTO" --version 2>/dev/null | awk '{print $NF}') on $ENDPOINT (pid $MOTO_PID)"
+    note "moto_server $MOTO on $ENDPOINT (pid $MOTO_PID)"
 else
     note "using the moto server at $ENDPOINT"
 fi
@@ -242,57 +367,46 @@ PYEOF
 if ! run "terraform init (offline) examples/basic for moto" init-apply init "$APPLY_DIR"; then finish; fi
 tf() { terraform -chdir="$APPLY_DIR" "$@"; }
 
-# --- 3. variable validation must reject bad input -------------------------------------------------------
-reject() { # reject DESCRIPTION EXPECTED-MESSAGE-FRAGMENT -var ...
-    local what=$1 expect=$2
-    shift 2
-    local log="$WORK/reject-$PASS-$FAIL.log"
-    if tf plan -no-color -input=false -refresh=false -var-file=test.tfvars.json "$@" >"$log" 2>&1; then
-        bad "$what: plan succeeded"
-    elif grep -qF "$expect" "$log"; then
-        ok "$what"
-    else
-        bad "$what: failed for another reason (log follows)"
-        sed 's/^/    /' "$log" | tail -20
-    fi
-}
-reject "validation rejects overlapping repository prefixes" "none may be a prefix of another" \
-    -var 'repository_prefixes=["el9/","el9/x86_64/"]'
-reject "validation rejects a prefix with a repodata/ segment" "no '.', '..' or 'repodata' segment" \
-    -var 'repository_prefixes=["el9/repodata/"]'
-reject "validation rejects a prefix without the trailing slash" "must be relative, end with '/'" \
-    -var 'repository_prefixes=["el9/x86_64"]'
-reject "validation rejects an unknown architecture" 'must be "arm64" or "x86_64"' \
-    -var 'lambda_architecture=i686'
-reject "validation rejects an unknown repository_access" "must be one of" \
-    -var 'repository_access=website'
+# --- least privilege in the plans ---------------------------------------------------------------------------
 
-# --- 4. least privilege in the plans ---------------------------------------------------------------------
-policy_plan() { # policy_plan NAME -var ...
-    local name=$1
-    shift
-    if run "terraform plan ($name)" "plan-$name" tf plan -no-color -input=false -var-file=test.tfvars.json -out="$WORK/$name.tfplan" "$@"; then
-        tf show -json "$WORK/$name.tfplan" >"$WORK/$name.plan.json"
-        "$PY" "$ROOT/infra/terraform/tests/policy_test.py" plan "$WORK/$name.plan.json" >"$WORK/policy-$name.log" 2>&1
-        tally "$WORK/policy-$name.log"
+policy_plan() { # policy_plan DIR NAME -var ...   (prints the checks; run in the background for extra plans)
+    local dir=$1 name=$2
+    shift 2
+    if terraform -chdir="$dir" plan -no-color -input=false -var-file=test.tfvars.json -out="$WORK/$name.tfplan" "$@" >"$WORK/plan-$name.log" 2>&1; then
+        echo "ok   - terraform plan ($name)"
+        terraform -chdir="$dir" show -json "$WORK/$name.tfplan" >"$WORK/$name.plan.json"
+        "$PY" "$ROOT/infra/terraform/tests/policy_test.py" plan "$WORK/$name.plan.json"
+    else
+        echo "FAIL - terraform plan ($name) (log follows)"
+        tail -30 "$WORK/plan-$name.log" | sed 's/^/    /'
     fi
 }
 "$PY" "$ROOT/infra/terraform/tests/policy_test.py" self-test >"$WORK/policy-self.log" 2>&1
 tally "$WORK/policy-self.log"
-policy_plan cloudfront -var repository_access=cloudfront
-policy_plan all-prefixes -var 'repository_prefixes=[]'
-if [[ -f $WORK/cloudfront.plan.json ]]; then
-    # What moto cannot apply is at least planned completely: distribution, OAC, two cache policies.
-    n=$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print(" ".join(sorted(r["type"] for r in p["resource_changes"] if r["type"].startswith("aws_cloudfront"))))' "$WORK/cloudfront.plan.json")
-    if [[ $n == "aws_cloudfront_cache_policy aws_cloudfront_cache_policy aws_cloudfront_distribution aws_cloudfront_origin_access_control" ]]; then
-        ok "cloudfront plan creates the distribution, its origin access control and both cache policies"
-    else
-        bad "cloudfront plan: unexpected CloudFront resources: $n"
-    fi
-fi
-policy_plan moto
 
-# --- 5. apply against moto, verify, plan again, destroy --------------------------------------------------
+# The plans with CloudFront and with all prefixes run in a second copy of the example, in the
+# background, while the moto plan and apply go on here.
+EXTRA_DIR="$WORK/src/infra/terraform/examples/extra-plans"
+cp -r "$APPLY_DIR" "$EXTRA_DIR"
+(
+    policy_plan "$EXTRA_DIR" cloudfront -var repository_access=cloudfront
+    policy_plan "$EXTRA_DIR" all-prefixes -var 'repository_prefixes=[]'
+    if [[ -f $WORK/cloudfront.plan.json ]]; then
+        # What moto cannot apply is at least planned completely: distribution, OAC, two cache policies.
+        n=$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print(" ".join(sorted(r["type"] for r in p["resource_changes"] if r["type"].startswith("aws_cloudfront"))))' "$WORK/cloudfront.plan.json")
+        if [[ $n == "aws_cloudfront_cache_policy aws_cloudfront_cache_policy aws_cloudfront_distribution aws_cloudfront_origin_access_control" ]]; then
+            echo "ok   - cloudfront plan creates the distribution, its origin access control and both cache policies"
+        else
+            echo "FAIL - cloudfront plan: unexpected CloudFront resources: $n"
+        fi
+    fi
+) >"$WORK/extra-plans.log" 2>&1 &
+EXTRA_PID=$!
+
+policy_plan "$APPLY_DIR" moto >"$WORK/policy-moto.log" 2>&1
+count_lines "$WORK/policy-moto.log"
+
+# --- apply against moto, verify, plan again, destroy --------------------------------------------------
 role_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"].split("/")[-1])' "$WORK/outputs.json" "$1"; }
 
 if [[ -f $WORK/moto.tfplan ]]; then
@@ -326,7 +440,7 @@ if [[ -f $WORK/moto.tfplan ]]; then
         fi
     fi
     t0=$(date +%s)
-    if run "terraform destroy" destroy timeout 240 terraform -chdir="$APPLY_DIR" destroy -no-color -input=false -auto-approve -var-file=test.tfvars.json; then
+    if run "terraform destroy" destroy timeout 240 terraform -chdir="$APPLY_DIR" destroy -refresh=false -no-color -input=false -auto-approve -var-file=test.tfvars.json; then
         APPLIED=0
         note "destroy took $(($(date +%s) - t0)) s"
         left=$(tf state list 2>/dev/null | grep -cv 'data\.')
@@ -336,6 +450,11 @@ if [[ -f $WORK/moto.tfplan ]]; then
             bad "destroy left $left resources in state or the bucket behind"
         fi
     fi
+fi
+
+if [[ -n ${EXTRA_PID:-} ]]; then
+    wait "$EXTRA_PID"
+    count_lines "$WORK/extra-plans.log"
 fi
 
 finish
