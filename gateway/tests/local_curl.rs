@@ -283,3 +283,19 @@ async fn tokens_apply_to_the_local_server() {
     assert_eq!(code(vec![srv.url(".rpmbucket-uploads/")]).await, "404");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_already_in_the_directory_are_indexed_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("el8/noarch");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy(fixture(fx::LIB_1_0), repo.join(fx::LIB_1_0)).unwrap();
+    let srv = Running::start(dir.path(), None).await;
+    let (ok, out, err) = curl(vec![
+        s("-f"),
+        srv.url(&format!("status/el8/noarch/{}?wait=20", fx::LIB_1_0)),
+    ])
+    .await;
+    assert!(ok, "{out} {err}");
+    srv.stop().await;
+}
