@@ -296,3 +296,65 @@ fn reconcile_a_directory_then_dnf_reads_it() {
         nevras(&el8)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn layout_and_prefixes_choose_the_repositories() {
+    let server = moto().await;
+    let store = server.new_bucket().await;
+    let bucket = store.bucket().to_owned();
+    upload(&store, "tree/a/", &[fx::BASIC]).await;
+    upload(&store, "tree/b/c/", &[fx::CPP]).await;
+    upload(&store, "other/x/", &[fx::UTF8]).await;
+    upload(&store, "other/y/", &[fx::NAMES]).await;
+    let s = Some(&server);
+    let tree = format!("s3://{bucket}/tree/");
+
+    // `--layout prefix`: the given prefix is one repository of every package below it.
+    let out = reports(&expect(
+        s,
+        &["index", &tree, "--layout", "prefix", "--json"],
+        0,
+    ));
+    assert_eq!(out.keys().collect::<Vec<_>>(), ["tree/"]);
+    assert_eq!(
+        strings(&out["tree/"]["added"]),
+        BTreeSet::from([
+            format!("tree/a/{}", fx::BASIC),
+            format!("tree/b/c/{}", fx::CPP)
+        ])
+    );
+
+    // `--prefixes`: only repositories under them, whatever the location says.
+    let all = format!("s3://{bucket}");
+    let out = reports(&expect(
+        s,
+        &["index", &all, "--prefixes", "other/y,nowhere", "--json"],
+        0,
+    ));
+    assert_eq!(out.keys().collect::<Vec<_>>(), ["other/y/"]);
+
+    // Reconcile with the same layout: nothing drifted.
+    let text = expect(s, &["reconcile", &tree, "--layout", "prefix"], 0);
+    assert!(
+        text.starts_with(&format!("{tree}: added 0, removed 0,")),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    // The default layout (directory of the package) below `tree/a`.
+    let out = reports(&expect(s, &["index", &format!("{tree}a"), "--json"], 0));
+    assert_eq!(out.keys().collect::<Vec<_>>(), ["tree/a/"]);
+    assert_eq!(
+        strings(&out["tree/a/"]["added"]),
+        BTreeSet::from([format!("tree/a/{}", fx::BASIC)])
+    );
+
+    // An empty prefix becomes an empty repository (like createrepo_c on an empty directory).
+    let out = reports(&expect(
+        s,
+        &["index", &format!("s3://{bucket}/empty/"), "--json"],
+        0,
+    ));
+    assert_eq!(out["empty/"]["packages"], 0);
+    assert!(store.head("empty/repodata/repomd.xml").await.is_ok());
+}
