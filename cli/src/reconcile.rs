@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use rpmbucket_engine::Compression;
 
 use crate::remote::{Location, Metadata, Outcome, RemoteArgs};
@@ -79,7 +78,7 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
     let roots = indexer
         .list_roots(&loc.prefix)
         .await
-        .with_context(|| format!("listing {}", loc.show(&loc.prefix)))?;
+        .map_err(|e| crate::remote::flat(format!("listing {}", loc.show(&loc.prefix)), e))?;
     if roots.is_empty() && !args.quiet && !args.remote.json {
         println!("{}: no repositories", loc.show(&loc.prefix));
     }

@@ -108,7 +108,7 @@ impl Location {
             let root = format!("s3://{bucket}");
             let store = store::open(&root, &S3Options::default())
                 .await
-                .with_context(|| format!("opening {root}"))?;
+                .map_err(|e| flat(format!("opening {root}"), e))?;
             return Ok(Location {
                 store,
                 prefix: normalise_prefix(&prefix),
@@ -121,7 +121,7 @@ impl Location {
         }
         let store = store::open(path, &S3Options::default())
             .await
-            .with_context(|| format!("opening {path}"))?;
+            .map_err(|e| flat(format!("opening {path}"), e))?;
         Ok(Location {
             store,
             prefix: String::new(),
@@ -155,7 +155,7 @@ impl Location {
         let body = match self.store.get(&key).await {
             Ok((body, _)) => body,
             Err(store::Error::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", self.show(&key))),
+            Err(e) => return Err(flat(format!("reading {}", self.show(&key)), e)),
         };
         let doc: serde_json::Value = serde_json::from_slice(&body)
             .with_context(|| format!("parsing {}", self.show(&key)))?;
@@ -174,6 +174,12 @@ impl Location {
             })
             .unwrap_or_default())
     }
+}
+
+/// An engine or store error with context as one message: their `Display` already includes
+/// the sources, which `{:#}` would print a second time.
+pub fn flat(context: String, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{context}: {e}")
 }
 
 /// A multi-threaded runtime for one command, with engine logs on stderr (`RPMBUCKET_LOG`,
@@ -223,7 +229,7 @@ async fn index_remote(
     let mut roots = indexer
         .list_roots(&loc.prefix)
         .await
-        .with_context(|| format!("listing {}", loc.show(&loc.prefix)))?;
+        .map_err(|e| flat(format!("listing {}", loc.show(&loc.prefix)), e))?;
     if roots.is_empty() {
         // Like createrepo_c on an empty directory: an empty repository at the prefix.
         if !indexer.layout().covers_root(&loc.prefix) {
