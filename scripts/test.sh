@@ -23,7 +23,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-export RPMBUCKET_CACHE=${RPMBUCKET_CACHE:-${HOME:-/root}/.cache/rpmbucket}
+export RPMBUCKET_CACHE=${RPMBUCKET_CACHE:-${HOME:-$(echo ~)}/.cache/rpmbucket}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$RPMBUCKET_CACHE/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 mkdir -p "$RPMBUCKET_CACHE"

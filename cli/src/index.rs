@@ -4,8 +4,8 @@
 //!    order (basename, then directory).
 //! 2. Read the packages' headers on `--workers` threads; with `--update`, reuse the records of
 //!    the published metadata for files whose path, size and mtime are unchanged.
-//! 3. Stream the records into [`RepodataWriter`] (inside a temporary directory in
-//!    `DIR/repodata`), then publish: data files are renamed to their unique
+//! 3. Stream the records into [`RepodataWriter`] (inside a temporary directory
+//!    `DIR/.rpmbucket-tmp-*`), then publish: data files are renamed to their unique
 //!    `<checksum>-<name>` names, `repomd.xml` is replaced by a single rename, and only then are
 //!    files the new `repomd.xml` no longer references removed. A reader of DIR sees either the
 //!    old or the new repository, never a mix.
@@ -179,11 +179,12 @@ pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
         reusable.iter_mut().for_each(|r| *r = false);
     }
 
-    std::fs::create_dir_all(&repodata).map_err(io_err(&repodata))?;
+    // Work files go to a hidden directory next to repodata/ (same file system, so publishing
+    // is by rename); repodata/ itself is touched only when publishing.
     let tmp = tempfile::Builder::new()
-        .prefix(".rpmbucket-")
-        .tempdir_in(&repodata)
-        .map_err(io_err(&repodata))?;
+        .prefix(".rpmbucket-tmp-")
+        .tempdir_in(&dir)
+        .map_err(io_err(&dir))?;
 
     let progress = if !args.quiet && std::io::stderr().is_terminal() {
         let pb =
@@ -281,7 +282,13 @@ fn find_packages(dir: &Path) -> Result<(Vec<Task>, Vec<String>), IndexError> {
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "repodata"));
+        .filter_entry(|e| {
+            !(e.depth() == 1
+                && (e.file_name() == "repodata"
+                    || e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".rpmbucket-tmp-")))
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
@@ -504,6 +511,7 @@ fn publish(
     out: &rpmbucket_repodata::writer::Output,
     old: Option<&Repomd>,
 ) -> Result<(), IndexError> {
+    std::fs::create_dir_all(repodata).map_err(io_err(repodata))?;
     for f in &out.files {
         File::open(&f.path)
             .and_then(|h| h.sync_all())

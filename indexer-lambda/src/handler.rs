@@ -14,7 +14,7 @@
 //! * One structured `tracing` line per batch, and one CloudWatch Embedded Metric Format line
 //!   (namespace `rpmbucket`) with the same figures.
 //!
-//! [`Layout::repo_root`]: https://docs.rs/rpmbucket-engine
+//! [`Layout::repo_root`]: rpmbucket_engine::Layout::repo_root
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
