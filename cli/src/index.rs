@@ -32,13 +32,20 @@ use rpmbucket_repodata::Package;
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  repodata written (packages that could not be read were reported and left out)
-  1  error, nothing was published (invalid arguments, unreadable directory, write failure)
-  2  --strict and at least one package could not be read; nothing was published";
+  1  error, nothing was published (invalid arguments, unreadable directory, write failure);
+     with s3://, repositories other than the failed one may have been published
+  2  --strict and at least one package could not be read; for a directory nothing was
+     published, for s3:// the other packages were (rejected keys are listed in each
+     repository's repodata/rpmbucket-rejected.json)";
 
 /// Options of `rpmbucket index`.
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// Directory holding the .rpm files; metadata goes to DIR/repodata/.
+    /// Directory holding the .rpm files; metadata goes to DIR/repodata/. Or
+    /// s3://BUCKET[/PREFIX]: (re)index every repository under PREFIX in the bucket, reusing
+    /// the published records of objects whose ETag is unchanged (AWS configuration from the
+    /// environment: AWS_ENDPOINT_URL, AWS_S3_FORCE_PATH_STYLE, credentials, region).
+    #[arg(value_name = "DIR|s3://BUCKET[/PREFIX]")]
     pub dir: PathBuf,
 
     /// Threads reading package headers (default: number of CPUs).
@@ -78,9 +85,13 @@ pub struct IndexArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Options of s3:// locations (the engine).
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
 }
 
-fn parse_compression(s: &str) -> Result<Compression, String> {
+pub(crate) fn parse_compression(s: &str) -> Result<Compression, String> {
     match Compression::from_name(s) {
         Some(c) if c != Compression::None => Ok(c),
         _ => Err(format!(
