@@ -23,7 +23,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-export RPMBUCKET_CACHE=${RPMBUCKET_CACHE:-${HOME:-/root}/.cache/rpmbucket}
+export RPMBUCKET_CACHE=${RPMBUCKET_CACHE:-${HOME:-$(echo ~)}/.cache/rpmbucket}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$RPMBUCKET_CACHE/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 mkdir -p "$RPMBUCKET_CACHE"
@@ -211,8 +211,12 @@ check_pure_repodata() {
   [[ -z $bad ]] || die "rpmbucket-repodata depends on: $(echo $bad)"
 }
 
-# HOOK(static checks): terraform fmt -check / validate, more guards, etc.
-extra_checks() { :; }
+# Terraform: fmt, offline init + validate, input validation, least-privilege policy tests, and an
+# apply/verify/destroy of the example against the moto server started above.
+extra_checks() {
+  step "check: scripts/check-terraform.sh"
+  bash "$REPO/scripts/check-terraform.sh"
+}
 
 # --- 4. checks -----------------------------------------------------------------
 main() {

@@ -4,8 +4,8 @@
 //!    order (basename, then directory).
 //! 2. Read the packages' headers on `--workers` threads; with `--update`, reuse the records of
 //!    the published metadata for files whose path, size and mtime are unchanged.
-//! 3. Stream the records into [`RepodataWriter`] (inside a temporary directory in
-//!    `DIR/repodata`), then publish: data files are renamed to their unique
+//! 3. Stream the records into [`RepodataWriter`] (inside a temporary directory
+//!    `DIR/.rpmbucket-tmp-*`), then publish: data files are renamed to their unique
 //!    `<checksum>-<name>` names, `repomd.xml` is replaced by a single rename, and only then are
 //!    files the new `repomd.xml` no longer references removed. A reader of DIR sees either the
 //!    old or the new repository, never a mix.
@@ -32,13 +32,20 @@ use rpmbucket_repodata::Package;
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  repodata written (packages that could not be read were reported and left out)
-  1  error, nothing was published (invalid arguments, unreadable directory, write failure)
-  2  --strict and at least one package could not be read; nothing was published";
+  1  error, nothing was published (invalid arguments, unreadable directory, write failure);
+     with s3://, repositories other than the failed one may have been published
+  2  --strict and at least one package could not be read; for a directory nothing was
+     published, for s3:// the other packages were (rejected keys are listed in each
+     repository's repodata/rpmbucket-rejected.json)";
 
 /// Options of `rpmbucket index`.
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// Directory holding the .rpm files; metadata goes to DIR/repodata/.
+    /// Directory holding the .rpm files; metadata goes to DIR/repodata/. Or
+    /// s3://BUCKET[/PREFIX]: (re)index every repository under PREFIX in the bucket, reusing
+    /// the published records of objects whose ETag is unchanged (AWS configuration from the
+    /// environment: AWS_ENDPOINT_URL, AWS_S3_FORCE_PATH_STYLE, credentials, region).
+    #[arg(value_name = "DIR|s3://BUCKET[/PREFIX]")]
     pub dir: PathBuf,
 
     /// Threads reading package headers (default: number of CPUs).
@@ -78,9 +85,13 @@ pub struct IndexArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Options of s3:// locations (the engine).
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
 }
 
-fn parse_compression(s: &str) -> Result<Compression, String> {
+pub(crate) fn parse_compression(s: &str) -> Result<Compression, String> {
     match Compression::from_name(s) {
         Some(c) if c != Compression::None => Ok(c),
         _ => Err(format!(
@@ -168,11 +179,12 @@ pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
         reusable.iter_mut().for_each(|r| *r = false);
     }
 
-    std::fs::create_dir_all(&repodata).map_err(io_err(&repodata))?;
+    // Work files go to a hidden directory next to repodata/ (same file system, so publishing
+    // is by rename); repodata/ itself is touched only when publishing.
     let tmp = tempfile::Builder::new()
-        .prefix(".rpmbucket-")
-        .tempdir_in(&repodata)
-        .map_err(io_err(&repodata))?;
+        .prefix(".rpmbucket-tmp-")
+        .tempdir_in(&dir)
+        .map_err(io_err(&dir))?;
 
     let progress = if !args.quiet && std::io::stderr().is_terminal() {
         let pb =
@@ -270,7 +282,13 @@ fn find_packages(dir: &Path) -> Result<(Vec<Task>, Vec<String>), IndexError> {
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "repodata"));
+        .filter_entry(|e| {
+            !(e.depth() == 1
+                && (e.file_name() == "repodata"
+                    || e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".rpmbucket-tmp-")))
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
@@ -493,6 +511,7 @@ fn publish(
     out: &rpmbucket_repodata::writer::Output,
     old: Option<&Repomd>,
 ) -> Result<(), IndexError> {
+    std::fs::create_dir_all(repodata).map_err(io_err(repodata))?;
     for f in &out.files {
         File::open(&f.path)
             .and_then(|h| h.sync_all())

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod index;
+mod reconcile;
+mod remote;
 mod serve;
 
 #[derive(Debug, Parser)]
@@ -20,9 +22,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write createrepo_c-compatible repodata/ for the .rpm files under a directory.
+    /// Write createrepo_c-compatible repodata/ for the .rpm files under a directory, or for
+    /// every repository under s3://BUCKET[/PREFIX].
     #[command(after_help = index::EXIT_STATUS_HELP)]
     Index(index::IndexArgs),
+    /// Repair drift between a bucket's (or directory's) packages and their published metadata.
+    #[command(after_help = reconcile::EXIT_STATUS_HELP)]
+    Reconcile(reconcile::ReconcileArgs),
     /// Serve a directory as repositories: upload with curl, install with dnf.
     Serve(serve::ServeArgs),
     /// Make token configuration lines for `serve --tokens` and the gateway.
@@ -45,7 +51,8 @@ fn main() -> ExitCode {
         }
     };
     let result: anyhow::Result<ExitCode> = match cli.command {
-        Command::Index(args) => index::run(&args).map_err(anyhow::Error::from),
+        Command::Index(args) => remote::index(&args),
+        Command::Reconcile(args) => reconcile::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => serve::token(cmd),
     };

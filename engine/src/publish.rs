@@ -913,7 +913,20 @@ impl Indexer {
     ) -> Result<Option<Round>> {
         let now = now_secs();
         let root = run.root.as_str();
-        let mut state = base.state.clone();
+        // Take the base apart instead of cloning it (100k-package states are large); track
+        // what changed while applying.
+        let Base {
+            etag: base_etag,
+            repomd: base_repomd,
+            mut state,
+            referenced: base_referenced,
+        } = base;
+        let base_garbage = std::mem::take(&mut state.garbage);
+        let base_tombstones = std::mem::take(&mut state.tombstones);
+        let base_generation = state.generation;
+        let base_packages = state.packages.len();
+        let mut changed = false;
+        let mut rejected_changed = false;
         let mut round = Round::default();
         for href in hrefs {
             match know.seen.get(href) {
@@ -921,6 +934,8 @@ impl Indexer {
                 Some(Seen::Absent) => {
                     let was_pkg = state.packages.remove(href).is_some();
                     let was_rej = state.rejected.remove(href).is_some();
+                    changed |= was_pkg;
+                    rejected_changed |= was_rej;
                     if was_pkg {
                         round.removed.push(href.clone());
                     }
@@ -931,12 +946,13 @@ impl Indexer {
                 Some(Seen::Present { meta, .. }) => {
                     let published = state.packages.get(href).and_then(|e| e.etag.as_deref());
                     if published == Some(meta.etag.as_str()) {
-                        state.rejected.remove(href);
+                        rejected_changed |= state.rejected.remove(href).is_some();
                         continue;
                     }
                     if state.rejected.get(href).map(|r| r.etag.as_str()) == Some(meta.etag.as_str())
                     {
                         if state.packages.remove(href).is_some() {
+                            changed = true;
                             round.removed.push(href.clone());
                             round.touched.push(href.clone());
                         }
@@ -954,14 +970,17 @@ impl Indexer {
                                     package: p,
                                 },
                             );
-                            state.rejected.remove(href);
+                            changed = true;
+                            rejected_changed |= state.rejected.remove(href).is_some();
                             round.added.push(href.clone());
                             round.touched.push(href.clone());
                         }
                         Some(Read::Bad(reason)) => {
                             if state.packages.remove(href).is_some() {
+                                changed = true;
                                 round.removed.push(href.clone());
                             }
+                            rejected_changed = true;
                             state.rejected.insert(
                                 href.clone(),
                                 Rejected {
@@ -978,35 +997,32 @@ impl Indexer {
             }
         }
 
-        let exists = base.etag.is_some();
-        let due_garbage = base
-            .state
-            .garbage
+        let exists = base_etag.is_some();
+        let same_content = !changed && !rejected_changed;
+        let due_garbage = base_garbage
             .iter()
             .any(|g| g.since + self.config.grace_period.as_secs() as i64 <= now);
         let must_create = !exists && mode != Mode::Apply;
-        if state.same_content(&base.state)
-            && !due_garbage
-            && !must_create
-            && mode != Mode::Reconcile
-        {
+        if same_content && !due_garbage && !must_create && mode != Mode::Reconcile {
             round.unchanged = true;
-            round.revision = base.repomd.revision.clone();
-            round.packages = base.state.packages.len();
+            round.revision = base_repomd.revision.clone();
+            round.packages = base_packages;
             round.touched.clear();
             return Ok(Some(round));
         }
-        if state.same_content(&base.state) && !due_garbage && exists && mode == Mode::Reconcile {
+        if same_content && !due_garbage && exists && mode == Mode::Reconcile {
             // Nothing to publish; still sweep orphans.
             round.unchanged = true;
-            round.revision = base.repomd.revision.clone();
-            round.packages = base.state.packages.len();
-            round.deleted_files = self.sweep_orphans(run, &base, now).await?;
+            round.revision = base_repomd.revision.clone();
+            round.packages = base_packages;
+            round.deleted_files = self
+                .sweep_orphans(run, &base_referenced, &base_garbage, now)
+                .await?;
             return Ok(Some(round));
         }
 
         // Render the metadata files (CPU work off the async threads).
-        state.generation = base.state.generation + 1;
+        state.generation = base_generation + 1;
         let state = Arc::new(state);
         let config = self.config.clone();
         let render_state = state.clone();
@@ -1027,12 +1043,7 @@ impl Indexer {
 
         // Names: `<sha256>-<name>`, or `<sha256>-g<generation>-<name>` when the plain name was
         // deleted recently (an older publisher may still be deleting it).
-        let tomb: BTreeSet<&str> = base
-            .state
-            .tombstones
-            .iter()
-            .map(|g| g.href.as_str())
-            .collect();
+        let tomb: BTreeSet<&str> = base_tombstones.iter().map(|g| g.href.as_str()).collect();
         let name_for = |checksum: &str, name: &str| {
             let plain = format!("{REPODATA_DIR}/{checksum}-{name}");
             if tomb.contains(plain.as_str()) {
@@ -1062,14 +1073,12 @@ impl Indexer {
         // are deleted after the swap and remembered as tombstones.
         let new_refs: BTreeSet<String> = records.iter().map(|r| r.href.clone()).collect();
         let grace = self.config.grace_period.as_secs() as i64;
-        let mut garbage: Vec<Garbage> = base
-            .state
-            .garbage
+        let mut garbage: Vec<Garbage> = base_garbage
             .iter()
             .filter(|g| !new_refs.contains(&g.href))
             .cloned()
             .collect();
-        for old in &base.referenced {
+        for old in &base_referenced {
             if !new_refs.contains(old) && !garbage.iter().any(|g| &g.href == old) {
                 garbage.push(Garbage {
                     href: old.clone(),
@@ -1080,9 +1089,7 @@ impl Indexer {
         let (expired, kept): (Vec<Garbage>, Vec<Garbage>) =
             garbage.into_iter().partition(|g| g.since + grace <= now);
         state.garbage = kept;
-        state.tombstones = base
-            .state
-            .tombstones
+        state.tombstones = base_tombstones
             .iter()
             .filter(|t| t.since + TOMBSTONE_TTL.max(grace) > now)
             .cloned()
@@ -1111,7 +1118,7 @@ impl Indexer {
         // 1. Content-addressed files.
         let puts = uploads
             .into_iter()
-            .filter(|(href, _)| !base.referenced.contains(href))
+            .filter(|(href, _)| !base_referenced.contains(href))
             .map(|(href, body)| async move { self.put_immutable(run, &href, body).await })
             .collect::<Vec<_>>();
         futures::stream::iter(puts)
@@ -1127,14 +1134,14 @@ impl Indexer {
         }
 
         // 2. The swap.
-        let prev: u64 = base.repomd.revision.parse().unwrap_or(0);
+        let prev: u64 = base_repomd.revision.parse().unwrap_or(0);
         let revision = (now.max(0) as u64).max(prev + 1).to_string();
         let repomd = Repomd {
             revision: revision.clone(),
             records,
         };
         let body = Bytes::from(backend::write_repomd(&repomd));
-        let mode_put = match &base.etag {
+        let mode_put = match &base_etag {
             Some(etag) => PutMode::Update(etag.clone()),
             None => PutMode::Create,
         };
@@ -1166,24 +1173,20 @@ impl Indexer {
                 }
             }
         }
-        if state.rejected != base.state.rejected {
+        if rejected_changed {
             if let Err(e) = self.write_rejected(run, &revision, &state).await {
                 tracing::warn!(root, error = %e, "could not write the rejected-keys list");
             }
         }
         if mode == Mode::Reconcile {
-            let base_after = Base {
-                referenced: repomd.records.iter().map(|r| r.href.clone()).collect(),
-                state,
-                ..Base::default()
-            };
-            round
-                .deleted_files
-                .extend(self.sweep_orphans(run, &base_after, now).await?);
-            round.packages = base_after.state.packages.len();
-        } else {
-            round.packages = state.packages.len();
+            let referenced: BTreeSet<String> =
+                repomd.records.iter().map(|r| r.href.clone()).collect();
+            round.deleted_files.extend(
+                self.sweep_orphans(run, &referenced, &state.garbage, now)
+                    .await?,
+            );
         }
+        round.packages = state.packages.len();
         round.revision = revision;
         Ok(Some(round))
     }
@@ -1251,15 +1254,20 @@ impl Indexer {
 
     /// Delete files under `repodata/` that no generation references, that are not awaiting
     /// their grace period, and that are older than the grace period (left by crashed runs).
-    async fn sweep_orphans(&self, run: &Run, base: &Base, now: i64) -> Result<Vec<String>> {
+    async fn sweep_orphans(
+        &self,
+        run: &Run,
+        referenced: &BTreeSet<String>,
+        garbage: &[Garbage],
+        now: i64,
+    ) -> Result<Vec<String>> {
         let dir = format!("{}{REPODATA_DIR}/", run.root);
         let listing = retry(&self.options, "list", || run.store.list(&dir)).await?;
         let grace = self.config.grace_period.as_secs() as i64;
-        let keep: BTreeSet<&str> = base
-            .referenced
+        let keep: BTreeSet<&str> = referenced
             .iter()
             .map(String::as_str)
-            .chain(base.state.garbage.iter().map(|g| g.href.as_str()))
+            .chain(garbage.iter().map(|g| g.href.as_str()))
             .collect();
         let mut deleted = Vec::new();
         for o in listing {

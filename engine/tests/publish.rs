@@ -211,13 +211,19 @@ pub async fn bad_packages_are_rejected(store: Arc<dyn ObjectStore>) {
     );
 
     // The same bad object again is not read again.
-    let again = ix.apply(ROOT, &created(std::slice::from_ref(&garbage))).await.unwrap();
+    let again = ix
+        .apply(ROOT, &created(std::slice::from_ref(&garbage)))
+        .await
+        .unwrap();
     assert!(again.unchanged);
     assert_eq!(again.requests.get_range + again.requests.get_stream, 0);
 
     // Fixed by a good upload under the same key.
     upload(&*store, &garbage, &fixture(fx::LIB_1_0)).await;
-    let r = ix.apply(ROOT, &created(std::slice::from_ref(&garbage))).await.unwrap();
+    let r = ix
+        .apply(ROOT, &created(std::slice::from_ref(&garbage)))
+        .await
+        .unwrap();
     assert_eq!(r.added, std::slice::from_ref(&garbage));
     assert_eq!(
         list(store.clone()).await,

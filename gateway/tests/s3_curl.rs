@@ -234,3 +234,155 @@ async fn delete_removes_the_object() {
     assert!(c.ok, "{}", c.stderr);
     assert!(gw.object("el9/gone-1-1.noarch.rpm").await.is_none());
 }
+
+/// The whole S3 path: packages uploaded through the gateway by every flow, indexed by the engine
+/// as the indexer Lambda would (one `apply` with the changes the S3 events describe), then the
+/// status route reports them and dnf installs from the bucket over plain HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_packages_are_indexed_and_installable_from_the_bucket() {
+    use rpmbucket_engine::{Change, Indexer, Layout, ObjectStore, RepoConfig};
+
+    let moto = rpmbucket_engine::testkit::moto().await;
+    let store = moto.new_bucket().await;
+    moto.make_public(&store).await;
+    let gw = Gateway::start_in(
+        store.client().clone(),
+        store.bucket().to_string(),
+        Duration::from_secs(120),
+    )
+    .await;
+    let root = "el9/x86_64/";
+    let auth = [s("-f"), s("-u"), s("ci:pw")];
+
+    // 1. redirect flow, no checksum
+    let mut a = auth.to_vec();
+    a.extend([
+        s("-L"),
+        s("-T"),
+        fixture(fx::LIB_1_2).display().to_string(),
+        gw.url(root),
+    ]);
+    assert!(curl(a).await.ok);
+    // 2. redirect flow, bound checksum header
+    let b64 = hex_to_base64(&sha256_hex(&fixture(fx::BASIC))).unwrap();
+    let mut a = auth.to_vec();
+    a.extend([
+        s("-L"),
+        s("-H"),
+        format!("x-amz-checksum-sha256: {b64}"),
+        s("-T"),
+        fixture(fx::BASIC).display().to_string(),
+        gw.url(root),
+    ]);
+    assert!(curl(a).await.ok);
+    // 3. presign flow, text
+    let mut a = auth.to_vec();
+    a.push(gw.url(&format!("presign/{root}{}", fx::UTF8)));
+    let url = curl(a).await;
+    assert!(url.ok, "{}", url.stderr);
+    let c = curl(vec![
+        s("-f"),
+        s("-T"),
+        fixture(fx::UTF8).display().to_string(),
+        url.stdout.trim().to_string(),
+    ])
+    .await;
+    assert!(c.ok, "{}", c.stderr);
+    // 4. presign flow, JSON with checksum; a key with a space
+    let space_hex = sha256_hex(&fixture(fx::SPACE));
+    let mut a = auth.to_vec();
+    a.extend([
+        s("-H"),
+        s("Accept: application/json"),
+        gw.url(&format!(
+            "presign/{root}{}?sha256={space_hex}",
+            fx::SPACE.replace(' ', "%20")
+        )),
+    ]);
+    let j = curl(a).await;
+    assert!(j.ok, "{}", j.stderr);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(v["key"], format!("{root}{}", fx::SPACE));
+    let mut a = vec![s("-f")];
+    for (k, val) in v["headers"].as_object().unwrap() {
+        a.extend([s("-H"), format!("{k}: {}", val.as_str().unwrap())]);
+    }
+    a.extend([
+        s("-T"),
+        fixture(fx::SPACE).display().to_string(),
+        s(v["url"].as_str().unwrap()),
+    ]);
+    let c = curl(a).await;
+    assert!(c.ok, "{}", c.stderr);
+
+    // Not published yet.
+    let status = |name: &str| {
+        let mut a = auth.to_vec();
+        a.push(gw.url(&format!("status/{root}{}", name.replace(' ', "%20"))));
+        curl(a)
+    };
+    assert!(!status(fx::BASIC).await.ok);
+
+    // The indexer's view of the uploads: S3 events carry key and ETag; the checksum is known
+    // for the two uploads that bound it.
+    let mut changes = Vec::new();
+    for (name, sha) in [
+        (fx::LIB_1_2, None),
+        (fx::BASIC, Some(sha256_hex(&fixture(fx::BASIC)))),
+        (fx::UTF8, None),
+        (fx::SPACE, Some(space_hex.clone())),
+    ] {
+        let key = format!("{root}{name}");
+        let meta = store.head(&key).await.unwrap();
+        let mut c = Change::created(key);
+        c.etag = Some(meta.etag);
+        c.sha256 = sha;
+        changes.push(c);
+    }
+    let indexer = Indexer::new(
+        std::sync::Arc::new(store.clone()),
+        Layout::new(Vec::new()),
+        RepoConfig::default(),
+    );
+    let report = indexer.apply(root, &changes).await.unwrap();
+    assert_eq!(report.added.len(), 4, "{report:?}");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    // The two bound checksums spared the indexer reading those bodies.
+    assert_eq!(
+        (report.hashed_by_checksum, report.hashed_by_stream),
+        (2, 2),
+        "{report:?}"
+    );
+
+    for name in [fx::LIB_1_2, fx::BASIC, fx::UTF8, fx::SPACE] {
+        let c = status(name).await;
+        assert!(c.ok, "{name}: {}", c.stderr);
+        assert!(
+            c.stdout.starts_with(&format!(
+                "published {root}{name} (revision {})",
+                report.revision
+            )),
+            "{}",
+            c.stdout
+        );
+    }
+
+    // dnf installs from the bucket (fx-basic needs fx-lib: both came through the gateway).
+    let baseurl = format!("{}{root}", moto.base_url(&store));
+    let installroot = tempfile::tempdir().unwrap();
+    let ir = installroot.path().to_path_buf();
+    let b = baseurl.clone();
+    tokio::task::spawn_blocking(move || rpmbucket_tests::dnf_install(&b, "fx-basic", &ir).unwrap())
+        .await
+        .unwrap();
+    assert!(installroot
+        .path()
+        .join("usr/share/fx-basic/data.txt")
+        .is_file());
+    let nevras =
+        tokio::task::spawn_blocking(move || rpmbucket_tests::dnf_nevras(&baseurl).unwrap())
+            .await
+            .unwrap();
+    assert!(nevras.contains("fx-space-0:1.0-1.noarch"), "{nevras:?}");
+    assert!(nevras.contains("fx-utf8-0:1.0-1.noarch"), "{nevras:?}");
+}

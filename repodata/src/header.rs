@@ -315,14 +315,25 @@ impl TagData {
 /// One decoded header (signature or main).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
-    /// Sorted by tag; for a tag present more than once the first one wins on lookup.
+    /// Stably sorted by tag (index order among duplicates), like librpm's index; includes the
+    /// region entry (tag 61–63, empty data).
     entries: Vec<(u32, TagData)>,
 }
 
 impl Header {
+    /// librpm `findEntry`: glibc `bsearch` over the (stably) sorted index, so with a tag
+    /// present more than once the same duplicate wins as in librpm.
     fn find(&self, tag: u32) -> Option<usize> {
-        let i = self.entries.partition_point(|(t, _)| *t < tag);
-        (i < self.entries.len() && self.entries[i].0 == tag).then_some(i)
+        let (mut l, mut u) = (0usize, self.entries.len());
+        while l < u {
+            let idx = (l + u) / 2;
+            match tag.cmp(&self.entries[idx].0) {
+                std::cmp::Ordering::Less => u = idx,
+                std::cmp::Ordering::Greater => l = idx + 1,
+                std::cmp::Ordering::Equal => return Some(idx),
+            }
+        }
+        None
     }
 
     /// The raw data of `tag`, if present.
@@ -398,7 +409,8 @@ impl Header {
             match (&mut self.entries[i].1, data) {
                 (TagData::StringArray(a), TagData::StringArray(b)) => a.extend(b),
                 (TagData::Int32(a), TagData::Int32(b)) => a.extend(b),
-                (slot, data) => *slot = data,
+                // librpm appends only to an entry of the same type, else adds a new one.
+                (_, data) => self.add(tag, data),
             }
         } else {
             self.add(tag, data);
@@ -638,7 +650,7 @@ impl<'a> Blob<'a> {
             };
             let off = i64::from(e.offset);
             if end > off
-                || e.tag < HEADERI18NTABLE
+                || (e.tag as i32) < HEADERI18NTABLE as i32
                 || e.ty > ty::I18NSTRING
                 || e.count < 1
                 || i64::from(e.count) > dl
@@ -718,7 +730,15 @@ impl<'a> Blob<'a> {
             }
             has_immutable = first.tag == HEADERIMMUTABLE;
         }
-        let mut entries = Vec::with_capacity(indices.len());
+        let mut entries = Vec::with_capacity(indices.len() + 1);
+        // The region entry stays in the index (librpm synthesizes HEADERIMAGE for a v3
+        // header): lookups binary-search the whole index, so its size matters with duplicates.
+        let region = if has_immutable || first.tag < HEADERI18NTABLE {
+            first.tag
+        } else {
+            HEADERIMAGE
+        };
+        entries.push((region, TagData::Bin(Vec::new())));
         for i in indices {
             let e = raw_entry(self.index, i);
             entries.push((e.tag, self.decode(e)?));
@@ -1130,7 +1150,7 @@ pub(crate) mod tests {
         let mut out = lead();
         let s = sig.build(HEADERSIGNATURES);
         out.extend_from_slice(&s);
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         out.extend_from_slice(&main.build(HEADERIMMUTABLE));
@@ -1354,7 +1374,7 @@ pub(crate) mod tests {
             );
         let mut pkg = lead();
         pkg.extend_from_slice(&minimal_sig().build(HEADERSIGNATURES));
-        while pkg.len() % 8 != 0 {
+        while !pkg.len().is_multiple_of(8) {
             pkg.push(0);
         }
         pkg.extend_from_slice(&main.build(0));

@@ -4,9 +4,10 @@
 //! The readers take decompressed streams (see [`crate::compress::Compression::decoder`]). For
 //! metadata written by createrepo_c or by this crate, writing the records back out with
 //! [`crate::xml`] gives the same bytes. Information the XML does not carry cannot come back:
-//! dependency versions whose flags are not a comparison, empty dependency names and empty
-//! versions (`5:`) are not in the XML, so the sqlite rows of such entries differ from a fresh
-//! header read — exactly as with createrepo_c's own `--update`.
+//! dependency versions whose flags are not a comparison and entries with an empty name are not
+//! in the XML, so the sqlite rows of such entries differ from a fresh header read — as with
+//! createrepo_c's own `--update`. (An empty version, as in `Requires: foo >= 5:`, is restored:
+//! an `epoch` without `ver` means the version was empty.)
 //!
 //! [`PackageStream`] merges the three files in lockstep (they list packages in the same order);
 //! [`read_packages`] merges by `pkgid` and accepts any order.
@@ -253,7 +254,11 @@ impl<R: BufRead> PrimaryReader<R> {
                             name: get(&a, b"name").unwrap_or_default().to_owned(),
                             flags,
                             epoch: opt(b"epoch"),
-                            version: opt(b"ver"),
+                            // createrepo_c splits a non-empty EVR into an epoch (always
+                            // set) and a version that may be empty ("5:"); the XML omits an
+                            // empty `ver`, the sqlite row has ''.
+                            version: opt(b"ver")
+                                .or_else(|| get(&a, b"epoch").map(|_| String::new())),
                             release: opt(b"rel"),
                             pre: matches!(get(&a, b"pre"), Some("1") | Some("true")),
                         };
@@ -678,6 +683,14 @@ mod tests {
             release: Some("3.fc40".into()),
             pre: false,
         });
+        a.requires.push(Dependency {
+            name: "epoch-only".into(),
+            flags: Some(DepFlag::Ge),
+            epoch: Some("5".into()),
+            version: Some(String::new()),
+            release: None,
+            pre: false,
+        });
         a.files.push(PackageFile {
             dirname: "/usr/share/\u{e9}t\u{e9}/".into(),
             basename: "a&b <c>.txt".into(),
@@ -728,6 +741,8 @@ mod tests {
             String::from_utf8(o2).unwrap(),
             String::from_utf8(o.clone()).unwrap()
         );
+        // Everything comes back as it was (these records hold nothing the XML drops).
+        assert_eq!(back, pkgs);
         // Everything the XML carries comes back as it was.
         assert_eq!(back[0].description, pkgs[0].description);
         assert_eq!(back[0].files, pkgs[0].files);

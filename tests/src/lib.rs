@@ -378,39 +378,47 @@ pub struct ZypperHit {
     pub arch: String,
 }
 
-/// Adds the repository at `repo_url` to a throw-away zypper root, refreshes it
-/// (zypper verifies repodata checksums) and runs `zypper search -s TERM`
-/// (substring match on names). No match gives an empty list.
+/// A `zypper` command working on the system root `root` (non-interactive,
+/// no colour, its own lock file so parallel tests do not collide, no proxies);
+/// add the subcommand.
+pub fn zypper_command(root: &Path) -> Command {
+    let mut cmd = Command::new("zypper");
+    cmd.args(["--non-interactive", "--no-color", "--root"])
+        .arg(root)
+        // zypper locks /run/zypp.pid by default; keep parallel tests apart.
+        .env("ZYPP_LOCKFILE_ROOT", root)
+        .env("LC_ALL", "C.UTF-8");
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Adds the repository at `repo_url` (`file://` or `http://`) to the zypper
+/// root `root` as [`TEST_REPO_ID`], without GPG checks, and refreshes it
+/// (zypper verifies the repodata checksums against repomd.xml).
+pub fn zypper_add_repo(repo_url: &str, root: &Path) -> Result<()> {
+    fs::create_dir_all(root)?;
+    run(zypper_command(root).args(["addrepo", "-G", "-f", repo_url, TEST_REPO_ID]))?;
+    run(zypper_command(root).args(["--gpg-auto-import-keys", "refresh"]))?;
+    Ok(())
+}
+
+/// Adds the repository at `repo_url` to a throw-away zypper root and runs
+/// `zypper search -s TERM` (substring match on names). No match gives an
+/// empty list.
 pub fn zypper_search(repo_url: &str, term: &str) -> Result<Vec<ZypperHit>> {
     let root = tempfile::tempdir()?;
-    let zypper = |args: &[&str]| {
-        let mut cmd = Command::new("zypper");
-        cmd.args(["--non-interactive", "--no-color", "--root"])
-            .arg(root.path())
-            .args(args)
-            // zypper locks /run/zypp.pid by default; keep parallel tests apart.
-            .env("ZYPP_LOCKFILE_ROOT", root.path())
-            .env("LC_ALL", "C.UTF-8");
-        for var in [
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd
-    };
-    run(&mut zypper(&[
-        "addrepo",
-        "-G",
-        "-f",
-        repo_url,
-        TEST_REPO_ID,
-    ]))?;
-    run(&mut zypper(&["--gpg-auto-import-keys", "refresh"]))?;
-    let out = zypper(&["search", "-s", term])
+    zypper_add_repo(repo_url, root.path())?;
+    let out = zypper_command(root.path())
+        .args(["search", "-s", term])
         .stdin(Stdio::null())
         .output()?;
     // 104: ZYPPER_EXIT_INF_CAP_NOT_FOUND, i.e. no match.
@@ -425,6 +433,22 @@ pub fn zypper_search(repo_url: &str, term: &str) -> Result<Vec<ZypperHit>> {
         ),
     }
     Ok(parse_zypper_table(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// `zypper install --no-recommends PKG` from the repository at `repo_url`
+/// into the system root `root` (created if missing; the repository is added
+/// unless `root` already has it). zypper checks package checksums. Note that
+/// zypper resolves file requires only against primary.xml's file list: a
+/// package requiring one of its own non-primary files (kept by createrepo_c,
+/// e.g. `fx-basic`) is not installable with zypper. Returns stdout.
+pub fn zypper_install(repo_url: &str, pkg: &str, root: &Path) -> Result<String> {
+    let listed = root
+        .join("etc/zypp/repos.d")
+        .join(format!("{TEST_REPO_ID}.repo"));
+    if !listed.is_file() {
+        zypper_add_repo(repo_url, root)?;
+    }
+    run(zypper_command(root).args(["install", "--no-recommends", pkg]))
 }
 
 /// Parses `zypper search -s` table rows: `S | Name | Type | Version | Arch | Repository`.

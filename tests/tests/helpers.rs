@@ -12,8 +12,8 @@ use rpmbucket_tests::{
     cache_dir, createrepo_c, dnf_install, dnf_nevras, dnf_repoquery, file_url, fixture,
     fixture_repo, fixture_rpms, fixtures_dir, fixtures_key, free_port, fx, overwrite_at,
     read_decompressed, repo_root, repodata_xml, repomd_locations, rpm_nevra, rpm_qf, run,
-    s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket, zypper_search,
-    StaticServer,
+    s3_create_public_bucket, s3_endpoint, s3_upload_dir, unique_bucket, zypper_install,
+    zypper_search, StaticServer,
 };
 
 /// NEVRAs of all fixtures according to rpm itself.
@@ -231,6 +231,30 @@ fn zypper_finds_packages() {
     let hits = zypper_search(&server.url(), "fx-epoch").unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].edition, "3:2.5.1~rc1^git7-4.fc40");
+}
+
+#[test]
+fn zypper_installs_and_rejects_a_corrupted_package() {
+    let repo = tempfile::tempdir().unwrap();
+    fixture_repo(repo.path(), Some(&[fx::SPACE, fx::CPP, fx::EPOCH])).unwrap();
+    let server = StaticServer::start(repo.path()).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    zypper_install(&server.url(), "fx-space", root.path()).unwrap();
+    zypper_install(&server.url(), "fx-epoch", root.path()).unwrap();
+    assert!(root.path().join("usr/share/fx-space/space.txt").is_file());
+    assert!(root.path().join("usr/share/fx-epoch/epoch.txt").is_file());
+
+    let victim = repo.path().join(fx::CPP);
+    let len = fs::metadata(&victim).unwrap().len();
+    overwrite_at(&victim, len - 16, b"corrupted bytes!").unwrap();
+    let err = zypper_install(&server.url(), "fx-c++", root.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.to_lowercase().contains("digest") || err.contains("checksum"),
+        "{err}"
+    );
+    assert!(!root.path().join("usr/share/fx-c++").exists());
 }
 
 #[test]

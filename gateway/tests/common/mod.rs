@@ -35,7 +35,6 @@ pub struct Gateway {
     pub addr: SocketAddr,
     pub client: Client,
     pub bucket: String,
-    _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -57,7 +56,11 @@ impl Gateway {
             BUCKETS.fetch_add(1, Ordering::Relaxed)
         );
         client.create_bucket().bucket(&bucket).send().await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        Gateway::start_in(client, bucket, expires).await
+    }
+
+    /// A gateway in S3 mode over an existing bucket.
+    pub async fn start_in(client: Client, bucket: String, expires: Duration) -> Gateway {
         let hash = hash_token_with("pw", argon2::Params::new(256, 1, 1, None).unwrap());
         let state = AppState {
             access: Access::Tokens(Tokens::parse(&format!("ci:{hash} rwd el9/")).unwrap()),
@@ -68,7 +71,7 @@ impl Gateway {
                 }),
                 expires,
             },
-            repo: rpmbucket_gateway::local_repository(dir.path()).unwrap(),
+            repo: rpmbucket_gateway::s3_repository(client.clone(), bucket.clone()),
             baseurl: Some(format!("https://example.invalid/{bucket}/")),
             max_wait: Duration::from_secs(5),
         };
@@ -81,7 +84,6 @@ impl Gateway {
             addr,
             client,
             bucket,
-            _dir: dir,
             task,
         }
     }
