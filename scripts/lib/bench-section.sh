@@ -1,0 +1,32 @@
+# Shared by the bench scripts: replace one `## ` section of BENCHMARKS.md, keeping the others.
+#   replace_section FILE SECTION_FILE
+# The section is identified by its first line (a `## ` heading); it runs until the next `## `
+# heading or the end of the file. A missing file gets a `# Benchmarks` title; a missing section is
+# appended.
+replace_section() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys
+path, section_path = sys.argv[1], sys.argv[2]
+section = open(section_path, encoding="utf-8").read().strip("\n") + "\n"
+heading = section.splitlines()[0]
+assert heading.startswith("## "), "a section starts with a '## ' heading"
+text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
+lines, out, i, done = text.splitlines(), [], 0, False
+while i < len(lines):
+    if lines[i] == heading and not done:
+        i += 1
+        while i < len(lines) and not lines[i].startswith("## "):
+            i += 1
+        out.extend(section.rstrip("\n").splitlines() + [""])
+        done = True
+        continue
+    out.append(lines[i])
+    i += 1
+if not done:
+    while out and out[-1] == "":
+        out.pop()
+    out.extend([""] + section.rstrip("\n").splitlines())
+open(path + ".tmp", "w", encoding="utf-8").write("\n".join(out).rstrip("\n") + "\n")
+os.replace(path + ".tmp", path)
+PY
+}
