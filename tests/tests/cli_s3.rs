@@ -349,6 +349,25 @@ async fn layout_and_prefixes_choose_the_repositories() {
         BTreeSet::from([format!("tree/a/{}", fx::BASIC)])
     );
 
+    // Other settings for an unchanged repository are not applied yet: a warning says so.
+    let y = format!("s3://{bucket}/other/y");
+    for (extra, warns) in [
+        (None, false),
+        (Some("--no-database"), true),
+        (Some("--compress-type=xz"), true),
+    ] {
+        let mut args = vec!["index", y.as_str(), "-q"];
+        args.extend(extra);
+        let out = rpmbucket(s, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+        assert_eq!(
+            stderr.contains("warning: s3://"),
+            warns,
+            "{args:?}: {stderr}"
+        );
+    }
+
     // An empty prefix becomes an empty repository (like createrepo_c on an empty directory).
     let out = reports(&expect(
         s,
