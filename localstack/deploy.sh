@@ -8,13 +8,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 tf_dir=$here/terraform
 endpoint=${AWS_ENDPOINT_URL:-http://localhost:4566}
+health=${HEALTH_URL:-$endpoint/_localstack/health}
 
 echo "waiting for LocalStack at $endpoint"
 for _ in $(seq 60); do
-    curl -fsS "$endpoint/_localstack/health" >/dev/null 2>&1 && break
+    curl -fsS "$health" >/dev/null 2>&1 && break
     sleep 2
 done
-curl -fsS "$endpoint/_localstack/health" >/dev/null || { echo "LocalStack does not answer at $endpoint" >&2; exit 1; }
+curl -fsS "$health" >/dev/null || { echo "LocalStack does not answer at $health" >&2; exit 1; }
 
 indexer_zip=${INDEXER_ZIP:-$root/target/lambda/rpmbucket-indexer/bootstrap.zip}
 gateway_zip=${GATEWAY_ZIP:-$root/target/lambda/rpmbucket-gateway/bootstrap.zip}

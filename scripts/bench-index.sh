@@ -104,6 +104,7 @@ reset_update() {
     cp --preserve=timestamps "$work/new.rpm" "$dir/zz-new-package.rpm"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 gen --count 1 --out "$work/newpkg" --seed 999 >/dev/null 2>&1
 cp "$(find "$work/newpkg" -name '*.rpm' | head -1)" "$work/new.rpm"
 
@@ -131,6 +132,7 @@ for n in "${sizes[@]}"; do
     done
 done
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 ram=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 crver=$(createrepo_c --version | head -1)
@@ -150,7 +152,7 @@ rbver=$("$RPMBUCKET_BIN" --version)
     echo "  * update: \`rpmbucket index --update --workers $workers DIR\` / \`createrepo_c --database --update --workers $workers DIR\`,"
     echo "    with DIR/repodata from the same tool's full run and one new package added"
     echo "* Wall time and peak RSS from \`/usr/bin/time -v\`, median of $runs runs after one untimed warm-up run (warm page cache)."
-    echo "* The machine may be shared with other jobs; treat small differences as noise."
+    echo "* The machine may be shared with other jobs: load average $load_before before, $load_after after the run; treat small differences as noise."
     echo
     echo "| packages | tool | full: wall s | full: peak RSS MB | update (+1 package): wall s | update: peak RSS MB |"
     echo "|---:|---|---:|---:|---:|---:|"

@@ -318,6 +318,9 @@ PYEOF
     note "      (a 'bootstrap' shell script). moto stores them and never runs them; nothing here tests the code."
 fi
 
+note "moto has no CloudFront cache policies: the apply uses repository_access = public-read; CloudFront"
+note "is covered by validate and by the full plan with repository_access = cloudfront (checked below)."
+
 # --- the apply directory: a copy of examples/basic with provider endpoints pointed at moto -------------
 APPLY_DIR="$WORK/src/infra/terraform/examples/basic"
 cat >"$APPLY_DIR/moto_override.tf" <<EOF

@@ -211,8 +211,12 @@ check_pure_repodata() {
   [[ -z $bad ]] || die "rpmbucket-repodata depends on: $(echo $bad)"
 }
 
-# HOOK(static checks): terraform fmt -check / validate, more guards, etc.
-extra_checks() { :; }
+# Terraform: fmt, offline init + validate, input validation, least-privilege policy tests, and an
+# apply/verify/destroy of the example against the moto server started above.
+extra_checks() {
+  step "check: scripts/check-terraform.sh"
+  bash "$REPO/scripts/check-terraform.sh"
+}
 
 # --- 4. checks -----------------------------------------------------------------
 main() {

@@ -66,6 +66,19 @@ impl Repository for EngineRepo {
         self.indexer.published(root, key).await.map_err(repo_err)
     }
 
+    async fn reconcile_all(&self) -> Vec<(String, Result<Published, RepoError>)> {
+        let roots = match self.indexer.list_roots("").await {
+            Ok(r) => r,
+            Err(e) => return vec![(String::new(), Err(repo_err(e)))],
+        };
+        let mut out = Vec::with_capacity(roots.len());
+        for root in roots {
+            let r = self.indexer.reconcile(&root).await;
+            out.push((root, r.map(published).map_err(repo_err)));
+        }
+        out
+    }
+
     async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError> {
         let mut batch = Vec::with_capacity(changes.len());
         for c in changes {
@@ -80,14 +93,21 @@ impl Repository for EngineRepo {
             }
             batch.push(e);
         }
-        let r = self.indexer.apply(root, &batch).await.map_err(repo_err)?;
-        Ok(Published {
-            root: r.root,
-            revision: r.revision,
-            added: r.added,
-            removed: r.removed,
-            rejected: r.rejected,
-            duration: r.duration,
-        })
+        self.indexer
+            .apply(root, &batch)
+            .await
+            .map(published)
+            .map_err(repo_err)
+    }
+}
+
+fn published(r: rpmbucket_engine::PublishReport) -> Published {
+    Published {
+        root: r.root,
+        revision: r.revision,
+        added: r.added,
+        removed: r.removed,
+        rejected: r.rejected,
+        duration: r.duration,
     }
 }

@@ -254,6 +254,18 @@ async fn stream_to(tmp: &Path, body: Body) -> std::io::Result<(u64, String)> {
 /// Receive changes and publish them in bursts: wait for [`QUIET`] without a new change (at
 /// most [`MAX_DELAY`] after the first), then apply each repository root's changes once.
 pub async fn index_loop(mut rx: mpsc::UnboundedReceiver<Change>, repo: Arc<dyn Repository>) {
+    // First catch up with what is already in the directory (uploads stored just before a
+    // crash, packages copied in by hand); uploads arriving meanwhile wait in the channel.
+    for (root, result) in repo.reconcile_all().await {
+        match result {
+            Ok(p) if p.added.is_empty() && p.removed.is_empty() => {}
+            Ok(p) => tracing::info!(
+                root = %p.root, revision = %p.revision, added = p.added.len(),
+                removed = p.removed.len(), "reconciled on start"
+            ),
+            Err(e) => tracing::error!(%root, error = %e, "reconciling on start failed"),
+        }
+    }
     while let Some(first) = rx.recv().await {
         let started = tokio::time::Instant::now();
         let mut batch = vec![first];
@@ -288,6 +300,16 @@ pub async fn index_loop(mut rx: mpsc::UnboundedReceiver<Change>, repo: Arc<dyn R
     }
 }
 
+/// Who may write: the tokens if any; without tokens everyone on a loopback address, nobody
+/// otherwise (every write is refused with 401). Also says whether writes are open.
+fn access_for(tokens: Option<Tokens>, addr: SocketAddr) -> (Access, bool) {
+    match tokens.filter(|t| !t.is_empty()) {
+        Some(t) => (Access::Tokens(t), false),
+        None if addr.ip().is_loopback() => (Access::Open, true),
+        None => (Access::Tokens(Tokens::default()), false),
+    }
+}
+
 /// A bound local server, ready to run.
 pub struct LocalServer {
     listener: tokio::net::TcpListener,
@@ -310,15 +332,8 @@ impl LocalServer {
             .await
             .with_context(|| format!("listening on {}", opts.listen))?;
         let addr = listener.local_addr()?;
-        let tokens = opts.tokens.filter(|t| !t.is_empty());
-        let n_tokens = tokens.as_ref().map_or(0, Tokens::len);
-        let open_writes = tokens.is_none() && addr.ip().is_loopback();
-        let access = match tokens {
-            Some(t) => Access::Tokens(t),
-            None if open_writes => Access::Open,
-            // No tokens on a non-loopback address: every write is refused (401).
-            None => Access::Tokens(Tokens::default()),
-        };
+        let n_tokens = opts.tokens.as_ref().map_or(0, Tokens::len);
+        let (access, open_writes) = access_for(opts.tokens, addr);
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(index_loop(rx, Arc::clone(&repo)));
         let state = AppState {
@@ -394,4 +409,25 @@ pub async fn serve_local(opts: LocalOptions) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_without_tokens_only_on_loopback() {
+        let open = |addr: &str| access_for(None, addr.parse().unwrap()).1;
+        assert!(open("127.0.0.1:8080"));
+        assert!(open("127.8.9.10:8080"));
+        assert!(open("[::1]:8080"));
+        assert!(!open("0.0.0.0:8080"));
+        assert!(!open("[::]:8080"));
+        assert!(!open("192.0.2.7:8080"));
+        // Not open means an empty token set: every write is refused.
+        match access_for(Some(Tokens::default()), "0.0.0.0:80".parse().unwrap()) {
+            (Access::Tokens(t), false) => assert!(t.is_empty()),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -50,6 +50,12 @@ pub trait Repository: Send + Sync + 'static {
     async fn etag(&self, _key: &str) -> Option<String> {
         None
     }
+    /// Bring every repository in the store up to date with its packages (used when the local
+    /// server starts: uploads stored before a crash, or files copied in by hand). One result
+    /// per repository root.
+    async fn reconcile_all(&self) -> Vec<(String, Result<Published, RepoError>)> {
+        Vec::new()
+    }
     /// Apply a batch of changes to one root and publish.
     async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError>;
 }

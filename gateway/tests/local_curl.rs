@@ -283,3 +283,44 @@ async fn tokens_apply_to_the_local_server() {
     assert_eq!(code(vec![srv.url(".rpmbucket-uploads/")]).await, "404");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_already_in_the_directory_are_indexed_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("el8/noarch");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy(fixture(fx::LIB_1_0), repo.join(fx::LIB_1_0)).unwrap();
+    let srv = Running::start(dir.path(), None).await;
+    let (ok, out, err) = curl(vec![
+        s("-f"),
+        srv.url(&format!("status/el8/noarch/{}?wait=20", fx::LIB_1_0)),
+    ])
+    .await;
+    assert!(ok, "{out} {err}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_uploads_are_streamed_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Running::start(dir.path(), None).await;
+    let src = tempfile::tempdir().unwrap();
+    let big = src.path().join("big-1.0-1.noarch.rpm");
+    let body: Vec<u8> = (0..24 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&big, &body).unwrap();
+    let (ok, out, err) = curl(vec![
+        s("-f"),
+        s("-T"),
+        big.display().to_string(),
+        srv.url("big/"),
+    ])
+    .await;
+    assert!(ok, "{out} {err}");
+    let want = hex::encode(sha2::Sha256::digest(&body));
+    assert!(out.contains(&want), "{out}");
+    assert_eq!(
+        std::fs::read(dir.path().join("big/big-1.0-1.noarch.rpm")).unwrap(),
+        body
+    );
+    srv.stop().await;
+}

@@ -57,6 +57,12 @@ resource "aws_lambda_function" "gateway" {
       condition     = var.tokens_source != "ssm" || var.tokens_ssm_parameter_name != null
       error_message = "tokens_source = \"ssm\" needs tokens_ssm_parameter_name."
     }
+    precondition {
+      condition = local.all_prefixes || alltrue([
+        for u in local.upload_prefixes : anytrue([for p in var.repository_prefixes : startswith(u, p)])
+      ])
+      error_message = "Every upload prefix must lie inside one of repository_prefixes."
+    }
   }
 }
 

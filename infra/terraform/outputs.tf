@@ -21,7 +21,8 @@ locals {
     ]))
   }
 
-  gateway_url = var.gateway_enabled ? aws_lambda_function_url.gateway[0].function_url : null
+  # AWS returns the URL with a trailing '/', emulators not always; paths are appended to it.
+  gateway_url = var.gateway_enabled ? "${trimsuffix(aws_lambda_function_url.gateway[0].function_url, "/")}/" : null
   example_upload_prefix = length(local.upload_prefixes) > 0 ? local.upload_prefixes[0] : (
     local.all_prefixes ? "el9/x86_64/" : var.repository_prefixes[0]
   )

@@ -1150,7 +1150,7 @@ pub(crate) mod tests {
         let mut out = lead();
         let s = sig.build(HEADERSIGNATURES);
         out.extend_from_slice(&s);
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         out.extend_from_slice(&main.build(HEADERIMMUTABLE));
@@ -1374,7 +1374,7 @@ pub(crate) mod tests {
             );
         let mut pkg = lead();
         pkg.extend_from_slice(&minimal_sig().build(HEADERSIGNATURES));
-        while pkg.len() % 8 != 0 {
+        while !pkg.len().is_multiple_of(8) {
             pkg.push(0);
         }
         pkg.extend_from_slice(&main.build(0));

@@ -466,7 +466,7 @@ fn mutated_corpus_headers_never_panic() {
             if m.is_empty() {
                 break;
             }
-            let pos = if rng.next() % 2 == 0 {
+            let pos = if rng.next().is_multiple_of(2) {
                 (96 + rng.next() % 600) as usize % m.len()
             } else {
                 (rng.next() % m.len() as u64) as usize

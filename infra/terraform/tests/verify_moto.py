@@ -165,7 +165,7 @@ def main():
         check(secret["Name"] == f"{name}/gateway-tokens", "gateway tokens secret exists", secret["Name"])
 
         url = lam.get_function_url_config(FunctionName=out["gateway_function_name"])
-        check(url["AuthType"] == "NONE" and url["FunctionUrl"] == out["gateway_url"], "gateway: function URL (auth in the function)", url["AuthType"])
+        check(url["AuthType"] == "NONE" and url["FunctionUrl"].rstrip("/") + "/" == out["gateway_url"], "gateway: function URL (auth in the function)", url["AuthType"])
         pol = json.loads(lam.get_policy(FunctionName=out["gateway_function_name"])["Policy"])
         acts = sorted(st["Action"] for st in pol["Statement"])
         sids = sorted(st["Sid"] for st in pol["Statement"])
