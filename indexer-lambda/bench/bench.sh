@@ -63,20 +63,22 @@ INIT=$(python3 "$HERE/runtime_api.py" --runs 20 "$BIN")
 RUN=$(python3 "$HERE/runtime_api.py" "$BIN" "$WORK"/event-0.json "$WORK"/event-1.json "$WORK"/event-2.json)
 
 size() { stat -c %s "$1"; }
-ZIP=$(dirname "$BIN")/bootstrap.zip
-python3 - "$INIT" "$RUN" "$BIN" "$(size "$BIN")" "$( [[ -f $ZIP ]] && size "$ZIP" || echo 0)" <<'EOF'
+ZIP=${ZIP:-$TARGET/lambda/rpmbucket-indexer/bootstrap.zip}
+strip -o "$WORK/stripped" "$BIN"
+python3 - "$INIT" "$RUN" "$BIN" "$(size "$BIN")" "$( [[ -f $ZIP ]] && size "$ZIP" || echo 0)" "$(size "$WORK/stripped")" <<'EOF'
 import json, sys, platform, os, subprocess
 init, run = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-binary, bsize, zsize = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+binary, bsize, zsize, ssize = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 inv = run["last_run"]["invocations"]
 for i in inv:
     assert i["status"] == "response", i
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 1024 / 1024
-print(f"* Machine: {os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, Linux {platform.release()}")
+load = open("/proc/loadavg").read().split()[0]
+print(f"* Machine: {os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, Linux {platform.release()}; load average {load} while measuring (shared machine)")
 print(f"* Binary: `cargo lambda build --release --output-format zip -p rpmbucket-indexer-lambda` (x86_64)")
-print(f"* bootstrap: {bsize/1e6:.1f} MB; bootstrap.zip: {zsize/1e6:.1f} MB")
-print(f"* Cold start (spawn -> first `next`), 20 runs: median {init['init_ms_median']} ms, min {init['init_ms_min']} ms, max {init['init_ms_max']} ms")
+print(f"* bootstrap: {bsize/1e6:.1f} MB (release profile keeps line tables; {ssize/1e6:.1f} MB stripped); bootstrap.zip: {zsize/1e6:.1f} MB")
+print(f"* Cold start (spawn -> first `next`), 20 runs: median {init['init_ms_median']:.1f} ms, min {init['init_ms_min']} ms, max {init['init_ms_max']} ms")
 print(f"* Handler, one new package per S3 event against moto on 127.0.0.1 (event -> response):")
 for i, label in zip(inv, ["first event (empty repository, cold S3 connection)", "second event (repository of 1)", "third event (repository of 2)"]):
     print(f"  * {label}: {i['ms']} ms")
