@@ -85,9 +85,13 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
     let mut outcome = Outcome::default();
     for root in &roots {
         let result = indexer.reconcile(root).await;
+        let unchanged = matches!(&result, Ok(r) if r.unchanged);
         outcome
             .record(&loc, root, result, args.quiet, args.remote.json, true)
             .await;
+        if unchanged {
+            loc.warn_settings(root, &meta).await;
+        }
         if args.strict {
             outcome.check_rejected(&loc, root).await;
         }

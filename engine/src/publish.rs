@@ -507,8 +507,12 @@ impl Indexer {
         know: &Knowledge,
     ) -> Result<Vec<String>> {
         let listing = retry(&self.options, "list", || run.store.list(&run.root)).await?;
+        // Only this repository's packages, as in `full`: a key below the root that the layout
+        // gives to another repository (nested roots, a changed layout) was removed here on
+        // purpose and must not come back through the apply round.
         let now: HashMap<&str, &str> = listing
             .iter()
+            .filter(|o| self.layout.repo_root(&o.key).as_deref() == Some(run.root.as_str()))
             .map(|o| (&o.key[run.root.len()..], o.etag.as_str()))
             .collect();
         Ok(touched

@@ -349,6 +349,54 @@ async fn layout_and_prefixes_choose_the_repositories() {
         BTreeSet::from([format!("tree/a/{}", fx::BASIC)])
     );
 
+    // The default layout over `tree/` now: `tree/` keeps no package (they belong to
+    // `tree/a/` and `tree/b/c/`), and a second reconcile finds nothing to do.
+    let text = expect(s, &["reconcile", &tree], 0);
+    assert!(
+        text.starts_with(&format!("{tree}: added 0, removed 2,")),
+        "{text}"
+    );
+    assert_eq!(
+        marked(&text, "-"),
+        BTreeSet::from([
+            format!("tree/a/{}", fx::BASIC),
+            format!("tree/b/c/{}", fx::CPP)
+        ]),
+        "{text}"
+    );
+    assert_eq!(
+        marked(&text, "+"),
+        BTreeSet::from([format!("tree/b/c/{}", fx::CPP)]),
+        "{text}"
+    );
+    let out = reports(&expect(s, &["reconcile", &tree, "--json"], 0));
+    assert_eq!(
+        out.keys().collect::<Vec<_>>(),
+        ["tree/", "tree/a/", "tree/b/c/"]
+    );
+    for r in out.values() {
+        assert_eq!(r["unchanged"], true, "{r}");
+    }
+
+    // Other settings for an unchanged repository are not applied yet: a warning says so.
+    let y = format!("s3://{bucket}/other/y");
+    for (extra, warns) in [
+        (None, false),
+        (Some("--no-database"), true),
+        (Some("--compress-type=xz"), true),
+    ] {
+        let mut args = vec!["index", y.as_str(), "-q"];
+        args.extend(extra);
+        let out = rpmbucket(s, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+        assert_eq!(
+            stderr.contains("warning: s3://"),
+            warns,
+            "{args:?}: {stderr}"
+        );
+    }
+
     // An empty prefix becomes an empty repository (like createrepo_c on an empty directory).
     let out = reports(&expect(
         s,
