@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rpmbucket_repodata::compress::Compression;
-use rpmbucket_repodata::parse::{read_package_file, ParseOptions};
+use rpmbucket_repodata::parse::{mtime_secs, read_package_file, ParseOptions};
 use rpmbucket_repodata::read::{PrimaryReader, ThreadedPackageStream};
 use rpmbucket_repodata::repomd::Repomd;
 use rpmbucket_repodata::write_error::WriteError;
@@ -339,20 +339,6 @@ fn find_packages(dir: &Path) -> Result<(Vec<Task>, Vec<String>), IndexError> {
     }
     tasks.sort_by(|a, b| location_cmp(&a.href, &b.href));
     Ok((tasks, problems))
-}
-
-#[cfg(unix)]
-fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
-    use std::os::unix::fs::MetadataExt;
-    meta.mtime()
-}
-
-#[cfg(not(unix))]
-fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn read_repomd(repodata: &Path) -> Option<Repomd> {

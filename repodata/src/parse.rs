@@ -977,14 +977,16 @@ pub fn read_package_file(path: &Path, location_href: &str, opts: &ParseOptions) 
     Package::from_headers(&headers, &info, opts)
 }
 
+/// Modification time of a file in whole seconds, as createrepo_c records it (`st_mtime`).
 #[cfg(unix)]
-fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
+pub fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
     meta.mtime()
 }
 
+/// Modification time of a file in whole seconds, as createrepo_c records it (`st_mtime`).
 #[cfg(not(unix))]
-fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
+pub fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
