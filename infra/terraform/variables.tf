@@ -300,7 +300,7 @@ variable "layout" {
 }
 
 variable "grace_seconds" {
-  description = "RPMBUCKET_GRACE_SECONDS: reconcile leaves objects younger than this alone (their notifications may still be in flight)."
+  description = "RPMBUCKET_GRACE_SECONDS: how long the metadata files of a replaced generation are kept before the indexer deletes them, so clients mid-download never see 404."
   type        = number
   default     = 300
 
