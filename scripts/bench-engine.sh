@@ -32,21 +32,8 @@ command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
 target="${CARGO_TARGET_DIR:-$root/target}"
 (cd "$root" && cargo build --release -q -p rpmbucket-engine --example bench_engine)
 engine="$target/release/examples/bench_engine"
-gen() {
-    if [ -n "${GEN_RPMS:-}" ]; then
-        "$GEN_RPMS" "$@"
-    else
-        (cd "$root" && cargo run -q -p rpmbucket-tests --release --bin gen-rpms -- "$@")
-    fi
-}
-
-if [ -n "${BENCH_DIR:-}" ]; then
-    work="$BENCH_DIR"
-    mkdir -p "$work"
-else
-    work="$(mktemp -d)"
-    trap 'rm -rf "$work"' EXIT
-fi
+. "$root/scripts/lib/bench-section.sh"
+bench_workdir
 
 # measure CMD... -> "seconds rss_kb" on stdout's last line; the command's stdout goes to $work/out.
 measure() {
@@ -139,6 +126,5 @@ section="$work/section.md"
     printf '%s\n' "${rows[@]}"
 } >"$section"
 
-. "$root/scripts/lib/bench-section.sh"
 replace_section "$out" "$section"
 echo "wrote $out" >&2

@@ -30,21 +30,8 @@ if [ -z "${RPMBUCKET_BIN:-}" ]; then
     (cd "$root" && cargo build --release -q -p rpmbucket)
     RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
 fi
-gen() {
-    if [ -n "${GEN_RPMS:-}" ]; then
-        "$GEN_RPMS" "$@"
-    else
-        (cd "$root" && cargo run -q -p rpmbucket-tests --release --bin gen-rpms -- "$@")
-    fi
-}
-
-if [ -n "${BENCH_DIR:-}" ]; then
-    work="$BENCH_DIR"
-    mkdir -p "$work"
-else
-    work="$(mktemp -d)"
-    trap 'rm -rf "$work"' EXIT
-fi
+. "$root/scripts/lib/bench-section.sh"
+bench_workdir
 
 # measure CMD... -> prints "seconds kilobytes" (GNU time, wall clock and peak RSS)
 measure() {
@@ -157,6 +144,5 @@ section="$work/section.md"
     echo "|---:|---|---:|---:|---:|---:|"
     printf '%s\n' "${rows[@]}"
 } >"$section"
-. "$root/scripts/lib/bench-section.sh"
 replace_section "$out" "$section"
 echo "wrote $out" >&2

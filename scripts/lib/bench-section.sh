@@ -1,4 +1,4 @@
-# Shared by the bench scripts: replace one `## ` section of BENCHMARKS.md, keeping the others.
+# Shared by the bench scripts (sourced): BENCHMARKS.md section writer, generator, work dir.
 #   replace_section FILE SECTION_FILE
 # The section is identified by its first line (a `## ` heading); it runs until the next `## `
 # heading or the end of the file. A missing file gets a `# Benchmarks` title; a missing section is
@@ -29,4 +29,25 @@ if not done:
 open(path + ".tmp", "w", encoding="utf-8").write("\n".join(out).rstrip("\n") + "\n")
 os.replace(path + ".tmp", path)
 PY
+}
+
+# The synthetic-package generator: $GEN_RPMS if set, else the tests crate's gen-rpms (release).
+# Needs $root (the repository root).
+gen() {
+    if [ -n "${GEN_RPMS:-}" ]; then
+        "$GEN_RPMS" "$@"
+    else
+        (cd "$root" && cargo run -q -p rpmbucket-tests --release --bin gen-rpms -- "$@")
+    fi
+}
+
+# Sets $work: $BENCH_DIR if set (kept), else a temporary directory removed on exit.
+bench_workdir() {
+    if [ -n "${BENCH_DIR:-}" ]; then
+        work="$BENCH_DIR"
+        mkdir -p "$work"
+    else
+        work="$(mktemp -d)"
+        trap 'rm -rf "$work"' EXIT
+    fi
 }
