@@ -1,7 +1,10 @@
 //! Times `bz2block::compress` against a plain one-stream bzip2 of the same file, and the
 //! incremental case (a newer version of the file with the older one's blocks to reuse).
 //!
-//! `cargo run --release -p rpmbucket-repodata --example bz2block_bench -- OLD [NEW]`
+//! `cargo run --release -p rpmbucket-repodata --example bz2block_bench -- OLD [NEW [OUT_DIR]]`
+//!
+//! With OUT_DIR, the level 5 / 256 KiB streams of OLD (`old.bz2`) and of NEW compressed reusing
+//! OLD's blocks (`new.bz2`) are written there, to check them with other decoders.
 
 use std::io::Write;
 use std::time::Instant;
@@ -11,7 +14,7 @@ use rpmbucket_repodata::bz2block::{compress, max_slice_len};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(old_path) = args.first() else {
-        eprintln!("usage: bz2block_bench OLD [NEW]");
+        eprintln!("usage: bz2block_bench OLD [NEW [OUT_DIR]]");
         std::process::exit(2);
     };
     let old = std::fs::read(old_path).expect("read OLD");
@@ -66,6 +69,11 @@ fn main() {
                     b.compressed,
                     t.elapsed().as_secs_f64()
                 );
+                if let (Some(dir), 5, 262_144, 2) = (args.get(2), level, slice, threads) {
+                    let dir = std::path::Path::new(dir);
+                    std::fs::write(dir.join("old.bz2"), &prev.stream).expect("write old.bz2");
+                    std::fs::write(dir.join("new.bz2"), &b.stream).expect("write new.bz2");
+                }
             }
         }
     }
