@@ -29,7 +29,7 @@ fn main() {
             plain.len(),
             t.elapsed().as_secs_f64()
         );
-        for slice in [64 * 1024, 256 * 1024, max_slice_len(level)] {
+        for slice in [64 * 1024, 128 * 1024, 256 * 1024, max_slice_len(level)] {
             for threads in [1, 2] {
                 let t = Instant::now();
                 let b = compress(&old, slice, level, threads, None).unwrap();
@@ -47,6 +47,7 @@ fn main() {
         let new = std::fs::read(new_path).expect("read NEW");
         for (level, slice) in [
             (5, 64 * 1024),
+            (5, 128 * 1024),
             (5, 256 * 1024),
             (9, 64 * 1024),
             (9, 256 * 1024),
