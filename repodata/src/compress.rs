@@ -305,6 +305,35 @@ pub fn compress_file(src: &Path, dst: &Path, compression: Compression) -> WriteR
     out.finish()
 }
 
+/// One complete gzip member holding `data`, with the same parameters as [`Compression::Gz`]
+/// files (level 6, mtime 0, OS 3). Concatenated members form a valid gzip file (RFC 1952 §2.2)
+/// whose content is the concatenation of theirs: the engine rebuilds `primary.xml.gz` from the
+/// members of unchanged packages and fresh members for the rest.
+pub fn gzip_member(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
+        Vec::with_capacity(data.len() / 6 + 64),
+        flate2::Compression::new(6),
+    );
+    enc.write_all(data).expect("writing to a Vec");
+    enc.finish().expect("writing to a Vec")
+}
+
+/// Decompress exactly one gzip member that must span all of `member` (CRC and length checked
+/// by the decoder); trailing bytes or a second member are an error.
+pub fn gunzip_member(member: &[u8], size_hint: usize) -> io::Result<Vec<u8>> {
+    let mut dec = flate2::bufread::GzDecoder::new(member);
+    let mut out = Vec::with_capacity(size_hint);
+    dec.read_to_end(&mut out)?;
+    let rest = dec.into_inner();
+    if !rest.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} bytes after the gzip member", rest.len()),
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +444,30 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("/nonexistent-dir/x.gz"), "{err}");
+    }
+
+    #[test]
+    fn gzip_members_concatenate_and_are_checked() {
+        let a = gzip_member(b"<a/>\n");
+        let b = gzip_member(b"");
+        let c = gzip_member(b"<c/>");
+        let mut all = a.clone();
+        all.extend_from_slice(&b);
+        all.extend_from_slice(&c);
+        let mut back = Vec::new();
+        Compression::Gz
+            .decoder(&all[..])
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, b"<a/>\n<c/>");
+        assert_eq!(gunzip_member(&a, 0).unwrap(), b"<a/>\n");
+        assert_eq!(gunzip_member(&b, 0).unwrap(), b"");
+        // Two members, a truncated member, a flipped payload byte: all refused.
+        assert!(gunzip_member(&all, 0).is_err());
+        assert!(gunzip_member(&a[..a.len() - 1], 0).is_err());
+        let mut bad = a.clone();
+        bad[12] ^= 0x40;
+        assert!(gunzip_member(&bad, 0).is_err());
     }
 }

@@ -165,15 +165,20 @@ impl Lane {
 
 const LANE_DEPTH: usize = 64;
 
-#[derive(Clone, Copy)]
-enum XmlKind {
+/// One of the three XML files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmlKind {
     Primary,
     Filelists,
     Other,
 }
 
 impl XmlKind {
-    fn name(self) -> &'static str {
+    /// The three kinds, in repomd order.
+    pub const ALL: [XmlKind; 3] = [XmlKind::Primary, XmlKind::Filelists, XmlKind::Other];
+
+    /// `primary`, `filelists` or `other` (the repomd type).
+    pub fn name(self) -> &'static str {
         match self {
             XmlKind::Primary => "primary",
             XmlKind::Filelists => "filelists",
@@ -181,7 +186,8 @@ impl XmlKind {
         }
     }
 
-    fn header(self, n: usize) -> String {
+    /// The file up to and including the root start tag, for `n` packages.
+    pub fn header(self, n: usize) -> String {
         match self {
             XmlKind::Primary => xml::primary_header(n),
             XmlKind::Filelists => xml::filelists_header(n),
@@ -189,7 +195,8 @@ impl XmlKind {
         }
     }
 
-    fn footer(self) -> &'static str {
+    /// The root end tag (no trailing newline, like createrepo_c).
+    pub fn footer(self) -> &'static str {
         match self {
             XmlKind::Primary => xml::PRIMARY_FOOTER,
             XmlKind::Filelists => xml::FILELISTS_FOOTER,
@@ -197,7 +204,8 @@ impl XmlKind {
         }
     }
 
-    fn chunk(self, p: &Package, out: &mut Vec<u8>) {
+    /// Append one package's element.
+    pub fn chunk(self, p: &Package, out: &mut Vec<u8>) {
         match self {
             XmlKind::Primary => xml::primary_chunk(p, out),
             XmlKind::Filelists => xml::filelists_chunk(p, out),
