@@ -48,6 +48,7 @@ pub mod counting;
 pub mod error;
 pub mod layout;
 pub mod publish;
+pub mod render;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testkit")]

@@ -24,12 +24,16 @@ use futures::{StreamExt, TryStreamExt};
 use rpmbucket_repodata::Package;
 use sha2::Digest;
 
-use crate::backend::{self, Extent, FileFacts, Record, Repomd};
+use crate::backend::{self, Compression, Extent, FileFacts, Record, Repomd};
 use crate::config::RepoConfig;
 use crate::counting::{CountingStore, RequestCounts};
 use crate::error::{store_error_is_retryable, Error, Result};
 use crate::layout::{normalise_root, Layout, REPODATA_DIR};
-use crate::state::{Entry, Garbage, Rejected, State, STATE_FILE, STATE_TYPE};
+use crate::render;
+use crate::state::{
+    decode_chunk, ChunkRef, Entry, Garbage, Rejected, State, CHUNK_FILE, CHUNK_TARGET, STATE_FILE,
+    STATE_FORMAT, STATE_TYPE,
+};
 use crate::store::{self, ObjectMeta, ObjectStore, PutMode, PutOptions};
 
 /// Cache-Control of `repomd.xml` and other files that change in place.
@@ -141,6 +145,11 @@ pub struct IndexerOptions {
     pub read_concurrency: usize,
     /// Rounds of "HEAD the changed keys after the swap and apply what changed meanwhile".
     pub verify_rounds: u32,
+    /// Threads rendering chunks (default: the available parallelism).
+    pub render_threads: usize,
+    /// Packages per chunk of the state when chunks are cut ([`CHUNK_TARGET`]); small values
+    /// exercise splitting in tests.
+    pub chunk_target: usize,
 }
 
 impl Default for IndexerOptions {
@@ -152,6 +161,8 @@ impl Default for IndexerOptions {
             max_backoff: Duration::from_secs(2),
             read_concurrency: 16,
             verify_rounds: 3,
+            render_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            chunk_target: CHUNK_TARGET,
         }
     }
 }
@@ -359,7 +370,9 @@ impl Indexer {
             return Ok(None);
         };
         let run = self.new_run(&root);
-        let base = self.load(&run).await?;
+        let mut base = self.load(&run).await?;
+        let one: BTreeSet<String> = [href.to_string()].into();
+        self.load_chunks(&run, &mut base.state, Some(&one)).await?;
         Ok(base
             .state
             .packages
@@ -550,7 +563,8 @@ impl Indexer {
             reason,
         };
         let repomd = backend::parse_repomd(&bytes).map_err(|e| bad(format!("repomd.xml: {e}")))?;
-        let referenced = repomd.records.iter().map(|r| r.href.clone()).collect();
+        let mut referenced: BTreeSet<String> =
+            repomd.records.iter().map(|r| r.href.clone()).collect();
         let state = match repomd.records.iter().find(|r| r.data_type == STATE_TYPE) {
             Some(rec) => {
                 let data = self.get_checked(run, rec).await?;
@@ -558,12 +572,97 @@ impl Indexer {
             }
             None => self.state_from_xml(run, &repomd).await?,
         };
+        referenced.extend(state.chunks.iter().map(|c| c.href.clone()));
         Ok(Base {
             etag: Some(meta.etag),
             repomd,
             state,
             referenced,
         })
+    }
+
+    /// Does the next generation need every package's record (not only the changed chunks)?
+    /// Not when the XML is gzip (unchanged chunks' members are copied) and the databases, if
+    /// configured, can be updated in place from the previous ones.
+    fn needs_all_records(&self, base: &Base) -> bool {
+        self.config.compression != Compression::Gz
+            || base.state.chunks.iter().any(|c| c.members.is_none())
+            || (self.config.database && previous_db_records(&base.repomd).is_none())
+    }
+
+    /// Read the chunks holding `hrefs` (all chunks for `None`) into `state.packages`.
+    async fn load_chunks(
+        &self,
+        run: &Run,
+        state: &mut State,
+        hrefs: Option<&BTreeSet<String>>,
+    ) -> Result<()> {
+        let wanted: BTreeSet<usize> = match hrefs {
+            None => (0..state.chunks.len()).collect(),
+            Some(hrefs) => hrefs.iter().filter_map(|h| state.chunk_for(h)).collect(),
+        };
+        let wanted: Vec<(usize, ChunkRef)> = wanted
+            .into_iter()
+            .filter(|i| !state.loaded[*i])
+            .map(|i| (i, state.chunks[i].clone()))
+            .collect();
+        let bad = |reason: String| Error::Metadata {
+            root: run.root.clone(),
+            reason,
+        };
+        let gets = wanted.into_iter().map(|(i, chunk)| async move {
+            let key = format!("{}{}", run.root, chunk.href);
+            let (data, _) = retry(&self.options, "get", || run.store.get(&key)).await?;
+            let name = chunk.href.rsplit('/').next().unwrap_or_default();
+            let sum = backend::sha256_hex(&data);
+            if name.get(..64) != Some(sum.as_str()) {
+                return Err(bad(format!("{}: checksum is {sum}", chunk.href)));
+            }
+            let entries = tokio::task::spawn_blocking(move || decode_chunk(&data))
+                .await
+                .map_err(|e| bad(format!("decode task: {e}")))?
+                .map_err(|e| bad(format!("{}: {e}", chunk.href)))?;
+            Ok::<_, Error>((i, entries))
+        });
+        let loaded: Vec<(usize, Vec<Entry>)> = futures::stream::iter(gets)
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .try_collect()
+            .await?;
+        for (i, entries) in loaded {
+            state
+                .add_chunk(i, entries)
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The previous generation's gzip primary, filelists and other files, for reusing members.
+    async fn previous_xml(&self, run: &Run, repomd: &Repomd) -> Result<Option<[Bytes; 3]>> {
+        let mut out = Vec::with_capacity(3);
+        for t in ["primary", "filelists", "other"] {
+            let Some(rec) = repomd.records.iter().find(|r| r.data_type == t) else {
+                return Ok(None);
+            };
+            if !rec.href.ends_with(".xml.gz") {
+                return Ok(None);
+            }
+            out.push(rec.clone());
+        }
+        let gets = out.iter().map(|rec| self.get_checked(run, rec));
+        let files = futures::future::try_join_all(gets).await?;
+        let [p, f, o]: [Bytes; 3] = files.try_into().expect("three files");
+        Ok(Some([p, f, o]))
+    }
+
+    /// The previous generation's databases (primary, filelists, other), to update in place.
+    async fn previous_databases(&self, run: &Run, repomd: &Repomd) -> Result<Option<[Bytes; 3]>> {
+        let Some(recs) = previous_db_records(repomd) else {
+            return Ok(None);
+        };
+        let files =
+            futures::future::try_join_all(recs.iter().map(|r| self.get_checked(run, r))).await?;
+        let [p, f, o]: [Bytes; 3] = files.try_into().expect("three files");
+        Ok(Some([p, f, o]))
     }
 
     async fn get_checked(&self, run: &Run, rec: &Record) -> Result<Bytes> {
@@ -632,7 +731,9 @@ impl Indexer {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let base = self.load(run).await?;
+            let mut base = self.load(run).await?;
+            let scope = (mode == Mode::Apply && !self.needs_all_records(&base)).then_some(pending);
+            self.load_chunks(run, &mut base.state, scope).await?;
             if mode != Mode::Apply {
                 // Published keys missing from the listing are gone.
                 for href in base.state.packages.keys().chain(base.state.rejected.keys()) {
@@ -928,7 +1029,17 @@ impl Indexer {
         let base_garbage = std::mem::take(&mut state.garbage);
         let base_tombstones = std::mem::take(&mut state.tombstones);
         let base_generation = state.generation;
-        let base_packages = state.packages.len();
+        let base_packages = state.package_count();
+        // pkgids of the entries the batch may replace or remove (for the databases).
+        let before: HashMap<String, String> = hrefs
+            .iter()
+            .filter_map(|h| {
+                state
+                    .packages
+                    .get(h)
+                    .map(|e| (h.clone(), e.package.pkgid.clone()))
+            })
+            .collect();
         let mut changed = false;
         let mut rejected_changed = false;
         let mut round = Round::default();
@@ -1025,25 +1136,115 @@ impl Indexer {
             return Ok(Some(round));
         }
 
-        // Render the metadata files (CPU work off the async threads).
+        // Render the metadata files (CPU work off the async threads): the chunks holding
+        // changed packages from records, the others copied from the current files.
         state.generation = base_generation + 1;
-        let state = Arc::new(state);
-        let config = self.config.clone();
-        let render_state = state.clone();
-        let rendered = tokio::task::spawn_blocking(move || {
-            let ordered = render_state.ordered_packages();
-            backend::render(&ordered, &config)
-        })
-        .await
-        .map_err(|e| Error::Render {
-            root: root.to_string(),
-            reason: format!("render task: {e}"),
-        })?
-        .map_err(|reason| Error::Render {
-            root: root.to_string(),
-            reason,
-        })?;
+        state.format = STATE_FORMAT;
+        let total = state.package_count();
+        let mut dirty: BTreeSet<usize> = round
+            .added
+            .iter()
+            .chain(&round.removed)
+            .filter_map(|h| state.chunk_for(h))
+            .collect();
+        let mut previous = None;
+        let reusable = self.config.compression == Compression::Gz
+            && state
+                .chunks
+                .iter()
+                .enumerate()
+                .any(|(j, c)| c.members.is_some() && !dirty.contains(&j));
+        if reusable {
+            previous = self.previous_xml(run, &base_repomd).await?;
+        }
+        let mut previous_db = None;
+        if self.config.database {
+            previous_db = self.previous_databases(run, &base_repomd).await?;
+        }
+        // The databases' delta: what left (or was replaced), then what arrived.
+        let mut db_remove: Vec<(String, String)> = Vec::new();
+        let mut db_add: Vec<String> = Vec::new();
+        for h in round.added.iter().chain(&round.removed) {
+            if let Some(pkgid) = before.get(h) {
+                db_remove.push((pkgid.clone(), h.clone()));
+            }
+        }
+        db_add.extend(round.added.iter().cloned());
+        db_add.sort_by(|a, b| crate::state::createrepo_order(a, b));
+        let db_remove = Arc::new(db_remove);
+        let db_add = Arc::new(db_add);
+        let mut state = Arc::new(state);
+        let generation = loop {
+            let config = self.config.clone();
+            let render_state = state.clone();
+            let render_dirty = dirty.clone();
+            let render_previous = previous.clone();
+            let render_previous_db = previous_db.clone();
+            let (db_remove, db_add) = (db_remove.clone(), db_add.clone());
+            let threads = self.options.render_threads;
+            let chunk_target = self.options.chunk_target.max(1);
+            let rendered = tokio::task::spawn_blocking(move || {
+                let delta = backend::DbDelta {
+                    remove: (*db_remove).clone(),
+                    add: db_add
+                        .iter()
+                        .filter_map(|h| render_state.packages.get(h).map(|e| &e.package))
+                        .collect(),
+                };
+                let blocks = (render_state.db_blocks.len() == 3)
+                    .then_some(render_state.db_blocks.as_slice());
+                render::render_generation(
+                    &render_state,
+                    &render_dirty,
+                    render_previous.as_ref(),
+                    render_previous_db.as_ref().map(|files| render::PreviousDb {
+                        files,
+                        blocks,
+                        delta: &delta,
+                    }),
+                    &config,
+                    threads,
+                    chunk_target,
+                )
+            })
+            .await
+            .map_err(|e| Error::Render {
+                root: root.to_string(),
+                reason: format!("render task: {e}"),
+            })?;
+            match rendered {
+                Ok(g) => break g,
+                Err(render::RenderFailure::Reuse(e)) if previous.is_some() => {
+                    // The current files do not match the state: render everything instead.
+                    tracing::warn!(root, error = %e, "rendering every chunk from records");
+                    let mut owned = Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+                    self.load_chunks(run, &mut owned, None).await?;
+                    dirty = (0..owned.chunks.len()).collect();
+                    previous = None;
+                    state = Arc::new(owned);
+                }
+                Err(render::RenderFailure::Databases(e)) if previous_db.is_some() => {
+                    tracing::warn!(root, error = %e, "rebuilding the databases from every record");
+                    let mut owned = Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+                    self.load_chunks(run, &mut owned, None).await?;
+                    previous_db = None;
+                    state = Arc::new(owned);
+                }
+                Err(e) => {
+                    return Err(Error::Render {
+                        root: root.to_string(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        };
         let mut state = Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+        tracing::debug!(
+            root,
+            fresh_chunks = generation.fresh,
+            reused_chunks = generation.reused,
+            "rendered"
+        );
 
         // Names: `<sha256>-<name>`, or `<sha256>-g<generation>-<name>` when the plain name was
         // deleted recently (an older publisher may still be deleting it).
@@ -1058,7 +1259,16 @@ impl Indexer {
         };
         let mut records = Vec::new();
         let mut uploads: Vec<(String, Bytes)> = Vec::new();
-        for f in rendered {
+        state.db_blocks = generation
+            .files
+            .iter()
+            .filter(|f| f.data_type.ends_with("_db") && !f.blocks.is_empty())
+            .map(|f| f.blocks.clone())
+            .collect();
+        if state.db_blocks.len() != 3 {
+            state.db_blocks.clear();
+        }
+        for f in generation.files {
             let href = name_for(&f.checksum, &f.name);
             records.push(Record {
                 data_type: f.data_type.clone(),
@@ -1072,10 +1282,35 @@ impl Indexer {
             });
             uploads.push((href, Bytes::from(f.bytes)));
         }
+        let mut chunks = Vec::with_capacity(generation.chunks.len());
+        for c in generation.chunks {
+            let href = match (c.href, c.file) {
+                (Some(href), _) => href,
+                (None, Some((sum, bytes))) => {
+                    let href = name_for(&sum, CHUNK_FILE);
+                    uploads.push((href.clone(), Bytes::from(bytes)));
+                    href
+                }
+                (None, None) => unreachable!("a fresh chunk has a file"),
+            };
+            chunks.push(ChunkRef {
+                href,
+                count: c.count,
+                first: c.first,
+                members: c.members,
+            });
+        }
+        state.packages.clear();
+        state.loaded = vec![false; chunks.len()];
+        state.chunks = chunks;
 
         // Garbage: what the base referenced and we do not, plus older garbage; expired entries
         // are deleted after the swap and remembered as tombstones.
-        let new_refs: BTreeSet<String> = records.iter().map(|r| r.href.clone()).collect();
+        let new_refs: BTreeSet<String> = records
+            .iter()
+            .map(|r| r.href.clone())
+            .chain(state.chunks.iter().map(|c| c.href.clone()))
+            .collect();
         let grace = self.config.grace_period.as_secs() as i64;
         let mut garbage: Vec<Garbage> = base_garbage
             .iter()
@@ -1183,14 +1418,18 @@ impl Indexer {
             }
         }
         if mode == Mode::Reconcile {
-            let referenced: BTreeSet<String> =
-                repomd.records.iter().map(|r| r.href.clone()).collect();
+            let referenced: BTreeSet<String> = repomd
+                .records
+                .iter()
+                .map(|r| r.href.clone())
+                .chain(state.chunks.iter().map(|c| c.href.clone()))
+                .collect();
             round.deleted_files.extend(
                 self.sweep_orphans(run, &referenced, &state.garbage, now)
                     .await?,
             );
         }
-        round.packages = state.packages.len();
+        round.packages = total;
         round.revision = revision;
         Ok(Some(round))
     }
@@ -1293,6 +1532,23 @@ impl Indexer {
         }
         Ok(deleted)
     }
+}
+
+/// The `primary_db`, `filelists_db` and `other_db` records, if all three are bzip2 sqlite files
+/// of the current database version.
+fn previous_db_records(repomd: &Repomd) -> Option<[&Record; 3]> {
+    let find = |t: &str| {
+        repomd.records.iter().find(|r| {
+            r.data_type == t
+                && r.href.ends_with(".sqlite.bz2")
+                && r.database_version == Some(rpmbucket_repodata::sqlite::DB_VERSION)
+        })
+    };
+    Some([
+        find("primary_db")?,
+        find("filelists_db")?,
+        find("other_db")?,
+    ])
 }
 
 /// `<64 hex>-…`: a name this engine (or createrepo_c) gives a content-addressed file.

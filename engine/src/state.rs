@@ -1,16 +1,22 @@
-//! The engine's own published state: one gzip-compressed JSON document per generation, stored
-//! content-addressed next to the metadata (`repodata/<sha256>-rpmbucket-state.json.gz`) and
-//! referenced from `repomd.xml` as a `<data type="rpmbucket-state">` record. Because the record is
-//! part of the `repomd.xml` that is swapped, the metadata clients see and the state the next
-//! publish starts from are always the same generation.
+//! The engine's own published state, referenced from `repomd.xml` so that the metadata clients
+//! see and the state the next publish starts from are always the same generation.
 //!
-//! It holds, per package key (relative to the repository root, i.e. the `location href`), the
-//! ETag the record was built from and the record itself, so an update never re-reads unchanged
-//! packages; plus rejected keys, and the files of earlier generations awaiting deletion.
+//! Format 2 (current) is sharded: the state file (`repodata/<sha256>-rpmbucket-state.json.gz`,
+//! a `<data type="rpmbucket-state">` record) is a small index — generation, rejected keys,
+//! garbage lists and a list of *chunks*. A chunk is a run of consecutive packages in
+//! createrepo_c order (about [`CHUNK_TARGET`] of them) stored as its own content-addressed file
+//! (`repodata/<sha256>-rpmbucket-chunk.json.gz`) holding each package's record and the ETag it
+//! was built from. The index also says where each chunk's XML sits in this generation's
+//! `primary.xml.gz`, `filelists.xml.gz` and `other.xml.gz`: one gzip member per chunk, so a
+//! publish that changes one package reads one chunk, re-renders one member per file and copies
+//! the others.
+//!
+//! Format 1 (read for upgrades) held every record inline in the state file.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
+use rpmbucket_repodata::bz2block::BlockRef;
 use rpmbucket_repodata::Package;
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +24,12 @@ use serde::{Deserialize, Serialize};
 pub const STATE_TYPE: &str = "rpmbucket-state";
 /// Base name of the state file (prefixed with its sha256 when stored).
 pub const STATE_FILE: &str = "rpmbucket-state.json.gz";
+/// Base name of a chunk file (prefixed with its sha256 when stored).
+pub const CHUNK_FILE: &str = "rpmbucket-chunk.json.gz";
 /// Current format version; readers refuse newer ones.
-pub const STATE_FORMAT: u32 = 1;
+pub const STATE_FORMAT: u32 = 2;
+/// Packages per chunk when chunks are cut; a chunk that grows past twice this is split.
+pub const CHUNK_TARGET: usize = 128;
 
 /// One generation of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +37,17 @@ pub struct State {
     pub format: u32,
     /// Incremented by each publish.
     pub generation: u64,
-    /// Published packages by location href (key relative to the root).
+    /// The packages, as chunks in createrepo_c order (format 2).
+    #[serde(default)]
+    pub chunks: Vec<ChunkRef>,
+    /// Loaded packages by location href (key relative to the root): the entries of the chunks
+    /// marked in `loaded`, or every package of a format-1 state. Not written (format 2 keeps
+    /// them in the chunk files).
+    #[serde(default, skip_serializing)]
     pub packages: BTreeMap<String, Entry>,
+    /// Which of `chunks` have their entries in `packages`.
+    #[serde(skip)]
+    pub loaded: Vec<bool>,
     /// Keys whose current object could not be published, by location href.
     #[serde(default)]
     pub rejected: BTreeMap<String, Rejected>,
@@ -40,6 +59,9 @@ pub struct State {
     /// generation may still be deleting them, so a new generation never reuses these names.
     #[serde(default)]
     pub tombstones: Vec<Garbage>,
+    /// The bzip2 blocks of this generation's primary, filelists and other databases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub db_blocks: Vec<Vec<BlockRef>>,
 }
 
 impl Default for State {
@@ -47,12 +69,53 @@ impl Default for State {
         State {
             format: STATE_FORMAT,
             generation: 0,
+            chunks: Vec::new(),
             packages: BTreeMap::new(),
+            loaded: Vec::new(),
             rejected: BTreeMap::new(),
             garbage: Vec::new(),
             tombstones: Vec::new(),
+            db_blocks: Vec::new(),
         }
     }
+}
+
+/// A chunk of the package list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    /// `repodata/<sha256>-rpmbucket-chunk.json.gz`, relative to the root.
+    pub href: String,
+    /// Number of packages.
+    pub count: usize,
+    /// Location href of its first package; the chunk holds the packages from here up to the
+    /// next chunk's `first` (createrepo_c order).
+    pub first: String,
+    /// Where its XML is in this generation's files, when they are gzip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Members>,
+}
+
+/// The gzip members of one chunk in `primary`, `filelists` and `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    pub primary: Span,
+    pub filelists: Span,
+    pub other: Span,
+}
+
+impl Members {
+    /// In the order primary, filelists, other.
+    pub fn spans(&self) -> [Span; 3] {
+        [self.primary, self.filelists, self.other]
+    }
+}
+
+/// A byte range of a compressed file and the size of its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub offset: u64,
+    pub size: u64,
+    pub open_size: u64,
 }
 
 /// A published package.
@@ -88,40 +151,154 @@ pub struct StateError(String);
 impl State {
     /// Gzip-compressed JSON.
     pub fn encode(&self) -> Vec<u8> {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        serde_json::to_writer(&mut enc, self).expect("state serialises");
-        enc.flush().expect("writing to a Vec");
-        enc.finish().expect("writing to a Vec")
+        gzip_json(self)
     }
 
-    /// Parse what [`State::encode`] wrote.
+    /// Parse what [`State::encode`] wrote (format 1 or 2). Format 1's packages are all loaded;
+    /// format 2's chunks start unloaded.
     pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
-        let mut json = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut json)
-            .map_err(|e| StateError(format!("not gzip: {e}")))?;
-        let state: State =
-            serde_json::from_slice(&json).map_err(|e| StateError(format!("bad json: {e}")))?;
+        let mut state: State = gunzip_json(bytes)?;
         if state.format > STATE_FORMAT {
             return Err(StateError(format!(
                 "format {} is newer than this engine understands ({STATE_FORMAT})",
                 state.format
             )));
         }
+        if state.format < 2 && !state.chunks.is_empty() {
+            return Err(StateError("format 1 with chunks".into()));
+        }
+        if state.format >= 2 && !state.packages.is_empty() {
+            return Err(StateError("format 2 with inline packages".into()));
+        }
+        for w in state.chunks.windows(2) {
+            if createrepo_order(&w[0].first, &w[1].first) != std::cmp::Ordering::Less {
+                return Err(StateError(format!(
+                    "chunks out of order at {:?}, {:?}",
+                    w[0].first, w[1].first
+                )));
+            }
+        }
+        state.loaded = vec![false; state.chunks.len()];
         Ok(state)
     }
 
-    /// Same packages and rejections (what clients and operators see)?
+    /// Number of packages (loaded or not).
+    pub fn package_count(&self) -> usize {
+        let unloaded: usize = self
+            .chunks
+            .iter()
+            .zip(&self.loaded)
+            .filter(|(_, l)| !**l)
+            .map(|(c, _)| c.count)
+            .sum();
+        unloaded + self.packages.len()
+    }
+
+    /// Are all packages in `packages`?
+    pub fn complete(&self) -> bool {
+        self.loaded.iter().all(|l| *l)
+    }
+
+    /// The chunk an href belongs (or would belong) to: the last one whose `first` is not after
+    /// it, or the first chunk. `None` when there are no chunks.
+    pub fn chunk_for(&self, href: &str) -> Option<usize> {
+        if self.chunks.is_empty() {
+            return None;
+        }
+        let after = self
+            .chunks
+            .partition_point(|c| createrepo_order(&c.first, href) != std::cmp::Ordering::Greater);
+        Some(after.saturating_sub(1))
+    }
+
+    /// Put the entries of chunk `index` (decoded from its file) into `packages`. Refuses
+    /// entries that do not belong to that chunk.
+    pub fn add_chunk(&mut self, index: usize, entries: Vec<Entry>) -> Result<(), StateError> {
+        let chunk = &self.chunks[index];
+        if entries.len() != chunk.count {
+            return Err(StateError(format!(
+                "{}: {} packages, the index says {}",
+                chunk.href,
+                entries.len(),
+                chunk.count
+            )));
+        }
+        for e in &entries {
+            if self.chunk_for(&e.package.location_href) != Some(index) {
+                return Err(StateError(format!(
+                    "{}: {} does not belong to this chunk",
+                    self.chunks[index].href, e.package.location_href
+                )));
+            }
+        }
+        for e in entries {
+            self.packages.insert(e.package.location_href.clone(), e);
+        }
+        self.loaded[index] = true;
+        Ok(())
+    }
+
+    /// Same packages and rejections (what clients and operators see)? Both must be complete.
     pub fn same_content(&self, other: &State) -> bool {
         self.packages == other.packages && self.rejected == other.rejected
     }
 
-    /// Packages in createrepo_c order: by base name, then by directory (byte-wise).
+    /// Loaded packages in createrepo_c order: by base name, then by directory (byte-wise).
     pub fn ordered_packages(&self) -> Vec<&Package> {
         let mut v: Vec<&Package> = self.packages.values().map(|e| &e.package).collect();
         v.sort_by(|a, b| createrepo_order(&a.location_href, &b.location_href));
         v
     }
+}
+
+/// The content of a chunk file: its entries in createrepo_c order.
+#[derive(Debug, Serialize, Deserialize)]
+struct ChunkFile {
+    format: u32,
+    entries: Vec<Entry>,
+}
+
+/// Encode a chunk file (gzip JSON).
+pub fn encode_chunk(entries: &[&Entry]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        format: u32,
+        entries: &'a [&'a Entry],
+    }
+    gzip_json(&Out {
+        format: STATE_FORMAT,
+        entries,
+    })
+}
+
+/// Decode a chunk file.
+pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Entry>, StateError> {
+    let f: ChunkFile = gunzip_json(bytes)?;
+    if f.format > STATE_FORMAT {
+        return Err(StateError(format!(
+            "chunk format {} is newer than this engine understands ({STATE_FORMAT})",
+            f.format
+        )));
+    }
+    Ok(f.entries)
+}
+
+fn gzip_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let json = serde_json::to_vec(value).expect("state serialises");
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::new(6),
+    );
+    enc.write_all(&json).expect("writing to a Vec");
+    enc.finish().expect("writing to a Vec")
+}
+
+fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StateError> {
+    let mut json = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut json)
+        .map_err(|e| StateError(format!("not gzip: {e}")))?;
+    serde_json::from_slice(&json).map_err(|e| StateError(format!("bad json: {e}")))
 }
 
 /// createrepo_c's task order (`task_cmp`): base name, ties broken by the directory.
@@ -149,19 +326,46 @@ mod tests {
         }
     }
 
+    fn entry(href: &str) -> Entry {
+        Entry {
+            etag: Some(format!("\"{href}\"")),
+            package: pkg(href),
+        }
+    }
+
+    fn chunk(first: &str, count: usize) -> ChunkRef {
+        ChunkRef {
+            href: format!("repodata/{first}-{CHUNK_FILE}"),
+            count,
+            first: first.into(),
+            members: None,
+        }
+    }
+
     #[test]
     fn round_trip() {
         let mut s = State {
             generation: 7,
+            chunks: vec![chunk("a.rpm", 1), chunk("c.rpm", 2)],
             ..State::default()
         };
-        s.packages.insert(
-            "a.rpm".into(),
-            Entry {
-                etag: Some("\"e\"".into()),
-                package: pkg("a.rpm"),
+        s.chunks[1].members = Some(Members {
+            primary: Span {
+                offset: 1,
+                size: 2,
+                open_size: 3,
             },
-        );
+            filelists: Span {
+                offset: 4,
+                size: 5,
+                open_size: 6,
+            },
+            other: Span {
+                offset: 7,
+                size: 8,
+                open_size: 9,
+            },
+        });
         s.rejected.insert(
             "b.rpm".into(),
             Rejected {
@@ -175,7 +379,50 @@ mod tests {
             since: 3,
         });
         let back = State::decode(&s.encode()).unwrap();
+        s.loaded = vec![false, false];
         assert_eq!(back, s);
+        assert_eq!(back.package_count(), 3);
+        assert!(!back.complete());
+    }
+
+    #[test]
+    fn chunks_load_and_check_membership() {
+        let mut s = State {
+            chunks: vec![chunk("b.rpm", 2), chunk("d.rpm", 1)],
+            loaded: vec![false, false],
+            ..State::default()
+        };
+        assert_eq!(s.chunk_for("a.rpm"), Some(0), "before the first chunk");
+        assert_eq!(s.chunk_for("b.rpm"), Some(0));
+        assert_eq!(s.chunk_for("c.rpm"), Some(0));
+        assert_eq!(s.chunk_for("d.rpm"), Some(1));
+        assert_eq!(s.chunk_for("x/a.rpm"), Some(0), "base name first");
+        let file = encode_chunk(&[&entry("b.rpm"), &entry("c.rpm")]);
+        let entries = decode_chunk(&file).unwrap();
+        // Wrong chunk, wrong count: refused.
+        assert!(s.add_chunk(1, entries.clone()).is_err());
+        assert!(s.add_chunk(0, entries[..1].to_vec()).is_err());
+        s.add_chunk(0, entries).unwrap();
+        assert_eq!(s.package_count(), 3);
+        assert!(s.packages.contains_key("c.rpm"));
+        assert!(!s.complete());
+    }
+
+    #[test]
+    fn reads_format_1() {
+        let v1 = serde_json::json!({
+            "format": 1,
+            "generation": 4,
+            "packages": { "a.rpm": entry("a.rpm") },
+            "rejected": {},
+            "garbage": [],
+        });
+        let bytes = gzip_json(&v1);
+        let s = State::decode(&bytes).unwrap();
+        assert_eq!(s.generation, 4);
+        assert!(s.complete());
+        assert_eq!(s.package_count(), 1);
+        assert_eq!(s.packages["a.rpm"], entry("a.rpm"));
     }
 
     #[test]

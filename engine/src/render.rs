@@ -1,0 +1,559 @@
+//! Rendering a generation from chunks: fresh chunks are rendered from their records, unchanged
+//! chunks' gzip members are copied out of the previous generation's files. Synchronous and pure
+//! (bytes in, bytes out); the publish code runs it on a blocking thread.
+//!
+//! A gzip file made of concatenated members is one valid gzip file whose content is the
+//! members' contents in order (RFC 1952 §2.2); zlib's `gzread`, libsolv (dnf) and zypper read
+//! it. Each of `primary.xml.gz`, `filelists.xml.gz` and `other.xml.gz` is written as: a member
+//! with the XML declaration and root start tag (it holds the package count, so it is always
+//! new), one member per chunk, a member with the root end tag. The uncompressed content is
+//! byte-for-byte what one stream would hold, so `open-checksum` and `open-size` are the same as
+//! createrepo_c's for the same packages; computing them means inflating the copied members,
+//! which also checks them (a member that does not inflate to its recorded size fails the
+//! render, and the caller renders everything from records instead).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rpmbucket_repodata::compress::{gunzip_member, gzip_member};
+use rpmbucket_repodata::writer::XmlKind;
+use sha2::{Digest, Sha256};
+
+use std::collections::BTreeSet;
+
+use crate::backend::{self, Compression, RenderedFile};
+use crate::config::RepoConfig;
+use crate::state::{createrepo_order, encode_chunk, ChunkRef, Entry, Members, Span, State};
+
+/// One chunk of the next generation.
+#[derive(Debug)]
+pub enum Piece<'a> {
+    /// Unchanged: copy its members from the previous files.
+    Reuse(&'a ChunkRef),
+    /// Render from these entries (createrepo_c order).
+    Fresh(Vec<&'a Entry>),
+}
+
+/// A chunk of the rendered generation.
+#[derive(Debug, Clone)]
+pub struct NewChunk {
+    pub count: usize,
+    pub first: String,
+    /// `None` when the XML is not gzip (nothing to reuse next time).
+    pub members: Option<Members>,
+    /// The reused chunk's href, or `None` for a fresh chunk (its file is in `file`).
+    pub href: Option<String>,
+    /// Fresh chunks: the chunk file and its hex sha256.
+    pub file: Option<(String, Vec<u8>)>,
+}
+
+/// The three XML files and the chunks.
+#[derive(Debug)]
+pub struct RenderedXml {
+    /// primary, filelists, other (`*.xml.gz`).
+    pub files: Vec<RenderedFile>,
+    pub chunks: Vec<NewChunk>,
+    /// How many chunks were rendered and how many copied.
+    pub fresh: usize,
+    pub reused: usize,
+}
+
+/// What went wrong with a copied member.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reuse the previous {file}: {reason}")]
+pub struct ReuseError {
+    pub file: &'static str,
+    pub reason: String,
+}
+
+/// Rendered members of a fresh chunk.
+struct FreshOut {
+    members: [Vec<u8>; 3],
+    open_sizes: [u64; 3],
+    file: (String, Vec<u8>),
+}
+
+/// Render `pieces` into gzip `primary`/`filelists`/`other` files. `previous` holds the previous
+/// generation's three files (primary, filelists, other) when any piece is reused. `threads`
+/// fresh chunks are rendered at once.
+pub fn render_gz(
+    pieces: &[Piece],
+    previous: Option<&[bytes::Bytes; 3]>,
+    threads: usize,
+) -> Result<RenderedXml, ReuseError> {
+    // 1. Fresh chunks, in parallel.
+    let fresh_idx: Vec<usize> = pieces
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p, Piece::Fresh(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let mut fresh: Vec<Option<FreshOut>> = (0..pieces.len()).map(|_| None).collect();
+    let next = AtomicUsize::new(0);
+    let done: Vec<Vec<(usize, FreshOut)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.clamp(1, fresh_idx.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = fresh_idx.get(k) else { break };
+                        let Piece::Fresh(entries) = &pieces[i] else {
+                            unreachable!()
+                        };
+                        out.push((i, render_fresh(entries)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("render thread panicked"))
+            .collect()
+    });
+    for (i, f) in done.into_iter().flatten() {
+        fresh[i] = Some(f);
+    }
+
+    // 2. The three files, in parallel: header, members, footer; hash the open content.
+    let total: usize = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Reuse(c) => c.count,
+            Piece::Fresh(e) => e.len(),
+        })
+        .sum();
+    let fresh = &fresh;
+    let assembled: Vec<Result<(RenderedFile, Vec<Span>), ReuseError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = XmlKind::ALL
+            .iter()
+            .enumerate()
+            .map(|(k, &kind)| s.spawn(move || assemble(kind, k, pieces, fresh, previous, total)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("assemble thread panicked"))
+            .collect()
+    });
+    let mut files = Vec::with_capacity(3);
+    let mut spans = Vec::with_capacity(3);
+    for a in assembled {
+        let (f, s) = a?;
+        files.push(f);
+        spans.push(s);
+    }
+
+    let mut chunks = Vec::with_capacity(pieces.len());
+    let (mut n_fresh, mut n_reused) = (0, 0);
+    for (i, piece) in pieces.iter().enumerate() {
+        let members = Some(Members {
+            primary: spans[0][i],
+            filelists: spans[1][i],
+            other: spans[2][i],
+        });
+        chunks.push(match piece {
+            Piece::Reuse(c) => {
+                n_reused += 1;
+                NewChunk {
+                    count: c.count,
+                    first: c.first.clone(),
+                    members,
+                    href: Some(c.href.clone()),
+                    file: None,
+                }
+            }
+            Piece::Fresh(entries) => {
+                n_fresh += 1;
+                NewChunk {
+                    count: entries.len(),
+                    first: entries
+                        .first()
+                        .map(|e| e.package.location_href.clone())
+                        .unwrap_or_default(),
+                    members,
+                    href: None,
+                    file: fresh[i].as_ref().map(|f| f.file.clone()),
+                }
+            }
+        });
+    }
+    Ok(RenderedXml {
+        files,
+        chunks,
+        fresh: n_fresh,
+        reused: n_reused,
+    })
+}
+
+fn render_fresh(entries: &[&Entry]) -> FreshOut {
+    let mut members: [Vec<u8>; 3] = Default::default();
+    let mut open_sizes = [0u64; 3];
+    let mut xml = Vec::new();
+    for (k, kind) in XmlKind::ALL.iter().enumerate() {
+        xml.clear();
+        for e in entries {
+            kind.chunk(&e.package, &mut xml);
+        }
+        open_sizes[k] = xml.len() as u64;
+        members[k] = gzip_member(&xml);
+    }
+    let bytes = encode_chunk(entries);
+    let sum = hex::encode(Sha256::digest(&bytes));
+    FreshOut {
+        members,
+        open_sizes,
+        file: (sum, bytes),
+    }
+}
+
+fn assemble(
+    kind: XmlKind,
+    k: usize,
+    pieces: &[Piece],
+    fresh: &[Option<FreshOut>],
+    previous: Option<&[bytes::Bytes; 3]>,
+    total: usize,
+) -> Result<(RenderedFile, Vec<Span>), ReuseError> {
+    let file = kind.name();
+    let bad = |reason: String| ReuseError { file, reason };
+    let mut out = Vec::new();
+    let mut open = Sha256::new();
+    let mut open_size = 0u64;
+    let header = kind.header(total);
+    out.extend_from_slice(&gzip_member(header.as_bytes()));
+    open.update(header.as_bytes());
+    open_size += header.len() as u64;
+    let mut spans = Vec::with_capacity(pieces.len());
+    for (i, piece) in pieces.iter().enumerate() {
+        let (member, expected): (&[u8], u64) = match piece {
+            Piece::Reuse(c) => {
+                let span = c
+                    .members
+                    .ok_or_else(|| bad(format!("{} has no member", c.href)))?
+                    .spans()[k];
+                let prev = previous.ok_or_else(|| bad("not read".into()))?[k].as_ref();
+                let end = span
+                    .offset
+                    .checked_add(span.size)
+                    .filter(|e| *e <= prev.len() as u64)
+                    .ok_or_else(|| bad(format!("member of {} is out of bounds", c.href)))?;
+                (&prev[span.offset as usize..end as usize], span.open_size)
+            }
+            Piece::Fresh(_) => {
+                let f = fresh[i].as_ref().expect("fresh chunk rendered");
+                (&f.members[k], f.open_sizes[k])
+            }
+        };
+        let content = gunzip_member(member, expected as usize)
+            .map_err(|e| bad(format!("member {i}: {e}")))?;
+        if content.len() as u64 != expected {
+            return Err(bad(format!(
+                "member {i} holds {} bytes, expected {expected}",
+                content.len()
+            )));
+        }
+        open.update(&content);
+        open_size += expected;
+        spans.push(Span {
+            offset: out.len() as u64,
+            size: member.len() as u64,
+            open_size: expected,
+        });
+        out.extend_from_slice(member);
+    }
+    let footer = kind.footer();
+    out.extend_from_slice(&gzip_member(footer.as_bytes()));
+    open.update(footer.as_bytes());
+    open_size += footer.len() as u64;
+    let checksum = hex::encode(Sha256::digest(&out));
+    Ok((
+        RenderedFile {
+            data_type: file.to_string(),
+            name: format!("{file}.xml.gz"),
+            bytes: out,
+            checksum,
+            open: Some((hex::encode(open.finalize()), open_size)),
+            database_version: None,
+            blocks: Vec::new(),
+        },
+        spans,
+    ))
+}
+
+/// The next generation's metadata files and chunks.
+#[derive(Debug)]
+pub struct Generation {
+    /// XML files, then the databases if configured.
+    pub files: Vec<RenderedFile>,
+    pub chunks: Vec<NewChunk>,
+    pub fresh: usize,
+    pub reused: usize,
+}
+
+/// The previous generation's databases and what changed since.
+#[derive(Debug, Clone, Copy)]
+pub struct PreviousDb<'a> {
+    /// primary, filelists and other `.sqlite.bz2`, as published.
+    pub files: &'a [bytes::Bytes; 3],
+    /// Their blocks, from the state (reused where the database pages did not change).
+    pub blocks: Option<&'a [Vec<backend::BlockRef>]>,
+    pub delta: &'a backend::DbDelta<'a>,
+}
+
+/// Why [`render_generation`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderFailure {
+    /// A member of the previous files could not be reused: render everything from records.
+    #[error(transparent)]
+    Reuse(#[from] ReuseError),
+    /// The previous databases could not be updated: rebuild them from every record.
+    #[error("cannot update the previous databases: {0}")]
+    Databases(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Render the next generation of `state`: the chunks in `dirty` (indexes into `state.chunks`)
+/// and every chunk that cannot be copied are rendered from the loaded records, the others are
+/// copied from `previous` (the current primary, filelists and other files, gzip only). A chunk
+/// that grew past twice `chunk_target` ([`CHUNK_TARGET`](crate::state::CHUNK_TARGET) by default) is cut into chunks of
+/// about that size; an emptied chunk
+/// disappears. The databases, when configured, are built from every record (`state` must then
+/// be complete).
+pub fn render_generation(
+    state: &State,
+    dirty: &BTreeSet<usize>,
+    previous: Option<&[bytes::Bytes; 3]>,
+    previous_db: Option<PreviousDb>,
+    config: &RepoConfig,
+    threads: usize,
+    chunk_target: usize,
+) -> Result<Generation, RenderFailure> {
+    let gz = config.compression == Compression::Gz;
+    let mut groups: Vec<Vec<&Entry>> = vec![Vec::new(); state.chunks.len().max(1)];
+    for e in state.packages.values() {
+        groups[state.chunk_for(&e.package.location_href).unwrap_or(0)].push(e);
+    }
+    for g in &mut groups {
+        g.sort_by(|a, b| createrepo_order(&a.package.location_href, &b.package.location_href));
+    }
+    let mut pieces = Vec::new();
+    if state.chunks.is_empty() {
+        cut(&groups[0], chunk_target, &mut pieces);
+    }
+    for (j, c) in state.chunks.iter().enumerate() {
+        if gz && previous.is_some() && c.members.is_some() && !dirty.contains(&j) {
+            pieces.push(Piece::Reuse(c));
+        } else if state.loaded.get(j) == Some(&true) {
+            cut(&groups[j], chunk_target, &mut pieces);
+        } else {
+            return Err(RenderFailure::Other(format!(
+                "{} must be rendered but was not read",
+                c.href
+            )));
+        }
+    }
+
+    if gz {
+        let xml = render_gz(&pieces, previous, threads)?;
+        let mut files = xml.files;
+        if config.database {
+            let sums = [
+                files[0].checksum.as_str(),
+                files[1].checksum.as_str(),
+                files[2].checksum.as_str(),
+            ];
+            let dbs = match previous_db {
+                Some(PreviousDb {
+                    files,
+                    blocks,
+                    delta,
+                }) => backend::update_databases(files, blocks, delta, sums, threads)
+                    .map_err(RenderFailure::Databases)?,
+                None if state.complete() => {
+                    let ordered = state.ordered_packages();
+                    backend::render_databases(&ordered, sums, threads)
+                        .map_err(RenderFailure::Other)?
+                }
+                None => return Err(RenderFailure::Other("databases need every record".into())),
+            };
+            files.extend(dbs);
+        }
+        return Ok(Generation {
+            files,
+            chunks: xml.chunks,
+            fresh: xml.fresh,
+            reused: xml.reused,
+        });
+    }
+
+    // Other compressions: one stream per file from every record; chunks without members.
+    if !state.complete() {
+        return Err(RenderFailure::Other(
+            "non-gzip metadata needs every record".into(),
+        ));
+    }
+    let ordered = state.ordered_packages();
+    let files = backend::render(&ordered, config).map_err(RenderFailure::Other)?;
+    let chunks: Vec<NewChunk> = pieces
+        .iter()
+        .map(|p| {
+            let Piece::Fresh(entries) = p else {
+                unreachable!("nothing is reused without gzip")
+            };
+            let bytes = encode_chunk(entries);
+            NewChunk {
+                count: entries.len(),
+                first: entries[0].package.location_href.clone(),
+                members: None,
+                href: None,
+                file: Some((hex::encode(Sha256::digest(&bytes)), bytes)),
+            }
+        })
+        .collect();
+    let fresh = chunks.len();
+    Ok(Generation {
+        files,
+        chunks,
+        fresh,
+        reused: 0,
+    })
+}
+
+/// Fresh pieces for one group of entries: one piece, or pieces of about `target` (normally
+/// [`CHUNK_TARGET`](crate::state::CHUNK_TARGET)) when the group is larger than twice that; nothing for an empty group.
+fn cut<'a>(group: &[&'a Entry], target: usize, pieces: &mut Vec<Piece<'a>>) {
+    if group.is_empty() {
+        return;
+    }
+    let parts = if group.len() > 2 * target {
+        group.len().div_ceil(target)
+    } else {
+        1
+    };
+    let base = group.len() / parts;
+    let extra = group.len() % parts;
+    let mut at = 0;
+    for i in 0..parts {
+        let n = base + usize::from(i < extra);
+        pieces.push(Piece::Fresh(group[at..at + n].to_vec()));
+        at += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rpmbucket_repodata::Package;
+    use std::io::Read;
+
+    fn entry(name: &str) -> Entry {
+        Entry {
+            etag: None,
+            package: Package {
+                name: name.into(),
+                arch: "noarch".into(),
+                version: "1".into(),
+                release: "1".into(),
+                pkgid: format!("{name:0>64}"),
+                checksum_type: "sha256".into(),
+                location_href: format!("{name}.rpm"),
+                ..Package::default()
+            },
+        }
+    }
+
+    fn gunzip_all(b: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(b)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    /// The XML of `entries` written the plain way: header, every package, footer.
+    fn plain(kind: XmlKind, entries: &[&Entry]) -> Vec<u8> {
+        let mut v = kind.header(entries.len()).into_bytes();
+        for e in entries {
+            kind.chunk(&e.package, &mut v);
+        }
+        v.extend_from_slice(kind.footer().as_bytes());
+        v
+    }
+
+    #[test]
+    fn cut_keeps_small_groups_and_splits_large_ones() {
+        let es: Vec<Entry> = (0..11).map(|i| entry(&format!("p{i:02}"))).collect();
+        let refs: Vec<&Entry> = es.iter().collect();
+        let sizes = |target, n: usize| {
+            let mut pieces = Vec::new();
+            cut(&refs[..n], target, &mut pieces);
+            pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Fresh(e) => e.len(),
+                    Piece::Reuse(_) => unreachable!(),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(4, 0), Vec::<usize>::new());
+        assert_eq!(sizes(4, 8), [8]);
+        assert_eq!(sizes(4, 9), [3, 3, 3]);
+        assert_eq!(sizes(4, 11), [4, 4, 3]);
+    }
+
+    #[test]
+    fn reused_members_give_the_same_content_and_bad_spans_are_refused() {
+        let es: Vec<Entry> = (0..6).map(|i| entry(&format!("p{i}"))).collect();
+        let refs: Vec<&Entry> = es.iter().collect();
+        let first = render_gz(
+            &[
+                Piece::Fresh(refs[..3].to_vec()),
+                Piece::Fresh(refs[3..].to_vec()),
+            ],
+            None,
+            2,
+        )
+        .unwrap();
+        for (k, kind) in XmlKind::ALL.iter().enumerate() {
+            assert_eq!(gunzip_all(&first.files[k].bytes), plain(*kind, &refs));
+        }
+        let previous: [bytes::Bytes; 3] =
+            std::array::from_fn(|k| bytes::Bytes::from(first.files[k].bytes.clone()));
+        let chunk = |c: &NewChunk| ChunkRef {
+            href: "repodata/x-rpmbucket-chunk.json.gz".into(),
+            count: c.count,
+            first: c.first.clone(),
+            members: c.members,
+        };
+        let kept = chunk(&first.chunks[0]);
+        // Reuse the first chunk, drop p4 from the second.
+        let second = render_gz(
+            &[Piece::Reuse(&kept), Piece::Fresh(vec![refs[3], refs[5]])],
+            Some(&previous),
+            1,
+        )
+        .unwrap();
+        assert_eq!((second.fresh, second.reused), (1, 1));
+        let now = [refs[0], refs[1], refs[2], refs[3], refs[5]];
+        for (k, kind) in XmlKind::ALL.iter().enumerate() {
+            let f = &second.files[k];
+            let open = gunzip_all(&f.bytes);
+            assert_eq!(open, plain(*kind, &now));
+            let (sum, size) = f.open.clone().unwrap();
+            assert_eq!(size, open.len() as u64);
+            assert_eq!(sum, hex::encode(Sha256::digest(&open)));
+        }
+        // A span that is off by one byte, or points past the file: refused, not copied.
+        let mut bad = kept.clone();
+        bad.members.as_mut().unwrap().filelists.offset += 1;
+        let err = render_gz(&[Piece::Reuse(&bad)], Some(&previous), 1).unwrap_err();
+        assert_eq!(err.file, "filelists");
+        let mut bad = kept.clone();
+        bad.members.as_mut().unwrap().other.size = u64::MAX;
+        assert!(render_gz(&[Piece::Reuse(&bad)], Some(&previous), 1).is_err());
+        let mut bad = kept;
+        bad.members.as_mut().unwrap().primary.open_size += 1;
+        assert!(render_gz(&[Piece::Reuse(&bad)], Some(&previous), 1).is_err());
+    }
+}
