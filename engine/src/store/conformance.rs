@@ -1,6 +1,7 @@
 //! Behaviour every [`ObjectStore`] must show, as `pub async fn` checks that panic on the first
 //! deviation (object_store's `integration.rs`). Each check expects a store with no objects; the
-//! tests run them against [`LocalStore`](super::local::LocalStore) and against S3 (moto).
+//! tests run them against [`LocalStore`](super::local::LocalStore) and against S3 (moto and
+//! LocalStack).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
