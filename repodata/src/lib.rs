@@ -36,6 +36,7 @@ pub mod parse;
 mod tagtypes;
 pub mod xml;
 
+pub mod bz2block;
 pub mod compress;
 pub mod read;
 pub mod repomd;

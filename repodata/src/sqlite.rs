@@ -4,11 +4,21 @@
 //! A database is written straight to a file on disk inside one transaction, one package at a
 //! time, so memory does not grow with the number of packages. Indexes are created when the
 //! database is closed, after all rows are in, as createrepo_c does.
+//!
+//! A published database can also be updated in place ([`SqliteDb::open_existing`],
+//! [`SqliteDb::remove`], [`SqliteDb::add`], [`SqliteDb::finish_update`]): only the pages that
+//! hold the removed and added rows change, instead of every page of a rebuilt file.
+//!
+//! `pkgKey` is a join key only. Consumers (yum's `sqlitesack.py`) look packages up by
+//! `pkgKey = ?` and never rely on keys being dense or ordered, but yum's file search takes the
+//! `pkgKey` of a `filelist` row and looks it up in *primary*, so the three databases of one
+//! repository must give each package the same key. They do as long as the same sequence of
+//! adds and removes is applied to each of them (see [`SqliteDb::remove`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::package::{is_primary_file, Dependency, FileKind, Package};
 use crate::write_error::{WriteError, WriteResult};
@@ -49,6 +59,21 @@ impl DbKind {
             DbKind::Other => OTHER_INDEXES,
         }
     }
+
+    /// The tables whose rows belong to one package through `pkgKey` (all but `packages` and
+    /// `db_info`).
+    fn child_tables(self) -> impl Iterator<Item = &'static str> {
+        self.tables()
+            .iter()
+            .filter(|ddl| ddl.starts_with("CREATE TABLE "))
+            .map(|ddl| ddl_name(ddl))
+            .filter(|name| *name != "packages")
+    }
+}
+
+/// The name a `CREATE TABLE|INDEX|TRIGGER name …` statement defines.
+fn ddl_name(ddl: &'static str) -> &'static str {
+    ddl.split_whitespace().nth(2).unwrap_or_default()
 }
 
 const DBINFO_TABLE: &str = "CREATE TABLE db_info (dbversion INTEGER, checksum TEXT)";
@@ -126,11 +151,21 @@ fn int32(v: i64) -> i64 {
     i64::from(v as i32)
 }
 
-/// One database being built in a file.
+/// One database being built, or updated, in a file.
 pub struct SqliteDb {
     kind: DbKind,
     path: PathBuf,
     conn: Connection,
+    /// Opened with [`SqliteDb::open_existing`]: `db_info` and the indexes exist already.
+    existing: bool,
+}
+
+/// createrepo_c `db_tweak`: the file is a scratch copy until it is published, so durability is
+/// traded for speed.
+fn tweak(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    conn.pragma_update_and_check(None, "journal_mode", "MEMORY", |_| Ok(()))?;
+    conn.pragma_update(None, "temp_store", "MEMORY")
 }
 
 impl SqliteDb {
@@ -142,13 +177,7 @@ impl SqliteDb {
             source,
         };
         let conn = Connection::open(path).map_err(err)?;
-        // createrepo_c `db_tweak`.
-        conn.pragma_update(None, "synchronous", "OFF")
-            .map_err(err)?;
-        conn.pragma_update_and_check(None, "journal_mode", "MEMORY", |_| Ok(()))
-            .map_err(err)?;
-        conn.pragma_update(None, "temp_store", "MEMORY")
-            .map_err(err)?;
+        tweak(&conn).map_err(err)?;
         conn.execute_batch("BEGIN").map_err(err)?;
         conn.execute_batch(DBINFO_TABLE).map_err(err)?;
         for ddl in kind.tables() {
@@ -158,6 +187,94 @@ impl SqliteDb {
             kind,
             path: path.to_owned(),
             conn,
+            existing: false,
+        })
+    }
+
+    /// Opens a database of `kind` that [`SqliteDb::create`] + [`SqliteDb::finish`] (or
+    /// createrepo_c) wrote, to update it in place, and opens the transaction all changes go
+    /// into. The file must exist; it is checked to hold every table and index of
+    /// `kind` and exactly one `db_info` row with `dbversion` [`DB_VERSION`], else
+    /// [`WriteError::Incompatible`].
+    ///
+    /// Work on a copy of the published file: with the journal in memory (as createrepo_c
+    /// sets it) a crash in the middle of the update can leave the file damaged. Dropping the
+    /// `SqliteDb` without [`SqliteDb::finish_update`] rolls everything back.
+    pub fn open_existing(path: &Path, kind: DbKind) -> WriteResult<Self> {
+        let err = |source| WriteError::Sqlite {
+            db: kind.name(),
+            source,
+        };
+        let incompatible = |reason: String| WriteError::Incompatible {
+            path: path.to_owned(),
+            db: kind.name(),
+            reason,
+        };
+        // Without SQLITE_OPEN_CREATE a missing file is an error instead of a new empty database.
+        let meta = std::fs::metadata(path).map_err(|e| WriteError::io(path, e))?;
+        if !meta.is_file() {
+            return Err(incompatible("not a regular file".into()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        let objects: Vec<(String, String)> = match conn
+            .prepare("SELECT type, name FROM sqlite_master")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            }) {
+            Ok(o) => o,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(incompatible("not an sqlite database".into()));
+            }
+            Err(e) => return Err(err(e)),
+        };
+        // Triggers are not required: `remove` deletes dependent rows itself.
+        let wanted = std::iter::once(("table", DBINFO_TABLE))
+            .chain(
+                kind.tables()
+                    .iter()
+                    .filter(|ddl| ddl.starts_with("CREATE TABLE "))
+                    .map(|ddl| ("table", *ddl)),
+            )
+            .chain(kind.indexes().iter().map(|ddl| ("index", *ddl)));
+        for (what, ddl) in wanted {
+            let name = ddl_name(ddl);
+            if !objects.iter().any(|(t, n)| t == what && n == name) {
+                return Err(incompatible(format!("it has no {what} `{name}`")));
+            }
+        }
+        tweak(&conn).map_err(err)?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        let versions: Vec<Option<i64>> = conn
+            .prepare("SELECT dbversion FROM db_info")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(err)?;
+        match versions[..] {
+            [Some(v)] if v == i64::from(DB_VERSION) => {}
+            [v] => {
+                return Err(incompatible(format!(
+                    "db_info.dbversion is {}, expected {DB_VERSION}",
+                    v.map_or_else(|| "NULL".to_owned(), |v| v.to_string())
+                )))
+            }
+            _ => {
+                return Err(incompatible(format!(
+                    "db_info has {} rows, expected 1",
+                    versions.len()
+                )))
+            }
+        }
+        Ok(SqliteDb {
+            kind,
+            path: path.to_owned(),
+            conn,
+            existing: true,
         })
     }
 
@@ -176,7 +293,10 @@ impl SqliteDb {
         move |source| WriteError::Sqlite { db, source }
     }
 
-    /// Adds one package; packages get `pkgKey` 1, 2, … in the order they are added.
+    /// Adds one package. It gets `pkgKey` = the largest key in the database + 1 (sqlite's
+    /// choice for a new `INTEGER PRIMARY KEY` row), so a new database numbers its packages
+    /// 1, 2, … in the order they are added, and the same sequence of adds and removes gives a
+    /// package the same key in all three databases.
     pub fn add(&mut self, p: &Package) -> WriteResult<()> {
         let r = match self.kind {
             DbKind::Primary => self.add_primary(p),
@@ -302,10 +422,99 @@ impl SqliteDb {
         Ok(())
     }
 
+    /// Removes one package and all its rows; `false` (and nothing changed) when there is no
+    /// such package.
+    ///
+    /// Primary matches on `pkgId` and `location_href`, since the same file can be published at
+    /// two locations. Filelists and other only have `pkgId`; there the package with the lowest
+    /// `pkgKey` among those with that `pkgId` is removed. To keep the keys of the three
+    /// databases equal (yum joins a filelists `pkgKey` to primary), primary removes the lowest
+    /// key of that `pkgId` too: when the matching location has a higher key, that row takes
+    /// over the `packages` columns (location, mtime, …) of the lowest-keyed copy, and the
+    /// lowest-keyed row goes. Copies with one `pkgId` are the same file, so their files,
+    /// dependencies, file lists and changelogs are identical and only the `packages` row
+    /// differs; the content left is exactly "every package but the removed one".
+    ///
+    /// Dependent rows are deleted explicitly, table by table; the schema's triggers
+    /// (`removals`, `remove_filelist`, `remove_changelogs`) would delete the same rows.
+    pub fn remove(&mut self, pkgid: &str, location_href: &str) -> WriteResult<bool> {
+        let r = match self.kind {
+            DbKind::Primary => self.remove_primary(pkgid, location_href),
+            DbKind::Filelists | DbKind::Other => self.remove_lowest(pkgid),
+        };
+        r.map_err(self.err())
+    }
+
+    fn lowest_key(&self, pkgid: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT min(pkgKey) FROM packages WHERE pkgId = ?")?
+            .query_row(params![pkgid], |r| r.get(0))
+    }
+
+    fn remove_primary(&self, pkgid: &str, location_href: &str) -> rusqlite::Result<bool> {
+        let Some(key) = self
+            .conn
+            .prepare_cached(
+                "SELECT pkgKey FROM packages WHERE pkgId = ? AND location_href = ? ORDER BY pkgKey LIMIT 1",
+            )?
+            .query_row(params![pkgid, location_href], |r| r.get::<_, i64>(0))
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        let lowest = self.lowest_key(pkgid)?.unwrap_or(key);
+        if lowest != key {
+            let columns: Vec<String> = self
+                .conn
+                .prepare_cached("SELECT name FROM pragma_table_info('packages')")?
+                .query_map([], |r| r.get(0))?
+                .filter(|c| !matches!(c.as_deref(), Ok("pkgKey")))
+                .collect::<rusqlite::Result<_>>()?;
+            let columns = columns.join(", ");
+            self.conn.execute(
+                &format!(
+                    "UPDATE packages SET ({columns}) = (SELECT {columns} FROM packages WHERE pkgKey = ?1) WHERE pkgKey = ?2"
+                ),
+                params![lowest, key],
+            )?;
+        }
+        self.delete_key(lowest)?;
+        Ok(true)
+    }
+
+    fn remove_lowest(&self, pkgid: &str) -> rusqlite::Result<bool> {
+        match self.lowest_key(pkgid)? {
+            Some(key) => {
+                self.delete_key(key)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn delete_key(&self, key: i64) -> rusqlite::Result<()> {
+        for table in self.kind.child_tables() {
+            self.conn
+                .prepare_cached(&format!("DELETE FROM {table} WHERE pkgKey = ?"))?
+                .execute(params![key])?;
+        }
+        self.conn
+            .prepare_cached("DELETE FROM packages WHERE pkgKey = ?")?
+            .execute(params![key])?;
+        Ok(())
+    }
+
     /// Writes `db_info` (`xml_checksum` = repomd checksum of the compressed XML file of the same
-    /// kind), creates the indexes, commits and closes the file.
+    /// kind), creates the indexes, commits and closes the file. For a database made with
+    /// [`SqliteDb::create`]; an opened one ends with [`SqliteDb::finish_update`].
     pub fn finish(self, xml_checksum: &str) -> WriteResult<PathBuf> {
         let err = self.err();
+        if self.existing {
+            return Err(WriteError::Usage(format!(
+                "{} database was opened with open_existing: finish it with finish_update",
+                self.kind.name()
+            )));
+        }
         self.conn
             .execute(
                 "INSERT INTO db_info (dbversion, checksum) VALUES (?, ?)",
@@ -315,6 +524,29 @@ impl SqliteDb {
         for ddl in self.kind.indexes() {
             self.conn.execute_batch(ddl).map_err(&err)?;
         }
+        self.conn.execute_batch("COMMIT").map_err(&err)?;
+        self.conn.close().map_err(|(_, e)| err(e))?;
+        Ok(self.path)
+    }
+
+    /// Ends an update begun with [`SqliteDb::open_existing`]: sets the one `db_info` row to
+    /// `xml_checksum` (repomd checksum of the new compressed XML of the same kind), commits
+    /// and closes. The indexes are kept up to date by sqlite and the file is not vacuumed, so
+    /// pages no change touched stay byte-for-byte as they were.
+    pub fn finish_update(self, xml_checksum: &str) -> WriteResult<PathBuf> {
+        let err = self.err();
+        if !self.existing {
+            return Err(WriteError::Usage(format!(
+                "{} database was made with create: finish it with finish",
+                self.kind.name()
+            )));
+        }
+        self.conn
+            .execute(
+                "UPDATE db_info SET dbversion = ?, checksum = ?",
+                params![DB_VERSION, xml_checksum],
+            )
+            .map_err(&err)?;
         self.conn.execute_batch("COMMIT").map_err(&err)?;
         self.conn.close().map_err(|(_, e)| err(e))?;
         Ok(self.path)
@@ -359,6 +591,10 @@ pub fn pack_filelist(p: &Package) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "../tests/common/dbdump.rs"]
+mod dbdump;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -596,5 +832,293 @@ pub(crate) mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].0, 2);
         assert_eq!(rows[1].2, 1_690_000_000);
+    }
+
+    const KINDS: [DbKind; 3] = [DbKind::Primary, DbKind::Filelists, DbKind::Other];
+
+    /// A second copy of `p` published at another location (same file, same pkgId).
+    fn moved(p: &Package, href: &str) -> Package {
+        let mut q = p.clone();
+        q.location_href = href.into();
+        q.time_file += 60;
+        q
+    }
+
+    fn build_in(dir: &Path, kind: DbKind, pkgs: &[Package], checksum: &str) -> PathBuf {
+        let path = dir.join(format!("{}.sqlite", kind.name()));
+        let mut db = SqliteDb::create(&path, kind).unwrap();
+        for p in pkgs {
+            db.add(p).unwrap();
+        }
+        db.finish(checksum).unwrap()
+    }
+
+    /// Opens `path`, removes `remove` (pkgId, href) and adds `add`, finishing with `checksum`.
+    fn update(
+        path: &Path,
+        kind: DbKind,
+        remove: &[(&str, &str)],
+        add: &[Package],
+        checksum: &str,
+    ) -> Vec<bool> {
+        let mut db = SqliteDb::open_existing(path, kind).unwrap();
+        let removed = remove
+            .iter()
+            .map(|(id, href)| db.remove(id, href).unwrap())
+            .collect();
+        for p in add {
+            db.add(p).unwrap();
+        }
+        db.finish_update(checksum).unwrap();
+        removed
+    }
+
+    #[test]
+    fn update_in_place_equals_fresh_build() {
+        let [a, b, c, d, x] = ["a", "b", "c", "d", "x"].map(sample);
+        // X first, in the middle and last: the removed key is the lowest, a middle and the
+        // highest one (then the next add reuses it).
+        let starts = [
+            vec![x.clone(), a.clone(), b.clone()],
+            vec![a.clone(), x.clone(), b.clone()],
+            vec![a.clone(), b.clone(), x.clone()],
+        ];
+        for start in &starts {
+            let fresh_dir = tempfile::tempdir().unwrap();
+            let upd_dir = tempfile::tempdir().unwrap();
+            let mut upd_keys = Vec::new();
+            for kind in KINDS {
+                let fresh = build_in(
+                    fresh_dir.path(),
+                    kind,
+                    &[a.clone(), b.clone(), c.clone(), d.clone()],
+                    "new",
+                );
+                let path = build_in(upd_dir.path(), kind, start, "old");
+                let removed = update(
+                    &path,
+                    kind,
+                    &[(&x.pkgid, &x.location_href)],
+                    &[c.clone(), d.clone()],
+                    "new",
+                );
+                assert_eq!(removed, [true]);
+                let (got, want) = (dbdump::dump(&path), dbdump::dump(&fresh));
+                assert_eq!(got, want, "{kind:?}");
+                // The dump covers every table, db_info included, which has one row.
+                assert_eq!(
+                    dbdump::db_info(&path),
+                    [(i64::from(DB_VERSION), "new".into())]
+                );
+                assert_eq!(dbdump::integrity_check(&path), "ok");
+                let keys = dbdump::keys(&path);
+                let max_before = start.len() as i64;
+                // The adds got max(pkgKey) + 1 in turn.
+                let after_remove_max = if start.last() == Some(&x) {
+                    max_before - 1
+                } else {
+                    max_before
+                };
+                assert_eq!(
+                    keys[keys.len() - 2..],
+                    [
+                        (after_remove_max + 1, c.pkgid.clone()),
+                        (after_remove_max + 2, d.pkgid.clone())
+                    ]
+                );
+                upd_keys.push(keys);
+            }
+            assert_eq!(upd_keys[0], upd_keys[1], "primary/filelists keys");
+            assert_eq!(upd_keys[0], upd_keys[2], "primary/other keys");
+        }
+    }
+
+    #[test]
+    fn every_child_row_goes_with_its_package() {
+        // The schema's triggers cover every child table of each kind...
+        for kind in KINDS {
+            let dir = tempfile::tempdir().unwrap();
+            let path = build_in(dir.path(), kind, &[sample("a"), sample("b")], "s");
+            let c = Connection::open(&path).unwrap();
+            c.execute("DELETE FROM packages WHERE pkgKey = 1", [])
+                .unwrap();
+            for t in kind.child_tables() {
+                let count = |k: i64| -> i64 {
+                    c.query_row(
+                        &format!("SELECT count(*) FROM {t} WHERE pkgKey = ?"),
+                        [k],
+                        |r| r.get(0),
+                    )
+                    .unwrap()
+                };
+                assert_eq!(count(1), 0, "{kind:?} trigger leaves rows in {t}");
+                if !matches!(
+                    t,
+                    "conflicts" | "obsoletes" | "enhances" | "recommends" | "supplements"
+                ) {
+                    assert!(count(2) > 0, "{kind:?} {t} has rows of the other package");
+                }
+            }
+        }
+        // ...and remove() leaves no orphans, triggers or not.
+        for kind in KINDS {
+            let dir = tempfile::tempdir().unwrap();
+            let a = sample("a");
+            let path = build_in(dir.path(), kind, &[a.clone(), sample("b")], "s");
+            let c = Connection::open(&path).unwrap();
+            for ddl in kind
+                .tables()
+                .iter()
+                .filter(|d| d.starts_with("CREATE TRIGGER "))
+            {
+                c.execute_batch(&format!("DROP TRIGGER {}", ddl_name(ddl)))
+                    .unwrap();
+            }
+            drop(c);
+            let removed = update(&path, kind, &[(&a.pkgid, &a.location_href)], &[], "s");
+            assert_eq!(removed, [true]);
+            let rows = dbdump::dump(&path);
+            for (t, rows) in &rows {
+                assert!(
+                    rows.iter().all(|(id, _)| id != "ORPHAN" && *id != a.pkgid),
+                    "{kind:?} {t} keeps rows of the removed package"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn removing_an_absent_package_changes_nothing() {
+        for kind in KINDS {
+            let dir = tempfile::tempdir().unwrap();
+            let a = sample("a");
+            let path = build_in(dir.path(), kind, &[a.clone(), sample("b")], "same");
+            let before = dbdump::dump(&path);
+            let keys = dbdump::keys(&path);
+            let mut tries = vec![(sample("zz").pkgid, a.location_href.clone())];
+            if kind == DbKind::Primary {
+                // Right file, wrong location.
+                tries.push((a.pkgid.clone(), "elsewhere/a.rpm".into()));
+            }
+            let tries: Vec<(&str, &str)> = tries
+                .iter()
+                .map(|(i, h)| (i.as_str(), h.as_str()))
+                .collect();
+            let removed = update(&path, kind, &tries, &[], "same");
+            assert!(removed.iter().all(|r| !r), "{kind:?}: {removed:?}");
+            assert_eq!(dbdump::dump(&path), before, "{kind:?}");
+            assert_eq!(dbdump::keys(&path), keys, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn same_file_at_two_locations_keeps_keys_aligned() {
+        let a = sample("a");
+        let a2 = moved(&a, "old/a-1.0-1.x86_64.rpm");
+        let b = sample("b");
+        // Remove the higher-keyed copy, then the lower-keyed one.
+        for (gone, kept) in [(&a2, &a), (&a, &a2)] {
+            let fresh_dir = tempfile::tempdir().unwrap();
+            let upd_dir = tempfile::tempdir().unwrap();
+            let mut all_keys = Vec::new();
+            for kind in KINDS {
+                let fresh = build_in(fresh_dir.path(), kind, &[kept.clone(), b.clone()], "n");
+                let path = build_in(
+                    upd_dir.path(),
+                    kind,
+                    &[a.clone(), b.clone(), a2.clone()],
+                    "o",
+                );
+                let removed = update(&path, kind, &[(&gone.pkgid, &gone.location_href)], &[], "n");
+                assert_eq!(removed, [true]);
+                assert_eq!(dbdump::dump(&path), dbdump::dump(&fresh), "{kind:?}");
+                assert_eq!(dbdump::integrity_check(&path), "ok");
+                all_keys.push(dbdump::keys(&path));
+            }
+            assert_eq!(all_keys[0], all_keys[1]);
+            assert_eq!(all_keys[0], all_keys[2]);
+            // The lowest key of the pkgId went in every database.
+            assert_eq!(all_keys[0], [(2, b.pkgid.clone()), (3, a.pkgid.clone())]);
+        }
+    }
+
+    #[test]
+    fn open_existing_checks_kind_version_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkgs = [sample("a")];
+        let paths: Vec<PathBuf> = KINDS
+            .iter()
+            .map(|k| build_in(dir.path(), *k, &pkgs, "s"))
+            .collect();
+        for (i, path) in paths.iter().enumerate() {
+            for (j, kind) in KINDS.iter().enumerate() {
+                let r = SqliteDb::open_existing(path, *kind);
+                if i == j {
+                    assert!(r.is_ok(), "{kind:?}");
+                } else {
+                    let e = r.err().unwrap();
+                    assert!(
+                        matches!(e, WriteError::Incompatible { db, .. } if db == kind.name()),
+                        "{} as {kind:?}: {e}",
+                        KINDS[i].name()
+                    );
+                }
+            }
+        }
+        let e = SqliteDb::open_existing(&paths[1], DbKind::Primary)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("no table `files`"), "{e}");
+
+        let c = Connection::open(&paths[0]).unwrap();
+        c.execute("UPDATE db_info SET dbversion = 9", []).unwrap();
+        drop(c);
+        let e = SqliteDb::open_existing(&paths[0], DbKind::Primary)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("dbversion is 9, expected 10"), "{e}");
+
+        let c = Connection::open(&paths[2]).unwrap();
+        c.execute("INSERT INTO db_info VALUES (10, 'x')", [])
+            .unwrap();
+        drop(c);
+        let e = SqliteDb::open_existing(&paths[2], DbKind::Other)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("db_info has 2 rows"), "{e}");
+
+        let missing = dir.path().join("missing.sqlite");
+        let e = SqliteDb::open_existing(&missing, DbKind::Primary)
+            .err()
+            .unwrap();
+        assert!(matches!(e, WriteError::Io { .. }), "{e}");
+        assert!(!missing.exists(), "a missing file must not be created");
+
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(
+            &junk,
+            b"BZh91AY&SY this is a compressed file, not a database".repeat(100),
+        )
+        .unwrap();
+        let e = SqliteDb::open_existing(&junk, DbKind::Primary)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not an sqlite database"), "{e}");
+    }
+
+    #[test]
+    fn finish_and_finish_update_refuse_the_other_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.sqlite");
+        let db = SqliteDb::create(&path, DbKind::Primary).unwrap();
+        assert!(matches!(db.finish_update("x"), Err(WriteError::Usage(_))));
+        std::fs::remove_file(&path).unwrap();
+        let path = build_in(dir.path(), DbKind::Primary, &[sample("a")], "s");
+        let before = dbdump::dump(&path);
+        let mut db = SqliteDb::open_existing(&path, DbKind::Primary).unwrap();
+        db.add(&sample("b")).unwrap();
+        assert!(matches!(db.finish("x"), Err(WriteError::Usage(_))));
+        // Nothing was committed.
+        assert_eq!(dbdump::dump(&path), before);
     }
 }

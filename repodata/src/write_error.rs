@@ -23,6 +23,14 @@ pub enum WriteError {
         #[source]
         source: rusqlite::Error,
     },
+    /// An existing sqlite database cannot be updated in place: it is not a database of the
+    /// expected kind, or not one createrepo_c's schema version 10 describes.
+    #[error("{path} is not an updatable {db} database: {reason}")]
+    Incompatible {
+        path: PathBuf,
+        db: &'static str,
+        reason: String,
+    },
     /// Published XML (repomd.xml, primary/filelists/other) is not what createrepo_c writes.
     #[error("malformed {file}: {reason}")]
     Malformed { file: &'static str, reason: String },
