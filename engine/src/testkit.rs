@@ -1,4 +1,5 @@
-//! Test helpers (feature `testkit`): a moto S3 server on 127.0.0.1 and fresh buckets on it.
+//! Test helpers (feature `testkit`): S3-compatible servers on 127.0.0.1 (moto, LocalStack) and
+//! fresh buckets on them.
 //!
 //! [`moto`] uses the server named by `RPMBUCKET_TEST_S3_ENDPOINT` when set (the test script
 //! starts one for the whole run); otherwise it starts `moto_server` once per test process (from
@@ -6,11 +7,17 @@
 //! server stops when the process exits. [`MotoServer::spawn`] starts a private server that stops
 //! when dropped.
 //!
-//! Each [`MotoServer::new_bucket`] builds its own client, so a bucket belongs to the tokio
-//! runtime of the test that made it.
+//! [`localstack`] is LocalStack in host mode, which checks signatures, checksums and conditional
+//! writes more like AWS than moto does. It is never started here (it needs its own Python and
+//! takes seconds): the test script starts it and exports `RPMBUCKET_TEST_LOCALSTACK_ENDPOINT`.
+//!
+//! Both dereference to [`S3Server`], which makes buckets, clients and child-process
+//! environments for an endpoint. Each [`S3Server::new_bucket`] builds its own client, so a
+//! bucket belongs to the tokio runtime of the test that made it.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,11 +32,54 @@ use crate::S3Store;
 /// Region the helpers configure.
 pub const REGION: &str = "us-east-1";
 
+/// Environment variable naming a running LocalStack (`http://127.0.0.1:PORT`).
+pub const LOCALSTACK_ENDPOINT_VAR: &str = "RPMBUCKET_TEST_LOCALSTACK_ENDPOINT";
+
+/// Which implementation an [`S3Server`] is, for the few assertions where they differ from AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Kind {
+    /// moto: does not validate signatures or checksums (stores what the client claims).
+    Moto,
+    /// LocalStack (community, host mode): validates signatures and checksums like AWS, but
+    /// enforces no bucket policy or ACL, so anonymous requests are allowed on every bucket.
+    LocalStack,
+}
+
+/// An S3-compatible server at an endpoint, with dummy credentials (`test`/`test`, which both
+/// moto and LocalStack accept).
+#[derive(Debug, Clone)]
+pub struct S3Server {
+    kind: S3Kind,
+    endpoint: String,
+}
+
 /// A moto server (shared or private). Cloning shares the same server.
 #[derive(Debug, Clone)]
 pub struct MotoServer {
-    endpoint: String,
+    server: S3Server,
     _process: Option<Arc<ServerProcess>>,
+}
+
+impl Deref for MotoServer {
+    type Target = S3Server;
+
+    fn deref(&self) -> &S3Server {
+        &self.server
+    }
+}
+
+/// A LocalStack server (host mode) started by the test script.
+#[derive(Debug, Clone)]
+pub struct LocalStackServer {
+    server: S3Server,
+}
+
+impl Deref for LocalStackServer {
+    type Target = S3Server;
+
+    fn deref(&self) -> &S3Server {
+        &self.server
+    }
 }
 
 /// The running `moto_server` behind a `sh` watchdog that kills it when its stdin closes: when
@@ -52,7 +102,7 @@ pub async fn moto() -> MotoServer {
     if let Ok(endpoint) = std::env::var("RPMBUCKET_TEST_S3_ENDPOINT") {
         if !endpoint.is_empty() {
             return MotoServer {
-                endpoint: endpoint.trim_end_matches('/').to_owned(),
+                server: S3Server::new(S3Kind::Moto, &endpoint),
                 _process: None,
             };
         }
@@ -69,6 +119,44 @@ pub async fn moto() -> MotoServer {
     .await
     .expect("moto start task");
     server
+}
+
+/// The LocalStack named by `RPMBUCKET_TEST_LOCALSTACK_ENDPOINT`, or `None` when the variable
+/// is unset or empty: the caller then skips (`let Some(ls) = localstack() else { return };`),
+/// after a note on stderr.
+///
+/// # Panics
+///
+/// When the variable is unset and `CI` is set (to anything but `false`/`0`): the test script
+/// always starts LocalStack, so its absence there is a broken setup, not a reason to pass.
+pub fn localstack() -> Option<LocalStackServer> {
+    let endpoint = std::env::var(LOCALSTACK_ENDPOINT_VAR)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    match endpoint {
+        Some(endpoint) => Some(LocalStackServer {
+            server: S3Server::new(S3Kind::LocalStack, &endpoint),
+        }),
+        None if in_ci() => panic!(
+            "{LOCALSTACK_ENDPOINT_VAR} is not set although CI is: scripts/test.sh starts \
+             LocalStack and exports it, so the setup is broken"
+        ),
+        None => {
+            eprintln!(
+                "skipped: {LOCALSTACK_ENDPOINT_VAR} is not set (run through scripts/test.sh, or \
+                 start LocalStack with scripts/localstack.sh and export it)"
+            );
+            None
+        }
+    }
+}
+
+/// Whether the `CI` environment variable says this is a CI run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !v.is_empty() && v != "false" && v != "0"
+    })
 }
 
 fn moto_binary() -> PathBuf {
@@ -140,9 +228,25 @@ impl MotoServer {
         // moto keeps logging into the unlinked file; nothing is left behind.
         let _ = std::fs::remove_file(&log);
         Ok(MotoServer {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            server: S3Server::new(S3Kind::Moto, &format!("http://127.0.0.1:{port}")),
             _process: Some(process),
         })
+    }
+}
+
+impl S3Server {
+    /// A handle on a `kind` server at `endpoint` (`http://host:port`, a trailing `/` is
+    /// dropped).
+    pub fn new(kind: S3Kind, endpoint: &str) -> S3Server {
+        S3Server {
+            kind,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Which implementation this is.
+    pub fn kind(&self) -> S3Kind {
+        self.kind
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -214,7 +318,8 @@ impl MotoServer {
         S3Store::new(client, bucket, prefix)
     }
 
-    /// Lets anyone read `store`'s bucket (GET objects, list) over plain HTTP, as dnf does.
+    /// Lets anyone read `store`'s bucket (GET objects, list) over plain HTTP, as dnf does
+    /// (LocalStack lets anyone read already; the policy is stored all the same).
     pub async fn make_public(&self, store: &S3Store) {
         let bucket = store.bucket();
         let policy = format!(

@@ -1,6 +1,7 @@
 //! Behaviour every [`ObjectStore`] must show, as `pub async fn` checks that panic on the first
 //! deviation (object_store's `integration.rs`). Each check expects a store with no objects; the
-//! tests run them against [`LocalStore`](super::local::LocalStore) and against S3 (moto).
+//! tests run them against [`LocalStore`](super::local::LocalStore) and against S3 (moto and
+//! LocalStack).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub async fn run_all(store: Arc<dyn ObjectStore>, many: usize) {
     put_file(&*store).await;
     list_order_and_prefix(&*store).await;
     update_race(Arc::clone(&store), 5, 4).await;
+    create_race(Arc::clone(&store), 5, 4).await;
     list_many(&*store, many).await;
 }
 
@@ -370,6 +372,40 @@ pub async fn update_race(store: Arc<dyn ObjectStore>, writers: usize, rounds: us
         meta = won;
     }
     store.delete(key).await.unwrap();
+}
+
+/// `writers` tasks race `rounds` times to `Create` one new key: each round exactly one wins, the
+/// others get `AlreadyExists` (or `Precondition`, S3's answer to a concurrent conditional write),
+/// and the winner's body is what is stored. The first publish of a repository relies on this.
+pub async fn create_race(store: Arc<dyn ObjectStore>, writers: usize, rounds: usize) {
+    for round in 1..=rounds {
+        let key = format!("create-race/{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(writers));
+        let tasks: Vec<_> = (0..writers)
+            .map(|w| {
+                let (store, barrier, key) = (Arc::clone(&store), Arc::clone(&barrier), key.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let body = Bytes::from(format!("round {round} writer {w}"));
+                    (w, store.put(&key, body, create()).await)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (w, Ok(m)) => winners.push((w, m)),
+                (_, Err(Error::AlreadyExists { .. } | Error::Precondition { .. })) => {}
+                (w, Err(e)) => panic!("round {round} writer {w}: {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let (w, won) = winners.pop().unwrap();
+        let (got, now) = store.get(&key).await.unwrap();
+        assert_eq!(got, format!("round {round} writer {w}"));
+        assert_eq!(now.etag, won.etag);
+        store.delete(&key).await.unwrap();
+    }
 }
 
 /// More keys than one listing page; all come back, in order.

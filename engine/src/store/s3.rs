@@ -281,7 +281,7 @@ impl S3Store {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0),
-            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type()),
+            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type(), out.e_tag()),
         })
     }
 }
@@ -309,9 +309,19 @@ pub fn parse_url(url: &str) -> Result<(String, String)> {
 }
 
 /// Hex of a full-object base64 SHA-256; `None` for composite (multipart) checksums.
-fn full_object_sha256(b64: Option<&str>, kind: Option<&ChecksumType>) -> Option<String> {
+///
+/// A multipart object (ETag `"…-N"`) never has a full-object SHA-256 on S3 (full-object
+/// checksums of multipart uploads exist for the CRC algorithms only), so its SHA-256 is the
+/// composite one even when the server omits the `-N` suffix and the checksum type, as moto 5.2
+/// does.
+fn full_object_sha256(
+    b64: Option<&str>,
+    kind: Option<&ChecksumType>,
+    etag: Option<&str>,
+) -> Option<String> {
     let b64 = b64?;
-    if b64.contains('-') || matches!(kind, Some(ChecksumType::Composite)) {
+    let multipart = etag.is_some_and(|e| e.contains('-'));
+    if multipart || b64.contains('-') || matches!(kind, Some(ChecksumType::Composite)) {
         return None;
     }
     let raw = aws_smithy_types::base64::decode(b64).ok()?;
@@ -419,7 +429,7 @@ impl ObjectStore for S3Store {
             size: out.content_length().unwrap_or(0).max(0) as u64,
             etag: out.e_tag().unwrap_or_default().to_owned(),
             last_modified: seconds(out.last_modified()),
-            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type()),
+            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type(), out.e_tag()),
         })
     }
 
@@ -508,7 +518,7 @@ impl ObjectStore for S3Store {
             size: out.content_length().unwrap_or(0).max(0) as u64,
             etag: out.e_tag().unwrap_or_default().to_owned(),
             last_modified: seconds(out.last_modified()),
-            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type()),
+            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type(), out.e_tag()),
         };
         let owned_key = key.to_owned();
         let stream =
@@ -611,18 +621,29 @@ mod tests {
         // SHA-256 of "hello".
         let b64 = "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=";
         let hex = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
-        assert_eq!(full_object_sha256(Some(b64), None).as_deref(), Some(hex));
+        let single = Some("\"5d41402abc4b2a76b9719d911017c592\"");
         assert_eq!(
-            full_object_sha256(Some(b64), Some(&ChecksumType::FullObject)).as_deref(),
+            full_object_sha256(Some(b64), None, single).as_deref(),
             Some(hex)
         );
         assert_eq!(
-            full_object_sha256(Some(b64), Some(&ChecksumType::Composite)),
+            full_object_sha256(Some(b64), None, None).as_deref(),
+            Some(hex)
+        );
+        assert_eq!(
+            full_object_sha256(Some(b64), Some(&ChecksumType::FullObject), single).as_deref(),
+            Some(hex)
+        );
+        assert_eq!(
+            full_object_sha256(Some(b64), Some(&ChecksumType::Composite), single),
             None
         );
-        assert_eq!(full_object_sha256(Some("abc-3"), None), None);
-        assert_eq!(full_object_sha256(Some("!!"), None), None);
-        assert_eq!(full_object_sha256(None, None), None);
+        assert_eq!(full_object_sha256(Some("abc-3"), None, single), None);
+        // A multipart object's SHA-256 without suffix or type (moto): still composite.
+        let multipart = Some("\"d8e8fca2dc0f896fd7cb4cb0031ba249-1\"");
+        assert_eq!(full_object_sha256(Some(b64), None, multipart), None);
+        assert_eq!(full_object_sha256(Some("!!"), None, single), None);
+        assert_eq!(full_object_sha256(None, None, single), None);
     }
 
     #[test]

@@ -184,3 +184,37 @@ impl ObjectStore for Auditing {
         self.inner.list(prefix).await
     }
 }
+
+/// A store for one test, and what must live as long as it (a temporary directory).
+pub struct TestStore {
+    pub store: Arc<dyn ObjectStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A local-directory store in a fresh temporary directory.
+pub async fn local_store() -> Option<TestStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rpmbucket_engine::LocalStore::new(dir.path()).unwrap();
+    Some(TestStore {
+        store: Arc::new(store),
+        _dir: Some(dir),
+    })
+}
+
+/// A fresh bucket on moto.
+pub async fn moto_store() -> Option<TestStore> {
+    let server = rpmbucket_engine::testkit::moto().await;
+    Some(TestStore {
+        store: Arc::new(server.new_bucket().await),
+        _dir: None,
+    })
+}
+
+/// A fresh bucket on LocalStack; `None` (skip) when there is none outside CI.
+pub async fn localstack_store() -> Option<TestStore> {
+    let server = rpmbucket_engine::testkit::localstack()?;
+    Some(TestStore {
+        store: Arc::new(server.new_bucket().await),
+        _dir: None,
+    })
+}
