@@ -214,6 +214,8 @@ reject "validation rejects a maximum concurrency below AWS's minimum" "must be b
     -var 'sqs_maximum_concurrency=1'
 reject "validation rejects an invalid bucket name" "valid S3 bucket name" \
     -var 'bucket_name=Bad_Bucket'
+reject "validation rejects /tmp below Lambda's minimum" "must be between 512 and 10240" \
+    -var 'indexer_ephemeral_storage_mb=256'
 
 # --- localstack/: no Docker engine here, so check what can be checked without one ----------------------
 for f in "$ROOT"/localstack/*.sh; do

@@ -191,7 +191,8 @@ build_binaries() {
 # TESTBED), export their endpoints and register a stop command with
 # on_cleanup.
 start_extra_services() {
-  # LocalStack (host mode) validates presigned URLs like AWS: the gateway's refusal tests.
+  # LocalStack (host mode) is closer to AWS than moto: presigned-URL refusals (gateway), stored
+  # checksums, conditional writes and every publish scenario (engine) run on it too.
   local dir
   dir=$(mktemp -d "$RPMBUCKET_CACHE/localstack-run-XXXXXX")
   on_cleanup "bash '$REPO/scripts/localstack.sh' stop '$dir'; rm -rf '$dir'"

@@ -16,6 +16,10 @@ resource "aws_lambda_function" "indexer" {
   memory_size      = var.indexer_memory_mb
   timeout          = var.indexer_timeout_seconds
 
+  ephemeral_storage {
+    size = var.indexer_ephemeral_storage_mb
+  }
+
   environment {
     variables = merge({
       RPMBUCKET_BUCKET        = var.bucket_name

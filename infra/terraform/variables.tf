@@ -282,6 +282,17 @@ variable "indexer_memory_mb" {
   }
 }
 
+variable "indexer_ephemeral_storage_mb" {
+  description = "Indexer /tmp size (MB). With sqlite databases on, a publish updates the current databases in /tmp: about 4.5 KB per package for the three (450 MB at 100,000 packages)."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.indexer_ephemeral_storage_mb >= 512 && var.indexer_ephemeral_storage_mb <= 10240
+    error_message = "indexer_ephemeral_storage_mb must be between 512 and 10240."
+  }
+}
+
 variable "indexer_timeout_seconds" {
   description = "Indexer timeout. The queue's visibility timeout is set to six times this (AWS's advice for SQS sources)."
   type        = number

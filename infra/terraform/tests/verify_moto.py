@@ -147,6 +147,7 @@ def main():
         check({k: idx.get(k) for k in common} == common, "indexer: provided.al2023, bootstrap, architecture", {k: idx.get(k) for k in common})
         check(idx["Role"] == out["indexer_role_arn"] and idx["Timeout"] == 300 and idx["MemorySize"] == 1024,
               "indexer: own role, 300 s, 1024 MB", (idx["Role"], idx["Timeout"], idx["MemorySize"]))
+        check(idx.get("EphemeralStorage", {}).get("Size") == 2048, "indexer: 2048 MB of /tmp", idx.get("EphemeralStorage"))
         want_env = {
             "RPMBUCKET_BUCKET": bucket, "RPMBUCKET_PREFIXES": ",".join(prefixes), "RPMBUCKET_LAYOUT": "auto",
             "RPMBUCKET_GRACE_SECONDS": "300", "RPMBUCKET_COMPRESSION": "gz", "RPMBUCKET_DATABASE": "false", "RUST_LOG": "info",
