@@ -29,11 +29,12 @@ pub struct ReconcileArgs {
     #[arg(value_name = "s3://BUCKET[/PREFIX]|DIR")]
     pub location: String,
 
-    /// Do not write the sqlite databases when republishing.
+    /// Do not write the sqlite databases (repositories without stored settings only: a
+    /// repository keeps the settings `index` gave it).
     #[arg(long)]
     pub no_database: bool,
 
-    /// Compression of the XML metadata when republishing.
+    /// Compression of the XML metadata (repositories without stored settings only).
     #[arg(long, value_name = "TYPE", default_value = "gz", value_parser = crate::index::parse_compression)]
     pub compress_type: Compression,
 
@@ -85,13 +86,9 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
     let mut outcome = Outcome::default();
     for root in &roots {
         let result = indexer.reconcile(root).await;
-        let unchanged = matches!(&result, Ok(r) if r.unchanged);
         outcome
             .record(&loc, root, result, args.quiet, args.remote.json, true)
             .await;
-        if unchanged {
-            loc.warn_settings(root, &meta).await;
-        }
         if args.strict {
             outcome.check_rejected(&loc, root).await;
         }

@@ -2,9 +2,10 @@
 //! opening a location (a bucket or a directory) as an engine store, building the engine's
 //! [`Indexer`] from the command line, and printing one summary line per repository.
 //!
-//! Metadata settings (`--compress-type`, `--no-database`, `--changelog-limit`) are not stored
-//! in the bucket: every command that publishes (and the indexer Lambda, through its
-//! `RPMBUCKET_*` variables) should be given the same ones.
+//! Metadata settings (`--compress-type`, `--no-database`, `--changelog-limit`) are stored with
+//! each repository's state: `index s3://` applies and stores them (republishing a repository
+//! whose settings differ); every other publisher — `reconcile`, the indexer Lambda, the local
+//! server — keeps a repository's stored settings and uses its own only for new repositories.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -148,33 +149,6 @@ impl Location {
         format!("{}{key}", self.display)
     }
 
-    /// Warn when the metadata published at `root` was written with other settings than
-    /// `meta` (compression of primary, sqlite databases): the engine renders metadata only
-    /// when packages change, so an unchanged repository keeps its old settings.
-    pub async fn warn_settings(&self, root: &str, meta: &Metadata) {
-        let key = format!("{root}repodata/repomd.xml");
-        let Ok((body, _)) = self.store.get(&key).await else {
-            return;
-        };
-        let xml = String::from_utf8_lossy(&body);
-        let primary_href = xml
-            .split("<data type=\"primary\"")
-            .nth(1)
-            .and_then(|rest| rest.split("href=\"").nth(1))
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default();
-        let compression_ok =
-            primary_href.ends_with(&format!("primary.xml{}", meta.compression.suffix()));
-        let database_ok = xml.contains("<data type=\"primary_db\"") == meta.database;
-        if !(compression_ok && database_ok) {
-            eprintln!(
-                "rpmbucket: warning: {} was published with other metadata settings (compression, \
-                 databases) than these; they apply from the next package change",
-                self.show(root)
-            );
-        }
-    }
-
     /// Keys the repository at `root` lists as rejected now (its `repodata/rpmbucket-rejected.json`),
     /// with the reasons; empty when there is none.
     pub async fn rejected_keys(&self, root: &str) -> anyhow::Result<Vec<(String, String)>> {
@@ -252,7 +226,9 @@ async fn index_remote(
     meta: &Metadata,
 ) -> anyhow::Result<ExitCode> {
     let loc = Location::open(location).await?;
-    let indexer = loc.indexer(&args.remote, meta, args.workers);
+    let indexer = loc
+        .indexer(&args.remote, meta, args.workers)
+        .overriding_settings();
     let mut roots = indexer
         .list_roots(&loc.prefix)
         .await
@@ -270,13 +246,9 @@ async fn index_remote(
     let mut outcome = Outcome::default();
     for root in &roots {
         let result = indexer.reindex(root).await;
-        let unchanged = matches!(&result, Ok(r) if r.unchanged);
         outcome
             .record(&loc, root, result, args.quiet, args.remote.json, false)
             .await;
-        if unchanged {
-            loc.warn_settings(root, meta).await;
-        }
         if args.strict {
             outcome.check_rejected(&loc, root).await;
         }

@@ -31,8 +31,8 @@ use crate::error::{store_error_is_retryable, Error, Result};
 use crate::layout::{normalise_root, Layout, REPODATA_DIR};
 use crate::render;
 use crate::state::{
-    decode_chunk, ChunkRef, Entry, Garbage, Rejected, State, CHUNK_FILE, CHUNK_TARGET, STATE_FILE,
-    STATE_FORMAT, STATE_TYPE,
+    decode_chunk, ChunkRef, Entry, Garbage, Rejected, Settings, State, CHUNK_FILE, CHUNK_TARGET,
+    STATE_FILE, STATE_FORMAT, STATE_TYPE,
 };
 use crate::store::{self, ObjectMeta, ObjectStore, PutMode, PutOptions};
 
@@ -175,6 +175,9 @@ pub struct Indexer {
     config: RepoConfig,
     options: IndexerOptions,
     fault: Option<FaultPoint>,
+    /// Apply `config`'s compression, databases and changelog limit even to repositories that
+    /// have stored settings (and store them).
+    override_settings: bool,
 }
 
 /// What the store says a key holds.
@@ -224,6 +227,8 @@ struct Run {
     hashed_by_stream: AtomicU32,
     hashed_by_checksum: AtomicU32,
     conflicts: u32,
+    /// The repository's changelog limit, for parsing packages (set from its settings).
+    changelog_limit: std::sync::atomic::AtomicI32,
 }
 
 /// Result of one successful publish round.
@@ -266,7 +271,17 @@ impl Indexer {
             config,
             options: IndexerOptions::default(),
             fault: None,
+            override_settings: false,
         }
+    }
+
+    /// Publish with this indexer's compression, databases and changelog limit even where the
+    /// repository has stored settings, and store them: how an operator changes a repository's
+    /// settings (`rpmbucket index --compress-type …`). Without it, a repository keeps the
+    /// settings it was created with, whatever the indexer that publishes it is configured with.
+    pub fn overriding_settings(mut self) -> Indexer {
+        self.override_settings = true;
+        self
     }
 
     /// Replace the retry/parallelism options.
@@ -388,6 +403,7 @@ impl Indexer {
             hashed_by_stream: AtomicU32::new(0),
             hashed_by_checksum: AtomicU32::new(0),
             conflicts: 0,
+            changelog_limit: std::sync::atomic::AtomicI32::new(self.config.changelog_limit),
         }
     }
 
@@ -584,10 +600,26 @@ impl Indexer {
     /// Does the next generation need every package's record (not only the changed chunks)?
     /// Not when the XML is gzip (unchanged chunks' members are copied) and the databases, if
     /// configured, can be updated in place from the previous ones.
-    fn needs_all_records(&self, base: &Base) -> bool {
-        self.config.compression != Compression::Gz
+    fn needs_all_records(config: &RepoConfig, base: &Base) -> bool {
+        config.compression != Compression::Gz
             || base.state.chunks.iter().any(|c| c.members.is_none())
-            || (self.config.database && previous_db_records(&base.repomd).is_none())
+            || (config.database && previous_db_records(&base.repomd).is_none())
+    }
+
+    /// The settings a publish of this repository uses: the ones stored in its state (chosen
+    /// when it was created or last overridden), unless this indexer overrides them or there
+    /// are none; the grace period is always this indexer's.
+    fn effective_config(&self, state: &State) -> RepoConfig {
+        match (&state.settings, self.override_settings) {
+            (Some(s), false) => RepoConfig {
+                compression: Compression::from_name(&s.compression)
+                    .unwrap_or(self.config.compression),
+                database: s.database,
+                changelog_limit: s.changelog_limit,
+                grace_period: self.config.grace_period,
+            },
+            _ => self.config.clone(),
+        }
     }
 
     /// Read the chunks holding `hrefs` (all chunks for `None`) into `state.packages`.
@@ -732,7 +764,11 @@ impl Indexer {
         loop {
             attempt += 1;
             let mut base = self.load(run).await?;
-            let scope = (mode == Mode::Apply && !self.needs_all_records(&base)).then_some(pending);
+            let config = self.effective_config(&base.state);
+            run.changelog_limit
+                .store(config.changelog_limit, Ordering::Relaxed);
+            let scope = (mode == Mode::Apply && !Self::needs_all_records(&config, &base))
+                .then_some(pending);
             self.load_chunks(run, &mut base.state, scope).await?;
             if mode != Mode::Apply {
                 // Published keys missing from the listing are gone.
@@ -746,7 +782,10 @@ impl Indexer {
                 know.seen.keys().cloned().collect()
             };
             self.learn(run, &all, &base.state, know).await?;
-            match self.try_publish(run, &all, know, base, mode).await? {
+            match self
+                .try_publish(run, &all, know, base, mode, &config)
+                .await?
+            {
                 Some(round) => return Ok(round),
                 None if attempt < self.options.max_attempts => {
                     run.conflicts += 1;
@@ -930,7 +969,7 @@ impl Indexer {
         };
         run.hashed_by_checksum.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(key, pkgid_source = "checksum", "read package header");
-        Ok(self.parse(key, &run.root, meta, sha, &buf[..end as usize]))
+        Ok(self.parse(key, run, meta, sha, &buf[..end as usize]))
     }
 
     async fn read_streamed(
@@ -981,7 +1020,7 @@ impl Indexer {
         );
         match end {
             Some(Ok(e)) if e <= buf.len() as u64 => {
-                Ok(self.parse(key, &run.root, meta, sha, &buf[..e as usize]))
+                Ok(self.parse(key, run, meta, sha, &buf[..e as usize]))
             }
             Some(Ok(e)) => Ok(Read::Bad(format!(
                 "truncated: headers end at {e}, object has {total} bytes"
@@ -993,14 +1032,16 @@ impl Indexer {
         }
     }
 
-    fn parse(&self, key: &str, root: &str, meta: &ObjectMeta, sha: String, header: &[u8]) -> Read {
+    fn parse(&self, key: &str, run: &Run, meta: &ObjectMeta, sha: String, header: &[u8]) -> Read {
+        let root = run.root.as_str();
+        let changelog_limit = run.changelog_limit.load(Ordering::Relaxed);
         let facts = FileFacts {
             location_href: key[root.len()..].to_string(),
             size: meta.size,
             mtime: meta.last_modified,
             pkgid: sha,
         };
-        match backend::parse_package(header, &facts, self.config.changelog_limit) {
+        match backend::parse_package(header, &facts, changelog_limit) {
             Ok(p) => Read::Package(Box::new(p)),
             Err(reason) => Read::Bad(reason),
         }
@@ -1015,6 +1056,7 @@ impl Indexer {
         know: &Knowledge,
         base: Base,
         mode: Mode,
+        config: &RepoConfig,
     ) -> Result<Option<Round>> {
         let now = now_secs();
         let root = run.root.as_str();
@@ -1113,10 +1155,11 @@ impl Indexer {
         }
 
         let exists = base_etag.is_some();
-        let same_content = !changed && !rejected_changed;
+        let settings_changed = state.settings.as_ref() != Some(&Settings::of(config));
+        let same_content = !changed && !rejected_changed && !settings_changed;
         let due_garbage = base_garbage
             .iter()
-            .any(|g| g.since + self.config.grace_period.as_secs() as i64 <= now);
+            .any(|g| g.since + config.grace_period.as_secs() as i64 <= now);
         let must_create = !exists && mode != Mode::Apply;
         if same_content && !due_garbage && !must_create && mode != Mode::Reconcile {
             round.unchanged = true;
@@ -1140,6 +1183,7 @@ impl Indexer {
         // changed packages from records, the others copied from the current files.
         state.generation = base_generation + 1;
         state.format = STATE_FORMAT;
+        state.settings = Some(Settings::of(config));
         let total = state.package_count();
         let mut dirty: BTreeSet<usize> = round
             .added
@@ -1148,7 +1192,7 @@ impl Indexer {
             .filter_map(|h| state.chunk_for(h))
             .collect();
         let mut previous = None;
-        let reusable = self.config.compression == Compression::Gz
+        let reusable = config.compression == Compression::Gz
             && state
                 .chunks
                 .iter()
@@ -1158,7 +1202,7 @@ impl Indexer {
             previous = self.previous_xml(run, &base_repomd).await?;
         }
         let mut previous_db = None;
-        if self.config.database {
+        if config.database {
             previous_db = self.previous_databases(run, &base_repomd).await?;
         }
         // The databases' delta: what left (or was replaced), then what arrived.
@@ -1175,7 +1219,7 @@ impl Indexer {
         let db_add = Arc::new(db_add);
         let mut state = Arc::new(state);
         let generation = loop {
-            let config = self.config.clone();
+            let config = config.clone();
             let render_state = state.clone();
             let render_dirty = dirty.clone();
             let render_previous = previous.clone();
@@ -1311,7 +1355,7 @@ impl Indexer {
             .map(|r| r.href.clone())
             .chain(state.chunks.iter().map(|c| c.href.clone()))
             .collect();
-        let grace = self.config.grace_period.as_secs() as i64;
+        let grace = config.grace_period.as_secs() as i64;
         let mut garbage: Vec<Garbage> = base_garbage
             .iter()
             .filter(|g| !new_refs.contains(&g.href))

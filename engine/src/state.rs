@@ -59,6 +59,9 @@ pub struct State {
     /// generation may still be deleting them, so a new generation never reuses these names.
     #[serde(default)]
     pub tombstones: Vec<Garbage>,
+    /// The repository's metadata settings (format 2; absent in older states).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Settings>,
     /// The bzip2 blocks of this generation's primary, filelists and other databases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub db_blocks: Vec<Vec<BlockRef>>,
@@ -76,6 +79,30 @@ impl Default for State {
             garbage: Vec::new(),
             tombstones: Vec::new(),
             db_blocks: Vec::new(),
+            settings: None,
+        }
+    }
+}
+
+/// A repository's metadata settings, kept with its state so that every indexer (Lambda, CLI,
+/// local server) publishes it the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// XML compression (`gz`, `zstd`, `xz`, `bz2`, `none`).
+    pub compression: String,
+    /// sqlite databases on or off.
+    pub database: bool,
+    /// Changelog entries kept per package (applies to packages read from then on).
+    pub changelog_limit: i32,
+}
+
+impl Settings {
+    /// The settings part of a configuration.
+    pub fn of(config: &crate::config::RepoConfig) -> Settings {
+        Settings {
+            compression: config.compression.name().to_string(),
+            database: config.database,
+            changelog_limit: config.changelog_limit,
         }
     }
 }

@@ -342,3 +342,68 @@ async fn dnf_and_zypper_read_incremental_metadata() {
         "zypper finds {name}: {hits:?}"
     );
 }
+
+/// A repository keeps the settings it was created with whatever the indexer publishing it is
+/// configured with, until an indexer overrides them (`rpmbucket index s3://…` does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_are_kept_with_the_repository() {
+    use rpmbucket_engine::Compression;
+    let pkgs: Vec<PathBuf> = common::synthetic(6);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<LocalStore> = Arc::new(LocalStore::new(dir.path()).unwrap());
+    let zstd_nodb = RepoConfig {
+        compression: Compression::Zstd,
+        database: false,
+        ..RepoConfig::default()
+    };
+    let gz_db = RepoConfig::default();
+    let types = |dir: &Path| {
+        repomd(dir)
+            .records
+            .iter()
+            .map(|r| r.location_href.rsplit('-').next().unwrap().to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    for (i, p) in pkgs[..3].iter().enumerate() {
+        copy_in(dir.path(), p, &format!("p{i}.rpm"));
+    }
+    let a = Indexer::new(store.clone(), Layout::new(vec![]), zstd_nodb.clone());
+    a.reindex("").await.unwrap();
+    let zstd_files: BTreeSet<String> = [
+        "primary.xml.zst",
+        "filelists.xml.zst",
+        "other.xml.zst",
+        "state.json.gz",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(types(dir.path()), zstd_files);
+
+    // Another indexer with other settings (say the Lambda's): the repository's win.
+    let b = Indexer::new(store.clone(), Layout::new(vec![]), gz_db.clone());
+    let k = copy_in(dir.path(), &pkgs[3], "p3.rpm");
+    apply(&b, vec![Change::created(k)]).await;
+    assert_eq!(types(dir.path()), zstd_files);
+    assert_eq!(
+        rpmbucket_tests::dnf_nevras(&rpmbucket_tests::file_url(dir.path()))
+            .unwrap()
+            .len(),
+        4
+    );
+
+    // An override changes and stores them, even with no package change.
+    let r = b.clone().overriding_settings().reindex("").await.unwrap();
+    assert!(!r.unchanged);
+    assert!(types(dir.path()).contains("primary.sqlite.bz2"));
+    assert!(types(dir.path()).contains("primary.xml.gz"));
+    assert_matches_createrepo_c(dir.path(), true);
+    let k = copy_in(dir.path(), &pkgs[4], "p4.rpm");
+    apply(&a, vec![Change::created(k)]).await;
+    assert!(types(dir.path()).contains("primary.sqlite.bz2"));
+    assert_matches_createrepo_c(dir.path(), true);
+    let settings = state(dir.path()).settings.unwrap();
+    assert_eq!(
+        (settings.compression.as_str(), settings.database),
+        ("gz", true)
+    );
+}

@@ -322,7 +322,7 @@ variable "grace_seconds" {
 }
 
 variable "compression" {
-  description = "RPMBUCKET_COMPRESSION: compression of the XML metadata files (\"gz\" is what every dnf/yum/zypper reads)."
+  description = "RPMBUCKET_COMPRESSION: compression of the XML metadata files of new repositories (\"gz\" is what every dnf/yum/zypper reads). A repository keeps the settings it was created with; change them with `rpmbucket index s3://...`."
   type        = string
   default     = "gz"
 
@@ -333,7 +333,7 @@ variable "compression" {
 }
 
 variable "database" {
-  description = "RPMBUCKET_DATABASE: also publish the sqlite databases (*.sqlite.bz2), which old yum (EL7) can use instead of parsing XML."
+  description = "RPMBUCKET_DATABASE: also publish the sqlite databases (*.sqlite.bz2) of new repositories, which old yum (EL7) can use instead of parsing XML."
   type        = bool
   default     = false
 }

@@ -378,24 +378,37 @@ async fn layout_and_prefixes_choose_the_repositories() {
         assert_eq!(r["unchanged"], true, "{r}");
     }
 
-    // Other settings for an unchanged repository are not applied yet: a warning says so.
+    // `index` applies other settings at once (nothing else changed) and stores them; `reconcile`
+    // (like the Lambda) keeps a repository's stored settings whatever its own flags say.
     let y = format!("s3://{bucket}/other/y");
-    for (extra, warns) in [
-        (None, false),
-        (Some("--no-database"), true),
-        (Some("--compress-type=xz"), true),
+    let repomd = || async {
+        let (body, _) = store.get("other/y/repodata/repomd.xml").await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    };
+    for (extra, published, xz) in [
+        (&["--no-database"][..], true, false),
+        (&["--no-database"][..], false, false),
+        (&["--no-database", "--compress-type=xz"][..], true, true),
+        (&["--no-database", "--compress-type=xz"][..], false, true),
     ] {
-        let mut args = vec!["index", y.as_str(), "-q"];
+        let mut args = vec!["index", y.as_str(), "--json"];
         args.extend(extra);
-        let out = rpmbucket(s, &args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+        let out = reports(&expect(s, &args, 0));
         assert_eq!(
-            stderr.contains("warning: s3://"),
-            warns,
-            "{args:?}: {stderr}"
+            out["other/y/"]["unchanged"], !published,
+            "{args:?}: {out:?}"
         );
+        let md = repomd().await;
+        assert!(!md.contains("primary_db"), "{args:?}: {md}");
+        assert_eq!(md.contains("primary.xml.xz"), xz, "{args:?}: {md}");
     }
+    let out = reports(&expect(s, &["reconcile", &y, "--json"], 0));
+    assert_eq!(out["other/y/"]["unchanged"], true, "{out:?}");
+    let md = repomd().await;
+    assert!(
+        md.contains("primary.xml.xz") && !md.contains("primary_db"),
+        "{md}"
+    );
 
     // An empty prefix becomes an empty repository (like createrepo_c on an empty directory).
     let out = reports(&expect(
