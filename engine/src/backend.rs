@@ -126,27 +126,44 @@ pub fn render_databases(
     xml_checksums: [&str; 3],
     threads: usize,
 ) -> Result<Vec<RenderedFile>, String> {
-    use rpmbucket_repodata::sqlite::{DbKind, SqliteDb};
+    use rpmbucket_repodata::sqlite::SqliteDb;
+    per_database(xml_checksums, |kind, _, xml_sum, raw| {
+        let mut db = SqliteDb::create(raw, kind).map_err(|e| e.to_string())?;
+        for p in packages {
+            db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+        }
+        let raw = db.finish(xml_sum).map_err(|e| e.to_string())?;
+        compress_database(&raw, kind.name(), None, threads)
+    })
+}
+
+/// Run `f(kind, index, xml_checksum, path)` for primary, filelists and other in parallel, each
+/// with a path for its database file in one temporary directory.
+fn per_database<F>(xml_checksums: [&str; 3], f: F) -> Result<Vec<RenderedFile>, String>
+where
+    F: Fn(
+            rpmbucket_repodata::sqlite::DbKind,
+            usize,
+            &str,
+            &std::path::Path,
+        ) -> Result<RenderedFile, String>
+        + Sync,
+{
+    use rpmbucket_repodata::sqlite::DbKind;
     let tmp = tempfile::Builder::new()
         .prefix("rpmbucket-db-")
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
     let kinds = [DbKind::Primary, DbKind::Filelists, DbKind::Other];
+    let f = &f;
     let results: Vec<Result<RenderedFile, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = kinds
             .iter()
+            .enumerate()
             .zip(xml_checksums)
-            .map(|(&kind, xml_sum)| {
-                let dir = tmp.path();
-                s.spawn(move || {
-                    let raw = dir.join(format!("{}.sqlite", kind.name()));
-                    let mut db = SqliteDb::create(&raw, kind).map_err(|e| e.to_string())?;
-                    for p in packages {
-                        db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
-                    }
-                    let raw = db.finish(xml_sum).map_err(|e| e.to_string())?;
-                    compress_database(&raw, kind.name(), None, threads)
-                })
+            .map(|((k, &kind), xml_sum)| {
+                let raw = tmp.path().join(format!("{}.sqlite", kind.name()));
+                s.spawn(move || f(kind, k, xml_sum, &raw))
             })
             .collect();
         handles
@@ -211,59 +228,34 @@ pub fn update_databases(
     xml_checksums: [&str; 3],
     threads: usize,
 ) -> Result<Vec<RenderedFile>, String> {
-    use rpmbucket_repodata::sqlite::{DbKind, SqliteDb};
-    let tmp = tempfile::Builder::new()
-        .prefix("rpmbucket-db-")
-        .tempdir()
-        .map_err(|e| format!("temporary directory: {e}"))?;
-    let kinds = [DbKind::Primary, DbKind::Filelists, DbKind::Other];
-    let results: Vec<Result<RenderedFile, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = kinds
-            .iter()
-            .enumerate()
-            .zip(xml_checksums)
-            .map(|((k, &kind), xml_sum)| {
-                let dir = tmp.path();
-                let old = &previous[k];
-                let old_blocks = previous_blocks.and_then(|b| b.get(k)).map(Vec::as_slice);
-                s.spawn(move || {
-                    let raw = dir.join(format!("{}.sqlite", kind.name()));
-                    let mut file = std::fs::File::create(&raw)
-                        .map_err(|e| format!("{}: {e}", raw.display()))?;
-                    let mut dec = Compression::Bz2
-                        .decoder(&old[..])
-                        .map_err(|e| format!("{}: {e}", kind.name()))?;
-                    std::io::copy(&mut dec, &mut file)
-                        .map_err(|e| format!("previous {} database: {e}", kind.name()))?;
-                    drop(file);
-                    let mut db = SqliteDb::open_existing(&raw, kind).map_err(|e| e.to_string())?;
-                    for (pkgid, href) in &delta.remove {
-                        if !db.remove(pkgid, href).map_err(|e| e.to_string())? {
-                            return Err(format!("{} database lacks {href} ({pkgid})", kind.name()));
-                        }
-                    }
-                    for p in &delta.add {
-                        db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
-                    }
-                    let raw = db.finish_update(xml_sum).map_err(|e| e.to_string())?;
-                    compress_database(
-                        &raw,
-                        kind.name(),
-                        old_blocks.map(|b| (&old[..], b)),
-                        threads,
-                    )
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("database thread panicked".into()))
-            })
-            .collect()
-    });
-    results.into_iter().collect()
+    use rpmbucket_repodata::sqlite::SqliteDb;
+    per_database(xml_checksums, |kind, k, xml_sum, raw| {
+        let old = &previous[k];
+        let mut file = std::fs::File::create(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
+        let mut dec = Compression::Bz2
+            .decoder(&old[..])
+            .map_err(|e| format!("{}: {e}", kind.name()))?;
+        std::io::copy(&mut dec, &mut file)
+            .map_err(|e| format!("previous {} database: {e}", kind.name()))?;
+        drop(file);
+        let mut db = SqliteDb::open_existing(raw, kind).map_err(|e| e.to_string())?;
+        for (pkgid, href) in &delta.remove {
+            if !db.remove(pkgid, href).map_err(|e| e.to_string())? {
+                return Err(format!("{} database lacks {href} ({pkgid})", kind.name()));
+            }
+        }
+        for p in &delta.add {
+            db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+        }
+        let raw = db.finish_update(xml_sum).map_err(|e| e.to_string())?;
+        let old_blocks = previous_blocks.and_then(|b| b.get(k)).map(Vec::as_slice);
+        compress_database(
+            &raw,
+            kind.name(),
+            old_blocks.map(|b| (&old[..], b)),
+            threads,
+        )
+    })
 }
 
 /// A `<data>` record of `repomd.xml`.
