@@ -385,7 +385,7 @@ impl Indexer {
             return Ok(None);
         };
         let run = self.new_run(&root);
-        let mut base = self.load(&run).await?;
+        let mut base = self.load(&run, false).await?;
         let one: BTreeSet<String> = [href.to_string()].into();
         self.load_chunks(&run, &mut base.state, Some(&one)).await?;
         Ok(base
@@ -566,8 +566,10 @@ impl Indexer {
         }
     }
 
-    /// Read the published generation.
-    async fn load(&self, run: &Run) -> Result<Base> {
+    /// Read the published generation. Damaged metadata (a missing or corrupt state file) is
+    /// recovered from, see [`Indexer::recover_state`]; `full` (reindex, reconcile) allows starting
+    /// over from an empty state.
+    async fn load(&self, run: &Run, full: bool) -> Result<Base> {
         let repomd_key = format!("{}{REPODATA_DIR}/repomd.xml", run.root);
         let (bytes, meta) = match retry(&self.options, "get", || run.store.get(&repomd_key)).await {
             Ok(x) => x,
@@ -583,8 +585,18 @@ impl Indexer {
             repomd.records.iter().map(|r| r.href.clone()).collect();
         let state = match repomd.records.iter().find(|r| r.data_type == STATE_TYPE) {
             Some(rec) => {
-                let data = self.get_checked(run, rec).await?;
-                State::decode(&data).map_err(|e| bad(format!("{}: {e}", rec.href)))?
+                let read = match self.get_checked(run, rec).await {
+                    Ok(data) => State::decode(&data).map_err(|e| bad(format!("{}: {e}", rec.href))),
+                    Err(e) => Err(e),
+                };
+                match read {
+                    Ok(state) => state,
+                    Err(e) if is_damage(&e) => {
+                        self.recover_state(run, &repomd, State::default(), full, e)
+                            .await?
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             None => self.state_from_xml(run, &repomd).await?,
         };
@@ -697,6 +709,37 @@ impl Indexer {
         Ok(Some([p, f, o]))
     }
 
+    /// The state file or a chunk of it is missing or corrupt (deleted by hand, say): take the
+    /// records from the published primary/filelists/other XML instead, as for a repository
+    /// made by createrepo_c (they have no ETags, so the next reindex reads those packages once),
+    /// keeping what the damaged state still says (settings, rejected keys, garbage). If the XML
+    /// cannot be read either, a full run (`full`) starts from an empty state and reads every
+    /// package of the listing; an apply gives up with `damage` (run `reconcile`).
+    async fn recover_state(
+        &self,
+        run: &Run,
+        repomd: &Repomd,
+        damaged: State,
+        full: bool,
+        damage: Error,
+    ) -> Result<State> {
+        tracing::warn!(root = %run.root, error = %damage, "state unreadable; taking the records from the published XML");
+        let mut state = match self.state_from_xml(run, repomd).await {
+            Ok(state) => state,
+            Err(e) if full && is_damage(&e) => {
+                tracing::warn!(root = %run.root, error = %e, "published XML unreadable too; reading every package");
+                State::default()
+            }
+            Err(_) => return Err(damage),
+        };
+        state.generation = damaged.generation;
+        state.settings = damaged.settings;
+        state.rejected = damaged.rejected;
+        state.garbage = damaged.garbage;
+        state.tombstones = damaged.tombstones;
+        Ok(state)
+    }
+
     async fn get_checked(&self, run: &Run, rec: &Record) -> Result<Bytes> {
         let key = format!("{}{}", run.root, rec.href);
         let (data, _) = retry(&self.options, "get", || run.store.get(&key)).await?;
@@ -763,13 +806,21 @@ impl Indexer {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut base = self.load(run).await?;
+            let mut base = self.load(run, mode != Mode::Apply).await?;
             let config = self.effective_config(&base.state);
             run.changelog_limit
                 .store(config.changelog_limit, Ordering::Relaxed);
             let scope = (mode == Mode::Apply && !Self::needs_all_records(&config, &base))
                 .then_some(pending);
-            self.load_chunks(run, &mut base.state, scope).await?;
+            if let Err(e) = self.load_chunks(run, &mut base.state, scope).await {
+                if !is_damage(&e) {
+                    return Err(e);
+                }
+                let kept = std::mem::take(&mut base.state);
+                base.state = self
+                    .recover_state(run, &base.repomd, kept, mode != Mode::Apply, e)
+                    .await?;
+            }
             if mode != Mode::Apply {
                 // Published keys missing from the listing are gone.
                 for href in base.state.packages.keys().chain(base.state.rejected.keys()) {
@@ -1199,11 +1250,31 @@ impl Indexer {
                 .enumerate()
                 .any(|(j, c)| c.members.is_some() && !dirty.contains(&j));
         if reusable {
-            previous = self.previous_xml(run, &base_repomd).await?;
+            previous = match self.previous_xml(run, &base_repomd).await {
+                Ok(p) => p,
+                Err(e) if is_damage(&e) => {
+                    tracing::warn!(root, error = %e, "current XML unreadable; rendering every chunk");
+                    None
+                }
+                Err(e) => return Err(e),
+            };
         }
         let mut previous_db = None;
         if config.database {
-            previous_db = self.previous_databases(run, &base_repomd).await?;
+            previous_db = match self.previous_databases(run, &base_repomd).await {
+                Ok(p) => p,
+                Err(e) if is_damage(&e) => {
+                    tracing::warn!(root, error = %e, "current databases unreadable; rebuilding them");
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        if (reusable && previous.is_none()) || (config.database && previous_db.is_none()) {
+            self.load_chunks(run, &mut state, None).await?;
+            if previous.is_none() {
+                dirty = (0..state.chunks.len()).collect();
+            }
         }
         // The databases' delta: what left (or was replaced), then what arrived.
         let mut db_remove: Vec<(String, String)> = Vec::new();
@@ -1576,6 +1647,15 @@ impl Indexer {
         }
         Ok(deleted)
     }
+}
+
+/// Published metadata that is missing or does not match what references it (as opposed to a
+/// store that is failing): something to recover from by reading more, not to retry.
+fn is_damage(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Metadata { .. } | Error::Store(store::Error::NotFound { .. })
+    )
 }
 
 /// The `primary_db`, `filelists_db` and `other_db` records, if all three are bzip2 sqlite files

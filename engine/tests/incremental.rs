@@ -407,3 +407,66 @@ async fn settings_are_kept_with_the_repository() {
         ("gz", true)
     );
 }
+
+/// Metadata files deleted by hand (a chunk, the state, the current XML or databases, or all of
+/// them): the next publish recovers from what is left and publishes what createrepo_c would;
+/// with nothing left, an apply refuses and reconcile rebuilds from the packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_metadata_is_recovered_from() {
+    let pkgs: Vec<PathBuf> = common::synthetic(16);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::new(dir.path()).unwrap());
+    let ix = Indexer::new(store, Layout::new(vec![]), RepoConfig::default()).with_options(
+        IndexerOptions {
+            chunk_target: 2,
+            ..IndexerOptions::default()
+        },
+    );
+    for (i, p) in pkgs[..8].iter().enumerate() {
+        copy_in(dir.path(), p, &format!("p{i}.rpm"));
+    }
+    ix.reindex("").await.unwrap();
+    let remove = |href: &str| std::fs::remove_file(dir.path().join(href)).unwrap();
+    let current = |t: &str| repomd(dir.path()).record(t).unwrap().location_href.clone();
+
+    // A chunk file (the one holding p2 and p3), then a change in it.
+    let st = state(dir.path());
+    assert_eq!(st.chunks[1].first, "p2.rpm");
+    remove(&st.chunks[1].href);
+    remove("p3.rpm");
+    let k = copy_in(dir.path(), &pkgs[8], "p8.rpm");
+    apply(&ix, vec![Change::removed("p3.rpm"), Change::created(k)]).await;
+    assert_matches_createrepo_c(dir.path(), true);
+    assert!(dir.path().join(current("rpmbucket-state")).exists());
+
+    // The state file.
+    remove(&current("rpmbucket-state"));
+    let k = copy_in(dir.path(), &pkgs[9], "p9.rpm");
+    apply(&ix, vec![Change::created(k)]).await;
+    assert_matches_createrepo_c(dir.path(), true);
+
+    // The current XML and databases.
+    remove(&current("primary"));
+    remove(&current("other_db"));
+    let k = copy_in(dir.path(), &pkgs[10], "p10.rpm");
+    apply(&ix, vec![Change::created(k)]).await;
+    assert_matches_createrepo_c(dir.path(), true);
+
+    // Everything but repomd.xml: an apply cannot know what was published and says so; a
+    // reconcile reads the packages again.
+    for t in [
+        "rpmbucket-state",
+        "primary",
+        "filelists",
+        "other",
+        "primary_db",
+    ] {
+        remove(&current(t));
+    }
+    let k = copy_in(dir.path(), &pkgs[11], "p11.rpm");
+    let err = ix.apply("", &[Change::created(k)]).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    let r = ix.reconcile("").await.unwrap();
+    assert_eq!(r.packages, 11, "{r:?}");
+    assert_matches_createrepo_c(dir.path(), true);
+}
