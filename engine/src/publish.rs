@@ -194,7 +194,7 @@ enum Seen {
 /// Outcome of reading one package.
 #[derive(Debug, Clone)]
 enum Read {
-    Package(Box<Package>),
+    Package(Arc<Package>),
     Bad(String),
 }
 
@@ -788,7 +788,7 @@ impl Indexer {
                 p.location_href.clone(),
                 Entry {
                     etag: None,
-                    package: p,
+                    package: Arc::new(p),
                 },
             );
         }
@@ -1093,7 +1093,7 @@ impl Indexer {
             pkgid: sha,
         };
         match backend::parse_package(header, &facts, changelog_limit) {
-            Ok(p) => Read::Package(Box::new(p)),
+            Ok(p) => Read::Package(Arc::new(p)),
             Err(reason) => Read::Bad(reason),
         }
     }
@@ -1169,8 +1169,13 @@ impl Indexer {
                     match know.reads.get(&(href.clone(), meta.etag.clone())) {
                         None => {}
                         Some(Read::Package(p)) => {
-                            let mut p = (**p).clone();
-                            p.location_href = href.clone();
+                            let p = if p.location_href == *href {
+                                p.clone()
+                            } else {
+                                let mut own = (**p).clone();
+                                own.location_href = href.clone();
+                                Arc::new(own)
+                            };
                             state.packages.insert(
                                 href.clone(),
                                 Entry {
@@ -1303,7 +1308,7 @@ impl Indexer {
                     remove: (*db_remove).clone(),
                     add: db_add
                         .iter()
-                        .filter_map(|h| render_state.packages.get(h).map(|e| &e.package))
+                        .filter_map(|h| render_state.packages.get(h).map(|e| &*e.package))
                         .collect(),
                 };
                 let blocks = (render_state.db_blocks.len() == 3)

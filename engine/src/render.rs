@@ -450,7 +450,7 @@ mod tests {
     fn entry(name: &str) -> Entry {
         Entry {
             etag: None,
-            package: Package {
+            package: std::sync::Arc::new(Package {
                 name: name.into(),
                 arch: "noarch".into(),
                 version: "1".into(),
@@ -459,7 +459,7 @@ mod tests {
                 checksum_type: "sha256".into(),
                 location_href: format!("{name}.rpm"),
                 ..Package::default()
-            },
+            }),
         }
     }
 

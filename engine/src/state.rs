@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use rpmbucket_repodata::bz2block::BlockRef;
 use rpmbucket_repodata::Package;
@@ -151,7 +152,9 @@ pub struct Entry {
     /// ETag of the object the record was built from; `None` when the record came from
     /// metadata written by another tool (then the next reindex reads the package again).
     pub etag: Option<String>,
-    pub package: Package,
+    /// Shared with the read that produced it (a reindex of a large repository holds every
+    /// record once, not twice).
+    pub package: Arc<Package>,
 }
 
 /// A key that was not published.
@@ -272,7 +275,7 @@ impl State {
 
     /// Loaded packages in createrepo_c order: by base name, then by directory (byte-wise).
     pub fn ordered_packages(&self) -> Vec<&Package> {
-        let mut v: Vec<&Package> = self.packages.values().map(|e| &e.package).collect();
+        let mut v: Vec<&Package> = self.packages.values().map(|e| &*e.package).collect();
         v.sort_by(|a, b| createrepo_order(&a.location_href, &b.location_href));
         v
     }
@@ -356,7 +359,7 @@ mod tests {
     fn entry(href: &str) -> Entry {
         Entry {
             etag: Some(format!("\"{href}\"")),
-            package: pkg(href),
+            package: Arc::new(pkg(href)),
         }
     }
 
@@ -471,7 +474,7 @@ mod tests {
                 h.into(),
                 Entry {
                     etag: None,
-                    package: pkg(h),
+                    package: Arc::new(pkg(h)),
                 },
             );
         }
