@@ -541,9 +541,12 @@ async fn stored_sha256_spares_the_stream(server: &S3Server) {
     // large file): the stored checksum is the hash of the parts' hashes, not the object's.
     multipart_upload(&s3, &key(fx::EPOCH), &fixture(fx::EPOCH)).await;
 
+    // moto stores a presigned upload's checksum only when also told the algorithm
+    // (`x-amz-sdk-checksum-algorithm`), which the presigned URL does not sign.
+    let validates = server.kind() == S3Kind::LocalStack;
     let cases = [
         (fx::BASIC, true),
-        (fx::LIB_1_0, true),
+        (fx::LIB_1_0, validates),
         (fx::META, false),
         (fx::EPOCH, false),
     ];
@@ -557,7 +560,12 @@ async fn stored_sha256_spares_the_stream(server: &S3Server) {
     let keys: Vec<String> = cases.iter().map(|(name, _)| key(name)).collect();
     let r = ix.apply(ROOT, &created(&keys)).await.unwrap();
     assert_eq!(r.added.len(), keys.len(), "{r:?}");
-    assert_eq!((r.hashed_by_checksum, r.hashed_by_stream), (2, 2), "{r:?}");
+    let by_checksum = cases.iter().filter(|(_, stored)| *stored).count() as u32;
+    assert_eq!(
+        (r.hashed_by_checksum, r.hashed_by_stream),
+        (by_checksum, 4 - by_checksum),
+        "{r:?}"
+    );
     let p = published(&*store, ROOT).await;
     for (name, _) in cases {
         assert_eq!(p.packages[&href(name)].pkgid, file_sha(name), "{name}");

@@ -18,7 +18,7 @@ use anyhow::{bail, Context as _};
 
 use crate::app::{Access, AppState, Writes, BASEURL_ENV};
 use crate::auth::Tokens;
-use crate::presign::{expiry_from_env, S3Presigner};
+use crate::presign::expiry_from_env;
 
 /// Environment variable: Secrets Manager secret holding the tokens.
 pub const TOKENS_SECRET_ENV: &str = "RPMBUCKET_TOKENS_SECRET_ARN";
@@ -90,10 +90,11 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
     Ok(AppState {
         access: Access::Tokens(tokens),
         writes: Writes::Presign {
-            presigner: std::sync::Arc::new(S3Presigner {
-                client: client.clone(),
-                bucket: bucket.clone(),
-            }),
+            presigner: std::sync::Arc::new(rpmbucket_engine::S3Store::new(
+                client.clone(),
+                bucket.clone(),
+                "",
+            )),
             expires,
         },
         repo: crate::engine::s3_repository(client, bucket),

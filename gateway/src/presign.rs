@@ -1,4 +1,5 @@
-//! Presigned S3 PUT URLs.
+//! Presigned S3 PUT URLs: the gateway's seam ([`Presigner`]) over the engine's
+//! [`S3Store::presign_put`].
 //!
 //! A presigned URL with a bound checksum carries `x-amz-checksum-sha256` as a *signed header*:
 //! the uploader must send that header with exactly the signed value, and S3 then refuses a body
@@ -7,8 +8,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::presigning::PresigningConfig;
 use base64::Engine as _;
+use rpmbucket_engine::{ObjectStore, S3Store};
 
 /// Environment variable: presigned URL lifetime in seconds.
 pub const PRESIGN_SECONDS_ENV: &str = "RPMBUCKET_PRESIGN_SECONDS";
@@ -37,51 +38,29 @@ pub trait Presigner: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), String>;
 }
 
-/// Presigner over an `aws-sdk-s3` client and one bucket.
-#[derive(Debug, Clone)]
-pub struct S3Presigner {
-    pub client: aws_sdk_s3::Client,
-    pub bucket: String,
-}
-
+/// The engine's S3 store presigns (the one presigner: `S3Store::presign_put`) and deletes.
 #[async_trait]
-impl Presigner for S3Presigner {
+impl Presigner for S3Store {
     async fn presign_put(
         &self,
         key: &str,
         expires: Duration,
         sha256: Option<&str>,
     ) -> Result<PresignedPut, String> {
-        // No content type: it would become a signed header that `curl -T` does not send.
-        let mut req = self.client.put_object().bucket(&self.bucket).key(key);
-        if let Some(hex) = sha256 {
-            req = req.checksum_sha256(hex_to_base64(hex).ok_or("sha256 must be 64 hex digits")?);
-        }
-        let cfg = PresigningConfig::expires_in(expires).map_err(|e| e.to_string())?;
-        let p = req
-            .presigned(cfg)
+        let signed = S3Store::presign_put(self, key, expires, sha256)
             .await
             .map_err(|e| format!("presigning: {e}"))?;
         Ok(PresignedPut {
-            url: p.uri().to_string(),
-            headers: p
-                .headers()
-                .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            url: signed.url,
+            headers: signed.headers,
             expires_in: expires,
         })
     }
 
     async fn delete(&self, key: &str) -> Result<(), String> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
+        ObjectStore::delete(self, key)
             .await
-            .map(|_| ())
-            .map_err(|e| format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))
+            .map_err(|e| e.to_string())
     }
 }
 

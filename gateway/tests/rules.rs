@@ -10,8 +10,8 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use base64::Engine as _;
 use http_body_util::BodyExt;
+use rpmbucket_engine::S3Store;
 use rpmbucket_gateway::auth::{hash_token_with, Tokens};
-use rpmbucket_gateway::presign::S3Presigner;
 use rpmbucket_gateway::{app, Access, AppState, Writes};
 use tower::ServiceExt;
 
@@ -48,10 +48,7 @@ fn state(dir: &std::path::Path) -> AppState {
     AppState {
         access: Access::Tokens(tokens),
         writes: Writes::Presign {
-            presigner: Arc::new(S3Presigner {
-                client,
-                bucket: "bucket".into(),
-            }),
+            presigner: Arc::new(S3Store::new(client, "bucket", "")),
             expires: Duration::from_secs(120),
         },
         repo,

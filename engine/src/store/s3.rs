@@ -114,8 +114,9 @@ pub fn client(config: &aws_config::SdkConfig, opts: &S3Options) -> Client {
 pub struct PresignedPut {
     /// The URL, signature in the query string.
     pub url: String,
-    /// Headers that are part of the signature; the uploader must send them as they are (e.g.
-    /// `x-amz-checksum-sha256`, which makes S3 reject a body with another hash).
+    /// Headers besides `host` that are part of the signature; the uploader must send them as
+    /// they are: `x-amz-checksum-sha256` when a checksum is bound (S3 then rejects a body with
+    /// another hash), else none.
     pub headers: Vec<(String, String)>,
 }
 
@@ -190,9 +191,15 @@ impl S3Store {
         format!("{}{key}", self.prefix)
     }
 
-    /// A URL to upload `key` with a plain HTTP `PUT` for `expires`. With `sha256` (hex), the
-    /// checksum is signed into the request: S3 rejects a body with another hash (moto does not
-    /// check, LocalStack and AWS do), and stores it so `head` reports it.
+    /// A URL to upload `key` with a plain HTTP `PUT` for `expires` (`curl -T FILE URL`). With
+    /// `sha256` (hex), the checksum is signed into the request as `x-amz-checksum-sha256`, the
+    /// one header the uploader must send ([`PresignedPut::headers`]): S3 rejects a body with
+    /// another hash (moto does not check, LocalStack and AWS do) and stores the checksum so
+    /// `head` reports it (moto stores it only when told the algorithm, which is not signed here).
+    ///
+    /// Only `host` and that checksum header are signed: no content type and no
+    /// `x-amz-sdk-checksum-algorithm` (which the SDK signs when the request names an algorithm),
+    /// since a client following the gateway's redirect repeats only the headers it was given.
     pub async fn presign_put(
         &self,
         key: &str,
@@ -211,10 +218,7 @@ impl S3Store {
                 .ok()
                 .filter(|b| b.len() == 32)
                 .ok_or_else(|| Error::other(key, format!("not a hex SHA-256: {hex_digest:?}")))?;
-            // Naming the algorithm too makes moto store the checksum (S3 needs only the value).
-            req = req
-                .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                .checksum_sha256(aws_smithy_types::base64::encode(raw));
+            req = req.checksum_sha256(aws_smithy_types::base64::encode(raw));
         }
         let signed = req
             .presigned(presigning)
@@ -222,8 +226,10 @@ impl S3Store {
             .map_err(|e| map_err(key, e, Op::Read))?;
         Ok(PresignedPut {
             url: signed.uri().to_owned(),
+            // `host` is the URL's; every HTTP client sends it.
             headers: signed
                 .headers()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
         })

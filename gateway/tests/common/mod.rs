@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use rpmbucket_engine::S3Store;
 use rpmbucket_gateway::auth::{hash_token_with, Tokens};
-use rpmbucket_gateway::presign::S3Presigner;
 use rpmbucket_gateway::{app, Access, AppState, Writes};
 
 /// An S3 client for the moto server started by the test script.
@@ -65,10 +65,7 @@ impl Gateway {
         let state = AppState {
             access: Access::Tokens(Tokens::parse(&format!("ci:{hash} rwd el9/")).unwrap()),
             writes: Writes::Presign {
-                presigner: Arc::new(S3Presigner {
-                    client: client.clone(),
-                    bucket: bucket.clone(),
-                }),
+                presigner: Arc::new(S3Store::new(client.clone(), bucket.clone(), "")),
                 expires,
             },
             repo: rpmbucket_gateway::s3_repository(client.clone(), bucket.clone()),
