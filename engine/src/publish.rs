@@ -1,12 +1,14 @@
 //! Incremental, atomic publishing of one repository's metadata.
 //!
 //! One publish, in order (see the README, "Publish protocol"):
-//! 1. read `repomd.xml` (remember its ETag) and the state file it references;
+//! 1. read `repomd.xml` (remember its ETag), the state file it references and the chunks of it
+//!    that hold the changed keys;
 //! 2. HEAD each changed key (ETag, size, mtime, stored sha256) — unchanged packages are never
 //!    touched; read the header of each new object with ranged GETs (or stream it once through
 //!    sha256 when the store has no checksum);
-//! 3. render the new metadata and state, write them under content-addressed names
-//!    (`If-None-Match: *`);
+//! 3. render the new metadata, chunks and state — changed chunks from their records, the
+//!    others' gzip members copied from the current XML, the databases updated in place (see
+//!    [`crate::render`]) — and write them under content-addressed names (`If-None-Match: *`);
 //! 4. swap `repomd.xml` with `If-Match` the ETag read in 1 (or `If-None-Match: *`); on a
 //!    precondition failure start again at 1 with the package reads kept;
 //! 5. delete files of generations replaced longer than the grace period ago;
