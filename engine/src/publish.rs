@@ -834,7 +834,7 @@ impl Indexer {
             } else {
                 know.seen.keys().cloned().collect()
             };
-            self.learn(run, &all, &base.state, know).await?;
+            self.learn(run, &all, &mut base.state, know).await?;
             match self
                 .try_publish(run, &all, know, base, mode, &config)
                 .await?
@@ -861,7 +861,7 @@ impl Indexer {
         &self,
         run: &Run,
         hrefs: &BTreeSet<String>,
-        state: &State,
+        state: &mut State,
         know: &mut Knowledge,
     ) -> Result<()> {
         // HEAD what we know nothing about.
@@ -878,6 +878,23 @@ impl Indexer {
             .try_collect::<Vec<_>>()
             .await?;
         know.seen.extend(heads);
+
+        // Records read back from another tool's XML have no ETag. Like `createrepo_c --update`,
+        // take a package whose size and modification time are the recorded ones as unchanged
+        // (and remember its ETag) instead of reading it again.
+        for href in hrefs {
+            let (Some(Seen::Present { meta, .. }), Some(entry)) =
+                (know.seen.get(href), state.packages.get_mut(href))
+            else {
+                continue;
+            };
+            if entry.etag.is_none()
+                && u64::try_from(entry.package.size_package) == Ok(meta.size)
+                && entry.package.time_file == meta.last_modified
+            {
+                entry.etag = Some(meta.etag.clone());
+            }
+        }
 
         // Read the objects that differ from the published entry.
         let mut to_read = Vec::new();

@@ -470,3 +470,39 @@ async fn damaged_metadata_is_recovered_from() {
     assert_eq!(r.packages, 11, "{r:?}");
     assert_matches_createrepo_c(dir.path(), true);
 }
+
+/// A repository createrepo_c made: its records are taken over without reading the packages
+/// whose size and modification time are the recorded ones (createrepo_c `--update`'s rule),
+/// and a package whose modification time changed is read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn createrepo_c_records_are_taken_over_without_reading() {
+    let pkgs: Vec<PathBuf> = common::synthetic(6);
+    let dir = tempfile::tempdir().unwrap();
+    for (i, p) in pkgs.iter().enumerate() {
+        copy_in(dir.path(), p, &format!("p{i}.rpm"));
+    }
+    rpmbucket_tests::createrepo_c(dir.path(), &["--database"]).unwrap();
+    let store = Arc::new(LocalStore::new(dir.path()).unwrap());
+    let ix = Indexer::new(store, Layout::new(vec![]), RepoConfig::default());
+    let r = ix.reconcile("").await.unwrap();
+    assert_eq!(
+        (r.hashed_by_stream, r.added.len(), r.removed.len()),
+        (0, 0, 0),
+        "{r:?}"
+    );
+    assert_matches_createrepo_c(dir.path(), true);
+
+    // The records now carry ETags: nothing to read or publish.
+    let r = ix.reconcile("").await.unwrap();
+    assert!(r.unchanged && r.hashed_by_stream == 0, "{r:?}");
+
+    // A package rewritten in place (new modification time) is read again.
+    let p = dir.path().join("p2.rpm");
+    let f = std::fs::File::options().append(true).open(&p).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(f);
+    let r = ix.reconcile("").await.unwrap();
+    assert_eq!(r.hashed_by_stream, 1, "{r:?}");
+    assert_matches_createrepo_c(dir.path(), true);
+}
