@@ -617,7 +617,7 @@ impl Indexer {
     fn needs_all_records(config: &RepoConfig, base: &Base) -> bool {
         config.compression != Compression::Gz
             || base.state.chunks.iter().any(|c| c.members.is_none())
-            || (config.database && previous_db_records(&base.repomd).is_none())
+            || (config.database && db_records(&base.repomd).is_none())
     }
 
     /// The settings a publish of this repository uses: the ones stored in its state (chosen
@@ -682,33 +682,25 @@ impl Indexer {
         Ok(())
     }
 
-    /// The previous generation's gzip primary, filelists and other files, for reusing members.
-    async fn previous_xml(&self, run: &Run, repomd: &Repomd) -> Result<Option<[Bytes; 3]>> {
-        let mut out = Vec::with_capacity(3);
-        for t in ["primary", "filelists", "other"] {
-            let Some(rec) = repomd.records.iter().find(|r| r.data_type == t) else {
-                return Ok(None);
-            };
-            if !rec.href.ends_with(".xml.gz") {
-                return Ok(None);
-            }
-            out.push(rec.clone());
-        }
-        let gets = out.iter().map(|rec| self.get_checked(run, rec));
-        let files = futures::future::try_join_all(gets).await?;
-        let [p, f, o]: [Bytes; 3] = files.try_into().expect("three files");
-        Ok(Some([p, f, o]))
-    }
-
-    /// The previous generation's databases (primary, filelists, other), to update in place.
-    async fn previous_databases(&self, run: &Run, repomd: &Repomd) -> Result<Option<[Bytes; 3]>> {
-        let Some(recs) = previous_db_records(repomd) else {
+    /// The current generation's three files named by `records` (XML to copy members from, or
+    /// databases to update), checksums verified; `None` when there are not three, or when they
+    /// are missing or damaged (then the caller renders from records).
+    async fn current_files(
+        &self,
+        run: &Run,
+        records: Option<[&Record; 3]>,
+    ) -> Result<Option<[Bytes; 3]>> {
+        let Some(records) = records else {
             return Ok(None);
         };
-        let files =
-            futures::future::try_join_all(recs.iter().map(|r| self.get_checked(run, r))).await?;
-        let [p, f, o]: [Bytes; 3] = files.try_into().expect("three files");
-        Ok(Some([p, f, o]))
+        match futures::future::try_join_all(records.map(|r| self.get_checked(run, r))).await {
+            Ok(files) => Ok(Some(files.try_into().expect("three files"))),
+            Err(e) if is_damage(&e) => {
+                tracing::warn!(root = %run.root, error = %e, "current metadata unreadable; rendering from records");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The state file or a chunk of it is missing or corrupt (deleted by hand, say): take the
@@ -1274,25 +1266,11 @@ impl Indexer {
                 .enumerate()
                 .any(|(j, c)| c.members.is_some() && !dirty.contains(&j));
         if reusable {
-            previous = match self.previous_xml(run, &base_repomd).await {
-                Ok(p) => p,
-                Err(e) if is_damage(&e) => {
-                    tracing::warn!(root, error = %e, "current XML unreadable; rendering every chunk");
-                    None
-                }
-                Err(e) => return Err(e),
-            };
+            previous = self.current_files(run, xml_records(&base_repomd)).await?;
         }
         let mut previous_db = None;
         if config.database {
-            previous_db = match self.previous_databases(run, &base_repomd).await {
-                Ok(p) => p,
-                Err(e) if is_damage(&e) => {
-                    tracing::warn!(root, error = %e, "current databases unreadable; rebuilding them");
-                    None
-                }
-                Err(e) => return Err(e),
-            };
+            previous_db = self.current_files(run, db_records(&base_repomd)).await?;
         }
         if (reusable && previous.is_none()) || (config.database && previous_db.is_none()) {
             self.load_chunks(run, &mut state, None).await?;
@@ -1684,19 +1662,32 @@ fn is_damage(e: &Error) -> bool {
 
 /// The `primary_db`, `filelists_db` and `other_db` records, if all three are bzip2 sqlite files
 /// of the current database version.
-fn previous_db_records(repomd: &Repomd) -> Option<[&Record; 3]> {
+fn db_records(repomd: &Repomd) -> Option<[&Record; 3]> {
+    three_records(repomd, ["primary_db", "filelists_db", "other_db"], |r| {
+        r.href.ends_with(".sqlite.bz2")
+            && r.database_version == Some(rpmbucket_repodata::sqlite::DB_VERSION)
+    })
+}
+
+/// The `primary`, `filelists` and `other` records, if all three are gzip XML.
+fn xml_records(repomd: &Repomd) -> Option<[&Record; 3]> {
+    three_records(repomd, ["primary", "filelists", "other"], |r| {
+        r.href.ends_with(".xml.gz")
+    })
+}
+
+fn three_records<'a>(
+    repomd: &'a Repomd,
+    types: [&str; 3],
+    accept: impl Fn(&Record) -> bool,
+) -> Option<[&'a Record; 3]> {
     let find = |t: &str| {
-        repomd.records.iter().find(|r| {
-            r.data_type == t
-                && r.href.ends_with(".sqlite.bz2")
-                && r.database_version == Some(rpmbucket_repodata::sqlite::DB_VERSION)
-        })
+        repomd
+            .records
+            .iter()
+            .find(|r| r.data_type == t && accept(r))
     };
-    Some([
-        find("primary_db")?,
-        find("filelists_db")?,
-        find("other_db")?,
-    ])
+    Some([find(types[0])?, find(types[1])?, find(types[2])?])
 }
 
 /// `<64 hex>-…`: a name this engine (or createrepo_c) gives a content-addressed file.

@@ -1,20 +1,12 @@
 //! Rendering a generation from chunks: fresh chunks are rendered from their records, unchanged
-//! chunks' gzip members are copied out of the previous generation's files. Synchronous and pure
-//! (bytes in, bytes out); the publish code runs it on a blocking thread.
-//!
-//! A gzip file made of concatenated members is one valid gzip file whose content is the
-//! members' contents in order (RFC 1952 §2.2); zlib's `gzread`, libsolv (dnf) and zypper read
-//! it. Each of `primary.xml.gz`, `filelists.xml.gz` and `other.xml.gz` is written as: a member
-//! with the XML declaration and root start tag (it holds the package count, so it is always
-//! new), one member per chunk, a member with the root end tag. The uncompressed content is
-//! byte-for-byte what one stream would hold, so `open-checksum` and `open-size` are the same as
-//! createrepo_c's for the same packages; computing them means inflating the copied members,
-//! which also checks them (a member that does not inflate to its recorded size fails the
-//! render, and the caller renders everything from records instead).
+//! chunks' gzip members are copied out of the previous generation's files
+//! ([`rpmbucket_repodata::members`] has the file format). Synchronous and pure (bytes in, bytes
+//! out); the publish code runs it on a blocking thread. A copied member that does not inflate
+//! to its recorded size fails the render, and the caller renders everything from records.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rpmbucket_repodata::compress::{gunzip_member, gzip_member};
+use rpmbucket_repodata::members::{assemble as assemble_members, run_members};
 use rpmbucket_repodata::writer::XmlKind;
 use sha2::{Digest, Sha256};
 
@@ -186,22 +178,13 @@ pub fn render_gz(
 }
 
 fn render_fresh(entries: &[&Entry]) -> FreshOut {
-    let mut members: [Vec<u8>; 3] = Default::default();
-    let mut open_sizes = [0u64; 3];
-    let mut xml = Vec::new();
-    for (k, kind) in XmlKind::ALL.iter().enumerate() {
-        xml.clear();
-        for e in entries {
-            kind.chunk(&e.package, &mut xml);
-        }
-        open_sizes[k] = xml.len() as u64;
-        members[k] = gzip_member(&xml);
-    }
+    let packages: Vec<&rpmbucket_repodata::Package> = entries.iter().map(|e| &*e.package).collect();
+    let run = run_members(&packages);
     let bytes = encode_chunk(entries);
     let sum = hex::encode(Sha256::digest(&bytes));
     FreshOut {
-        members,
-        open_sizes,
+        members: run.members,
+        open_sizes: run.open_sizes,
         file: (sum, bytes),
     }
 }
@@ -216,16 +199,9 @@ fn assemble(
 ) -> Result<(RenderedFile, Vec<Span>), ReuseError> {
     let file = kind.name();
     let bad = |reason: String| ReuseError { file, reason };
-    let mut out = Vec::new();
-    let mut open = Sha256::new();
-    let mut open_size = 0u64;
-    let header = kind.header(total);
-    out.extend_from_slice(&gzip_member(header.as_bytes()));
-    open.update(header.as_bytes());
-    open_size += header.len() as u64;
-    let mut spans = Vec::with_capacity(pieces.len());
+    let mut members: Vec<(&[u8], u64)> = Vec::with_capacity(pieces.len());
     for (i, piece) in pieces.iter().enumerate() {
-        let (member, expected): (&[u8], u64) = match piece {
+        members.push(match piece {
             Piece::Reuse(c) => {
                 let span = c
                     .members
@@ -243,36 +219,26 @@ fn assemble(
                 let f = fresh[i].as_ref().expect("fresh chunk rendered");
                 (&f.members[k], f.open_sizes[k])
             }
-        };
-        let content = gunzip_member(member, expected as usize)
-            .map_err(|e| bad(format!("member {i}: {e}")))?;
-        if content.len() as u64 != expected {
-            return Err(bad(format!(
-                "member {i} holds {} bytes, expected {expected}",
-                content.len()
-            )));
-        }
-        open.update(&content);
-        open_size += expected;
-        spans.push(Span {
-            offset: out.len() as u64,
-            size: member.len() as u64,
-            open_size: expected,
         });
-        out.extend_from_slice(member);
     }
-    let footer = kind.footer();
-    out.extend_from_slice(&gzip_member(footer.as_bytes()));
-    open.update(footer.as_bytes());
-    open_size += footer.len() as u64;
-    let checksum = hex::encode(Sha256::digest(&out));
+    let out = assemble_members(kind, total, &members).map_err(|e| bad(e.to_string()))?;
+    let spans = out
+        .offsets
+        .iter()
+        .zip(&members)
+        .map(|(&offset, &(member, open_size))| Span {
+            offset,
+            size: member.len() as u64,
+            open_size,
+        })
+        .collect();
     Ok((
         RenderedFile {
             data_type: file.to_string(),
             name: format!("{file}.xml.gz"),
-            bytes: out,
-            checksum,
-            open: Some((hex::encode(open.finalize()), open_size)),
+            bytes: out.bytes,
+            checksum: out.digest.checksum,
+            open: Some((out.digest.open_checksum, out.digest.open_size)),
             database_version: None,
             blocks: Vec::new(),
         },

@@ -268,11 +268,6 @@ impl State {
         Ok(())
     }
 
-    /// Same packages and rejections (what clients and operators see)? Both must be complete.
-    pub fn same_content(&self, other: &State) -> bool {
-        self.packages == other.packages && self.rejected == other.rejected
-    }
-
     /// Loaded packages in createrepo_c order: by base name, then by directory (byte-wise).
     pub fn ordered_packages(&self) -> Vec<&Package> {
         let mut v: Vec<&Package> = self.packages.values().map(|e| &*e.package).collect();
