@@ -38,23 +38,6 @@ engine="$target/release/examples/bench_engine"
 . "$root/scripts/lib/bench-section.sh"
 bench_workdir
 
-# measure CMD... -> "seconds rss_kb" on stdout's last line; the command's stdout goes to $work/out.
-measure() {
-    /usr/bin/time -v -o "$work/time.log" "$@" >"$work/out" 2>"$work/cmd.err" || {
-        echo "command failed: $*" >&2
-        cat "$work/cmd.err" >&2
-        exit 1
-    }
-    local wall rss
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.log")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.log")
-    awk -v w="$wall" -v r="$rss" 'BEGIN {
-        n = split(w, p, ":"); s = 0;
-        for (i = 1; i <= n; i++) s = s * 60 + p[i];
-        printf "%.2f %d\n", s, r }'
-}
-median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-
 gen --count 1 --out "$work/newpkg" --seed 999 >/dev/null 2>&1
 new_rpm="$(find "$work/newpkg" -name '*.rpm' | head -1)"
 new_name="zz-new-package.rpm"

@@ -33,26 +33,6 @@ fi
 . "$root/scripts/lib/bench-section.sh"
 bench_workdir
 
-# measure CMD... -> prints "seconds kilobytes" (GNU time, wall clock and peak RSS)
-measure() {
-    local log="$work/time.log"
-    /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$work/cmd.err" || {
-        echo "command failed: $*" >&2
-        cat "$work/cmd.err" >&2
-        exit 1
-    }
-    local wall rss
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
-    # wall is [h:]m:ss.ss
-    awk -v w="$wall" -v r="$rss" 'BEGIN {
-        n = split(w, p, ":"); s = 0;
-        for (i = 1; i <= n; i++) s = s * 60 + p[i];
-        printf "%.2f %d\n", s, r }'
-}
-
-median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-
 # command TOOL MODE DIR: sets CMD to the command line of one measurement.
 command_for() {
     case "$1:$2" in

@@ -1,4 +1,5 @@
-# Shared by the bench scripts (sourced): BENCHMARKS.md section writer, generator, work dir.
+# Shared by the bench scripts (sourced): BENCHMARKS.md section writer, generator, work dir,
+# timing.
 #   replace_section FILE SECTION_FILE
 # The section is identified by its first line (a `## ` heading); it runs until the next `## `
 # heading or the end of the file. A missing file gets a `# Benchmarks` title; a missing section is
@@ -51,3 +52,24 @@ bench_workdir() {
         trap 'rm -rf "$work"' EXIT
     fi
 }
+
+# measure CMD... -> "seconds rss_kb" (GNU time: wall clock and peak RSS) on stdout. The command's
+# stdout goes to $work/out, its stderr to $work/cmd.err (shown if it fails, which stops the run).
+measure() {
+    /usr/bin/time -v -o "$work/time.log" "$@" >"$work/out" 2>"$work/cmd.err" || {
+        echo "command failed: $*" >&2
+        cat "$work/cmd.err" >&2
+        exit 1
+    }
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.log")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.log")
+    # wall is [h:]m:ss.ss
+    awk -v w="$wall" -v r="$rss" 'BEGIN {
+        n = split(w, p, ":"); s = 0;
+        for (i = 1; i <= n; i++) s = s * 60 + p[i];
+        printf "%.2f %d\n", s, r }'
+}
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }

@@ -109,12 +109,21 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| env::temp_dir().join("rpmbucket-cache"))
 }
 
-/// The corpus of real RPMs, if present: `RPMBUCKET_CORPUS`, else `../shared/corpus`
-/// relative to the repository root.
+/// The corpus of real RPMs (a directory with `rpms/`), if present: `RPMBUCKET_CORPUS`, else
+/// `../shared/corpus` relative to the repository root. When absent, says so on stderr; tests
+/// that need it then skip.
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = env_path("RPMBUCKET_CORPUS")
         .unwrap_or_else(|| repo_root().join("..").join("shared").join("corpus"));
-    dir.is_dir().then_some(dir)
+    if dir.join("rpms").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: no corpus at {} (set RPMBUCKET_CORPUS)",
+            dir.display()
+        );
+        None
+    }
 }
 
 /// The built `rpmbucket` binary: `RPMBUCKET_BIN`, else `debug/rpmbucket` under

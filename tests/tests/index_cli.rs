@@ -31,21 +31,6 @@ fn env_path(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The corpus of real RPMs, or `None` (tests that need it skip, as elsewhere in this crate).
-fn corpus() -> Option<PathBuf> {
-    let dir = env_path("RPMBUCKET_CORPUS")
-        .unwrap_or_else(|| repo_root().join("..").join("shared").join("corpus"));
-    if dir.join("rpms").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: no corpus at {} (set RPMBUCKET_CORPUS)",
-            dir.display()
-        );
-        None
-    }
-}
-
 fn bin() -> PathBuf {
     if let Some(b) = env_path("RPMBUCKET_BIN") {
         return b;
@@ -119,7 +104,7 @@ fn corpus_dir_link(corpus: &Path) -> tempfile::TempDir {
 /// basenames) up to `n` in all; every other one goes into `Packages/`.
 fn some_rpms(dir: &Path, n: usize) -> Vec<PathBuf> {
     let mut sources = rpmbucket_tests::fixture_rpms();
-    if let Some(corpus) = corpus() {
+    if let Some(corpus) = rpmbucket_tests::corpus_dir() {
         let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
         for line in manifest.lines().skip(1).step_by(7) {
             let cols: Vec<&str> = line.split('\t').collect();
@@ -297,7 +282,9 @@ fn compare_with_createrepo(ours: &Path, theirs: &Path) {
 
 #[test]
 fn whole_corpus_matches_createrepo_c() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = rpmbucket_tests::corpus_dir() else {
+        return;
+    };
     let ours = corpus_dir_link(&corpus);
     let theirs = corpus_dir_link(&corpus);
     index_ok(ours.path(), &["--revision", "1"]);
@@ -507,7 +494,9 @@ fn bad_files_are_reported_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     some_rpms(dir.path(), 20);
     let mut bad = Vec::new();
-    let corpus_bad = corpus().map(|c| walk(&c.join("bad"))).unwrap_or_default();
+    let corpus_bad = rpmbucket_tests::corpus_dir()
+        .map(|c| walk(&c.join("bad")))
+        .unwrap_or_default();
     for e in corpus_bad {
         if e.extension().is_some_and(|x| x == "rpm") {
             let dst = dir.path().join("bad").join(format!(

@@ -20,28 +20,6 @@ use rpmbucket_repodata::parse::{read_package_file, FileInfo, ParseOptions};
 use rpmbucket_repodata::xml::{filelists_chunk, other_chunk, primary_chunk};
 use rpmbucket_repodata::{Error, Package};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests crate has a parent")
-        .to_path_buf()
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RPMBUCKET_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("..").join("shared").join("corpus"));
-    if dir.join("rpms").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: no corpus at {} (set RPMBUCKET_CORPUS)",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// All regular `*.rpm` files under `dir`, as paths relative to `dir`, sorted.
 fn rpm_files(dir: &Path) -> Vec<PathBuf> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
@@ -362,7 +340,9 @@ fn assert_clean(report: Report) {
 
 #[test]
 fn corpus_matches_createrepo_c() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = rpmbucket_tests::corpus_dir() else {
+        return;
+    };
     if !have_createrepo_c() {
         panic!("createrepo_c is not installed (apt-get install createrepo-c)");
     }
@@ -381,7 +361,9 @@ fn fixtures_match_createrepo_c() {
 
 #[test]
 fn bad_corpus_files_give_clear_errors() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = rpmbucket_tests::corpus_dir() else {
+        return;
+    };
     let bad = corpus.join("bad");
     let files = rpm_files(&bad);
     assert!(!files.is_empty(), "no files under {}", bad.display());
@@ -432,7 +414,9 @@ fn exercise(bytes: &[u8]) {
 
 #[test]
 fn mutated_corpus_headers_never_panic() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = rpmbucket_tests::corpus_dir() else {
+        return;
+    };
     let mut files: Vec<PathBuf> = rpm_files(&corpus.join("rpms"))
         .into_iter()
         .map(|r| corpus.join("rpms").join(r))
@@ -483,7 +467,9 @@ fn mutated_corpus_headers_never_panic() {
 #[test]
 fn corpus_headers_need_at_most_two_reads() {
     use rpmbucket_repodata::header::SPECULATIVE_READ;
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = rpmbucket_tests::corpus_dir() else {
+        return;
+    };
     let rpms = corpus.join("rpms");
     let (mut one, mut two) = (0usize, 0usize);
     for rel in rpm_files(&rpms) {
@@ -532,7 +518,9 @@ fn corpus_headers_need_at_most_two_reads() {
 /// entries and the data of a sample of corpus files.
 #[test]
 fn mutated_headers_match_createrepo_c() {
-    let Some(corpus) = corpus_dir() else { return };
+    let Some(corpus) = rpmbucket_tests::corpus_dir() else {
+        return;
+    };
     assert!(have_createrepo_c(), "createrepo_c is not installed");
     let rpms = corpus.join("rpms");
     let tmp = tempfile::tempdir().expect("tempdir");
