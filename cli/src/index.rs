@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rpmbucket_repodata::compress::Compression;
 use rpmbucket_repodata::parse::{mtime_secs, read_package_file, ParseOptions};
 use rpmbucket_repodata::read::{PrimaryReader, ThreadedPackageStream};
-use rpmbucket_repodata::repomd::Repomd;
+use rpmbucket_repodata::repomd::{describes_packages, Repomd};
 use rpmbucket_repodata::write_error::WriteError;
 use rpmbucket_repodata::writer::{location_cmp, RepodataWriter, WriteOptions};
 use rpmbucket_repodata::Package;
@@ -505,10 +505,26 @@ fn publish(
         let dst = repodata.join(&f.file_name);
         std::fs::rename(&f.path, &dst).map_err(io_err(&dst))?;
     }
+    // Records another tool added (updateinfo from modifyrepo_c, say) are carried over byte for
+    // byte, and their files kept.
+    let mut repomd = out.repomd.clone();
+    if let Some(old) = old {
+        repomd.records.extend(
+            old.records
+                .iter()
+                .filter(|r| {
+                    !describes_packages(&r.data_type)
+                        && r.data_type != rpmbucket_engine::state::STATE_TYPE
+                })
+                .cloned(),
+        );
+        repomd.sort_records();
+    }
     let staged = tmp.join("repomd.xml");
     {
         let mut h = File::create(&staged).map_err(io_err(&staged))?;
-        h.write_all(&out.repomd_xml).map_err(io_err(&staged))?;
+        h.write_all(repomd.to_xml().as_bytes())
+            .map_err(io_err(&staged))?;
         h.sync_all().map_err(io_err(&staged))?;
     }
     sync_dir(repodata)?;
@@ -518,7 +534,7 @@ fn publish(
 
     // Clean up: files the old repomd referenced (or our data files left by an interrupted
     // run) that the new one does not.
-    let keep: HashSet<&str> = out.repomd.records.iter().map(|r| r.file_name()).collect();
+    let keep: HashSet<&str> = repomd.records.iter().map(|r| r.file_name()).collect();
     let mut stale: HashSet<String> = old
         .map(|m| m.records.iter().map(|r| r.file_name().to_owned()).collect())
         .unwrap_or_default();

@@ -270,6 +270,17 @@ pub struct Record {
     pub open_size: Option<u64>,
     pub timestamp: i64,
     pub database_version: Option<u32>,
+    /// The `<data>` element as read from a published `repomd.xml`; written back verbatim when
+    /// set (records this engine does not own are carried over byte for byte).
+    pub raw: Option<String>,
+}
+
+impl Record {
+    /// Does this engine write records of this type (the package metadata and its state), so
+    /// that a published one is replaced rather than carried over?
+    pub fn is_package_derived(&self) -> bool {
+        rpmbucket_repodata::repomd::describes_packages(&self.data_type)
+    }
 }
 
 /// A parsed `repomd.xml`.
@@ -297,6 +308,7 @@ pub fn write_repomd(repomd: &Repomd) -> Vec<u8> {
             size: rec.size,
             open_size: rec.open_size,
             database_version: rec.database_version,
+            raw: rec.raw.clone(),
             ..RepomdRecord::default()
         });
     }
@@ -321,6 +333,7 @@ pub fn parse_repomd(bytes: &[u8]) -> Result<Repomd, String> {
                 open_size: x.open_size,
                 timestamp: x.timestamp,
                 database_version: x.database_version,
+                raw: x.raw,
             })
             .collect(),
     })
@@ -377,6 +390,7 @@ mod tests {
                     open_size: None,
                     timestamp: 5,
                     database_version: None,
+                    raw: None,
                 },
                 Record {
                     data_type: "primary".into(),
@@ -387,10 +401,13 @@ mod tests {
                     open_size: Some(2),
                     timestamp: 5,
                     database_version: None,
+                    raw: None,
                 },
             ],
         };
-        let back = parse_repomd(&write_repomd(&md)).unwrap();
+        let mut back = parse_repomd(&write_repomd(&md)).unwrap();
+        assert!(back.records.iter().all(|r| r.raw.is_some()));
+        back.records.iter_mut().for_each(|r| r.raw = None);
         assert_eq!(back.revision, "7");
         assert_eq!(back.records[0], md.records[1], "primary sorts first");
         assert_eq!(back.records[1], md.records[0]);

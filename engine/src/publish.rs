@@ -1396,9 +1396,13 @@ impl Indexer {
                 open_size: f.open.as_ref().map(|o| o.1),
                 timestamp: now,
                 database_version: f.database_version,
+                raw: None,
             });
             uploads.push((href, Bytes::from(f.bytes)));
         }
+        // Records this engine does not own (updateinfo added by modifyrepo_c, say) are carried
+        // over byte for byte; their files stay referenced, so they never become garbage.
+        records.extend(foreign_records(&base_repomd));
         let mut chunks = Vec::with_capacity(generation.chunks.len());
         for c in generation.chunks {
             let href = match (c.href, c.file) {
@@ -1468,6 +1472,7 @@ impl Indexer {
             open_size: None,
             timestamp: now,
             database_version: None,
+            raw: None,
         });
         uploads.push((state_href, Bytes::from(state_bytes)));
 
@@ -1688,6 +1693,16 @@ fn three_records<'a>(
             .find(|r| r.data_type == t && accept(r))
     };
     Some([find(types[0])?, find(types[1])?, find(types[2])?])
+}
+
+/// The records of `repomd` this engine neither writes nor replaces: everything but the package
+/// metadata and the state.
+fn foreign_records(repomd: &Repomd) -> impl Iterator<Item = Record> + '_ {
+    repomd
+        .records
+        .iter()
+        .filter(|r| !r.is_package_derived() && r.data_type != STATE_TYPE)
+        .cloned()
 }
 
 /// `<64 hex>-…`: a name this engine (or createrepo_c) gives a content-addressed file.

@@ -36,8 +36,8 @@ impl RepomdTags {
     }
 }
 
-/// One `<data type="…">` record.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// One `<data type="…">` record. Equality compares the fields, not [`RepomdRecord::raw`].
+#[derive(Debug, Clone, Eq, Default)]
 pub struct RepomdRecord {
     /// `primary`, `filelists`, `other`, `primary_db`, … or any extra type (`group`, …).
     pub data_type: String,
@@ -63,6 +63,28 @@ pub struct RepomdRecord {
     pub header_size: Option<u64>,
     /// `<database_version>`; written for every type ending in `_db` (createrepo_c writes 10).
     pub database_version: Option<u32>,
+    /// The record's `<data …>…</data>` element exactly as it appeared in the parsed document.
+    /// When set, [`Repomd::to_xml`] writes it verbatim instead of the fields above: how a tool
+    /// carries over a record it does not own (one `modifyrepo_c` added, say) byte for byte.
+    /// [`Repomd::parse`] sets it on every record; clear it to write the fields.
+    pub raw: Option<String>,
+}
+
+impl PartialEq for RepomdRecord {
+    fn eq(&self, o: &RepomdRecord) -> bool {
+        self.data_type == o.data_type
+            && self.checksum_type == o.checksum_type
+            && self.checksum == o.checksum
+            && self.open_checksum == o.open_checksum
+            && self.header_checksum == o.header_checksum
+            && self.location_href == o.location_href
+            && self.location_base == o.location_base
+            && self.timestamp == o.timestamp
+            && self.size == o.size
+            && self.open_size == o.open_size
+            && self.header_size == o.header_size
+            && self.database_version == o.database_version
+    }
 }
 
 impl RepomdRecord {
@@ -72,6 +94,19 @@ impl RepomdRecord {
             .rsplit_once('/')
             .map_or(self.location_href.as_str(), |(_, n)| n)
     }
+}
+
+/// Is a record of this type derived from the packages (so a tool that rewrites the package
+/// metadata must rewrite or drop it)? The primary/filelists/other family in every form
+/// createrepo_c writes (XML, sqlite, zchunk, and the `filelists_ext` variants). Every other
+/// type (`updateinfo`, `group`, `group_gz`, `modules`, `prestodelta`, `productid`, …) is
+/// independent of the package list.
+pub fn describes_packages(data_type: &str) -> bool {
+    let base = data_type
+        .strip_suffix("_db")
+        .or_else(|| data_type.strip_suffix("_zck"))
+        .unwrap_or(data_type);
+    matches!(base, "primary" | "filelists" | "other" | "filelists_ext")
 }
 
 fn type_rank(t: &str) -> u8 {
@@ -174,6 +209,12 @@ impl Repomd {
             o.push_str("  </tags>\n");
         }
         for r in &self.records {
+            if let Some(raw) = &r.raw {
+                o.push_str("  ");
+                o.push_str(raw);
+                o.push('\n');
+                continue;
+            }
             o.push_str("  <data type=\"");
             esc_attr(&mut o, &r.data_type);
             o.push_str("\">\n");
@@ -224,7 +265,10 @@ impl Repomd {
         let mut seen_root = false;
         let mut rec: Option<RepomdRecord> = None;
         let mut distro_cpeid: Option<String> = None;
+        // Where the current `<data>` element starts, to keep its exact text.
+        let mut data_start = 0usize;
         loop {
+            let before = reader.buffer_position() as usize;
             let ev = reader
                 .read_event_into(&mut buf)
                 .map_err(|e| bad(format!("at byte {}: {e}", reader.error_position())))?;
@@ -244,6 +288,7 @@ impl Repomd {
                         (1, b"data") => {
                             let t = attr(e, b"type", &bad)?
                                 .ok_or_else(|| bad("<data> without type".into()))?;
+                            data_start = before;
                             rec = Some(RepomdRecord {
                                 data_type: t,
                                 ..Default::default()
@@ -270,7 +315,8 @@ impl Repomd {
                         path.push(name);
                     } else if path.len() == 1 && name == b"data" {
                         // <data type="x"/> — a record without content
-                        if let Some(r) = rec.take() {
+                        if let Some(mut r) = rec.take() {
+                            r.raw = Some(raw_text(xml, data_start, &reader, &bad)?);
                             repomd.records.push(r);
                         }
                     }
@@ -291,7 +337,8 @@ impl Repomd {
                     match (parent, name.as_slice()) {
                         (Some(b"repomd"), b"revision") => repomd.revision = val,
                         (Some(b"repomd"), b"data") => {
-                            if let Some(r) = rec.take() {
+                            if let Some(mut r) = rec.take() {
+                                r.raw = Some(raw_text(xml, data_start, &reader, &bad)?);
                                 repomd.records.push(r);
                             }
                         }
@@ -355,6 +402,22 @@ impl Repomd {
     }
 }
 
+/// The text of `xml` from `start` to where `reader` stands (the end of the event just read).
+fn raw_text(
+    xml: &[u8],
+    start: usize,
+    reader: &Reader<&[u8]>,
+    bad: &dyn Fn(String) -> WriteError,
+) -> WriteResult<String> {
+    let end = reader.buffer_position() as usize;
+    let bytes = xml.get(start..end).ok_or_else(|| {
+        bad(format!(
+            "record text {start}..{end} is outside the document"
+        ))
+    })?;
+    String::from_utf8(bytes.to_vec()).map_err(|e| bad(format!("record is not UTF-8: {e}")))
+}
+
 pub(crate) fn attr(
     e: &BytesStart<'_>,
     key: &[u8],
@@ -413,6 +476,7 @@ mod tests {
             open_size: compressed.then_some(8944),
             header_size: None,
             database_version: t.ends_with("_db").then_some(10),
+            raw: None,
         }
     }
 
@@ -452,6 +516,29 @@ mod tests {
             y = "0".repeat(62)
         );
         assert_eq!(md.to_xml(), expected);
+    }
+
+    #[test]
+    fn package_derived_types() {
+        for t in [
+            "primary",
+            "filelists_db",
+            "other_zck",
+            "filelists_ext",
+            "filelists_ext_db",
+        ] {
+            assert!(describes_packages(t), "{t}");
+        }
+        for t in [
+            "updateinfo",
+            "group",
+            "group_gz",
+            "modules",
+            "prestodelta",
+            "primary_x",
+        ] {
+            assert!(!describes_packages(t), "{t}");
+        }
     }
 
     #[test]
@@ -509,8 +596,9 @@ mod tests {
         md.sort_records();
         let xml = md.to_xml();
         let back = Repomd::parse(xml.as_bytes()).unwrap();
-        assert_eq!(back, md);
         assert_eq!(back.to_xml(), xml);
+        assert_eq!(back, md);
+        assert!(back.records.iter().all(|r| r.raw.is_some()));
     }
 
     #[test]
@@ -537,6 +625,26 @@ mod tests {
         assert_eq!(r.header_checksum.as_deref(), Some("cc"));
         assert_eq!(r.header_size, Some(5));
         assert_eq!(r.file_name(), "aa-primary.xml.zck");
+    }
+
+    #[test]
+    fn foreign_records_are_written_back_byte_for_byte() {
+        // A record in another tool's style (attribute order, spacing, an unknown element):
+        // parsed, re-sorted among records written from fields, and written back unchanged.
+        let foreign = "<data type=\"updateinfo\">\n    <checksum type=\"sha256\">aa</checksum>\n    <open-checksum type=\"sha256\">bb</open-checksum>\n    <location xml:base=\"http://x/\" href=\"repodata/aa-updateinfo.xml.gz\"/>\n    <timestamp>1700000001</timestamp>\n    <size>10</size>\n    <open-size>20</open-size>\n    <extra a='1'>&amp;</extra>\n  </data>";
+        let xml = format!(
+            "<?xml version=\"1.0\"?>\n<repomd xmlns=\"http://linux.duke.edu/metadata/repo\">\n  <revision>1</revision>\n  {foreign}\n</repomd>\n"
+        );
+        let mut md = Repomd::parse(xml.as_bytes()).unwrap();
+        assert_eq!(md.records[0].raw.as_deref(), Some(foreign));
+        assert_eq!(md.records[0].location_base.as_deref(), Some("http://x/"));
+        md.records.push(rec("primary", true));
+        md.sort_records();
+        let out = md.to_xml();
+        assert!(out.contains(&format!("  {foreign}\n</repomd>")), "{out}");
+        assert!(out.find("<data type=\"primary\">") < out.find("updateinfo"));
+        let again = Repomd::parse(out.as_bytes()).unwrap();
+        assert_eq!(again.records[1].raw.as_deref(), Some(foreign));
     }
 
     #[test]

@@ -440,6 +440,7 @@ impl RepodataWriter {
                 open_size: compressed.then_some(f.open_size),
                 header_size: None,
                 database_version: f.data_type.ends_with("_db").then_some(DB_VERSION),
+                raw: None,
             });
         }
         repomd.sort_records();
