@@ -38,6 +38,7 @@ pub mod xml;
 
 pub mod bz2block;
 pub mod compress;
+pub mod extra;
 pub mod members;
 pub mod read;
 pub mod repomd;
