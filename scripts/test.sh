@@ -13,7 +13,9 @@
 #   CARGO_TARGET_DIR    default $RPMBUCKET_CACHE/target
 #   RPMBUCKET_CORPUS    corpus of real RPMs (default ../shared/corpus from the repo)
 #   RPMBUCKET_FIXTURES  use these fixtures instead of building them
-#   RPMBUCKET_QUICK=1   skip fmt, clippy and rustdoc (local iteration only)
+#   RPMBUCKET_QUICK=1   skip fmt, clippy and rustdoc (local iteration only; .ci/run unsets it)
+#   CI=true             a missing corpus, tool or service fails the tests instead of skipping
+#                       them (.ci/run sets it)
 #
 # Exported to the tests: RPMBUCKET_TEST_S3_ENDPOINT, AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_DEFAULT_REGION, RPMBUCKET_FIXTURES,
@@ -173,8 +175,10 @@ set_corpus() {
   export RPMBUCKET_CORPUS=${RPMBUCKET_CORPUS:-$REPO/../shared/corpus}
   if [[ -d $RPMBUCKET_CORPUS ]]; then
     step "corpus: $RPMBUCKET_CORPUS"
+  elif [[ ${CI:-} == true ]]; then
+    die "corpus: $RPMBUCKET_CORPUS not present, and CI runs every test"
   else
-    step "corpus: $RPMBUCKET_CORPUS not present (corpus tests skip)"
+    step "corpus: $RPMBUCKET_CORPUS not present (corpus tests skip, loudly)"
   fi
 }
 

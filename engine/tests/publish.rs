@@ -269,7 +269,8 @@ pub async fn concurrent_indexers(store: Arc<dyn ObjectStore>) {
     const INDEXERS: usize = 8;
     const EACH: usize = 25;
     const BATCH: usize = 5;
-    let audit = Auditing::new(store.clone());
+    // The first two swaps meet before the store, so at least one race is lost and retried.
+    let audit = Auditing::racing(store.clone());
     let rpms = synthetic((INDEXERS * EACH) as u64);
     let config = RepoConfig::default()
         .with_database(false)
@@ -319,6 +320,10 @@ pub async fn concurrent_indexers(store: Arc<dyn ObjectStore>) {
     eprintln!(
         "concurrent_indexers: {} publishes, {conflicts} lost races retried",
         versions.len()
+    );
+    assert!(
+        conflicts >= 1,
+        "the first two swaps were held until both arrived, so one must have lost and retried"
     );
 }
 

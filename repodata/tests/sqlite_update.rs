@@ -2,6 +2,8 @@
 //! (`RPMBUCKET_CORPUS`, default `../shared/corpus` next to the repository): an updated database
 //! holds the same rows as one built from scratch, keeps the three databases' keys equal, and
 //! works on databases createrepo_c wrote. Also prints how many pages an update changes.
+//! Without the corpus or createrepo_c these fail under `CI` and skip loudly elsewhere
+//! (`rpmbucket_testenv`).
 
 #[path = "common/dbdump.rs"]
 mod dbdump;
@@ -16,28 +18,6 @@ use rpmbucket_repodata::sqlite::{DbKind, SqliteDb, DB_VERSION};
 use rpmbucket_repodata::Package;
 
 const KINDS: [DbKind; 3] = [DbKind::Primary, DbKind::Filelists, DbKind::Other];
-
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("RPMBUCKET_CORPUS")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("..")
-                .join("shared")
-                .join("corpus")
-        });
-    if dir.join("rpms").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: no corpus at {} (set RPMBUCKET_CORPUS)",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// `*.rpm` files under `dir`, relative to it, sorted.
 fn rpm_files(dir: &Path) -> Vec<PathBuf> {
@@ -101,7 +81,9 @@ fn page_size(path: &Path) -> usize {
 
 #[test]
 fn corpus_update_equals_fresh_build() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = rpmbucket_testenv::corpus_dir() else {
+        return;
+    };
     let all = corpus_packages(&corpus.join("rpms"), 3002);
     assert!(all.len() > 100, "too few corpus packages parse");
     let n = all.len() - 2;
@@ -167,13 +149,6 @@ fn corpus_update_equals_fresh_build() {
     assert_eq!(keys[0], keys[2], "primary and other keys");
 }
 
-fn have_createrepo_c() -> bool {
-    Command::new("createrepo_c")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Rows of `dump` without those of package `pkgid` (and without `db_info`).
 fn without(
     dump: &BTreeMap<String, Vec<dbdump::Row>>,
@@ -190,9 +165,10 @@ fn without(
 
 #[test]
 fn createrepo_c_databases_update_in_place() {
-    let Some(corpus) = corpus() else { return };
-    if !have_createrepo_c() {
-        eprintln!("SKIP: createrepo_c not installed");
+    let Some(corpus) = rpmbucket_testenv::corpus_dir() else {
+        return;
+    };
+    if !rpmbucket_testenv::tool("createrepo_c") {
         return;
     }
     let rpms = corpus.join("rpms");

@@ -109,22 +109,9 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| env::temp_dir().join("rpmbucket-cache"))
 }
 
-/// The corpus of real RPMs (a directory with `rpms/`), if present: `RPMBUCKET_CORPUS`, else
-/// `../shared/corpus` relative to the repository root. When absent, says so on stderr; tests
-/// that need it then skip.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = env_path("RPMBUCKET_CORPUS")
-        .unwrap_or_else(|| repo_root().join("..").join("shared").join("corpus"));
-    if dir.join("rpms").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: no corpus at {} (set RPMBUCKET_CORPUS)",
-            dir.display()
-        );
-        None
-    }
-}
+/// The corpus of real RPMs (see [`rpmbucket_testenv::corpus_dir`]: a failure under CI when
+/// absent, a loud skip elsewhere).
+pub use rpmbucket_testenv::corpus_dir;
 
 /// The built `rpmbucket` binary: `RPMBUCKET_BIN`, else `debug/rpmbucket` under
 /// `CARGO_TARGET_DIR` (or the workspace's `target/`). Panics with a hint when

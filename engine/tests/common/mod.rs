@@ -9,6 +9,7 @@ use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -122,6 +123,15 @@ pub struct Auditing {
     pub inner: Arc<dyn ObjectStore>,
     pub versions: Mutex<Vec<Repomd>>,
     pub violations: Mutex<Vec<String>>,
+    /// When set, the first two `repomd.xml` writes wait for each other (see [`Auditing::racing`]).
+    rendezvous: Option<Rendezvous>,
+}
+
+/// Holds the first two `repomd.xml` writes until both have arrived.
+#[derive(Debug)]
+struct Rendezvous {
+    arrived: std::sync::atomic::AtomicUsize,
+    barrier: tokio::sync::Barrier,
 }
 
 impl Auditing {
@@ -130,7 +140,36 @@ impl Auditing {
             inner,
             versions: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
+            rendezvous: None,
         })
+    }
+
+    /// Like [`Auditing::new`], and the first two `repomd.xml` writes wait for each other before
+    /// they reach the store. No swap has happened before them, so both were planned on the same
+    /// base and exactly one loses: concurrent indexers are sure to exercise the lost-race retry.
+    pub fn racing(inner: Arc<dyn ObjectStore>) -> Arc<Auditing> {
+        Arc::new(Auditing {
+            inner,
+            versions: Mutex::new(Vec::new()),
+            violations: Mutex::new(Vec::new()),
+            rendezvous: Some(Rendezvous {
+                arrived: std::sync::atomic::AtomicUsize::new(0),
+                barrier: tokio::sync::Barrier::new(2),
+            }),
+        })
+    }
+
+    async fn meet(&self) {
+        let Some(r) = &self.rendezvous else { return };
+        if r.arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            let wait = tokio::time::timeout(Duration::from_secs(120), r.barrier.wait());
+            if wait.await.is_err() {
+                self.violations
+                    .lock()
+                    .unwrap()
+                    .push("no second repomd.xml writer arrived within 120 s".into());
+            }
+        }
     }
 }
 
@@ -171,6 +210,9 @@ impl ObjectStore for Auditing {
             }
             None => None,
         };
+        if repomd.is_some() {
+            self.meet().await;
+        }
         let r = self.inner.put(key, body, opts).await?;
         if let Some(md) = repomd {
             self.versions.lock().unwrap().push(md);
