@@ -47,6 +47,7 @@ pub mod config;
 pub mod counting;
 pub mod error;
 pub mod layout;
+pub mod naming;
 pub mod publish;
 pub mod render;
 pub mod state;

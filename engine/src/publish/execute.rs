@@ -1,0 +1,440 @@
+//! The executor: render, write, swap, delete.
+
+use super::*;
+
+impl Indexer {
+    /// Build the next generation from `base` and what we know, publish it. `None` when the
+    /// `repomd.xml` swap lost a race.
+    pub(super) async fn try_publish(
+        &self,
+        run: &Run,
+        hrefs: &BTreeSet<String>,
+        know: &Knowledge,
+        base: Base,
+        mode: Mode,
+        config: &RepoConfig,
+    ) -> Result<Option<Round>> {
+        let now = now_secs();
+        let root = run.root.as_str();
+        // Take the base apart instead of cloning it (100k-package states are large).
+        let Base {
+            etag: base_etag,
+            repomd: base_repomd,
+            mut state,
+            referenced: base_referenced,
+        } = base;
+        let base_garbage = std::mem::take(&mut state.garbage);
+        let base_tombstones = std::mem::take(&mut state.tombstones);
+        let base_generation = state.generation;
+        let base_packages = state.package_count();
+        let applied = plan::apply_batch(&mut state, hrefs, know, now);
+        let grace = config.grace_period.as_secs() as i64;
+        let decision = plan::decide(
+            plan::Facts {
+                content_changed: applied.changed || applied.rejected_changed,
+                settings_changed: state.settings.as_ref() != Some(&Settings::of(config)),
+                garbage_due: gc::any_due(&base_garbage, now, grace),
+                exists: base_etag.is_some(),
+            },
+            mode,
+        );
+        let mut round = Round {
+            added: applied.added.clone(),
+            removed: applied.removed.clone(),
+            rejected: applied.rejected.clone(),
+            touched: applied.touched.clone(),
+            ..Round::default()
+        };
+        match decision {
+            Decision::Publish => {}
+            Decision::Unchanged => {
+                round.unchanged = true;
+                round.revision = base_repomd.revision.clone();
+                round.packages = base_packages;
+                round.touched.clear();
+                return Ok(Some(round));
+            }
+            Decision::SweepOnly => {
+                round.unchanged = true;
+                round.revision = base_repomd.revision.clone();
+                round.packages = base_packages;
+                round.deleted_files = self
+                    .sweep_orphans(run, &base_referenced, &base_garbage, now)
+                    .await?;
+                return Ok(Some(round));
+            }
+        }
+
+        // Render the metadata files (CPU work off the async threads): the chunks holding
+        // changed packages from records, the others copied from the current files.
+        state.generation = base_generation + 1;
+        state.format = STATE_FORMAT;
+        state.settings = Some(Settings::of(config));
+        let total = state.package_count();
+        let mut dirty: BTreeSet<usize> = round
+            .added
+            .iter()
+            .chain(&round.removed)
+            .filter_map(|h| state.chunk_for(h))
+            .collect();
+        let mut previous = None;
+        let reusable = config.compression == Compression::Gz
+            && state
+                .chunks
+                .iter()
+                .enumerate()
+                .any(|(j, c)| c.members.is_some() && !dirty.contains(&j));
+        if reusable {
+            previous = self.current_files(run, xml_records(&base_repomd)).await?;
+        }
+        let mut previous_db = None;
+        if config.database {
+            previous_db = self.current_files(run, db_records(&base_repomd)).await?;
+        }
+        if (reusable && previous.is_none()) || (config.database && previous_db.is_none()) {
+            self.load_chunks(run, &mut state, None).await?;
+            if previous.is_none() {
+                dirty = (0..state.chunks.len()).collect();
+            }
+        }
+        // The databases' delta: what left (or was replaced), then what arrived.
+        let (db_remove, db_add) = applied.db_delta();
+        let db_remove = Arc::new(db_remove);
+        let db_add = Arc::new(db_add);
+        let mut state = Arc::new(state);
+        let generation = loop {
+            let config = config.clone();
+            let render_state = state.clone();
+            let render_dirty = dirty.clone();
+            let render_previous = previous.clone();
+            let render_previous_db = previous_db.clone();
+            let (db_remove, db_add) = (db_remove.clone(), db_add.clone());
+            let threads = self.options.render_threads;
+            let chunk_target = self.options.chunk_target.max(1);
+            let rendered = tokio::task::spawn_blocking(move || {
+                let delta = backend::DbDelta {
+                    remove: (*db_remove).clone(),
+                    add: db_add
+                        .iter()
+                        .filter_map(|h| render_state.packages.get(h).map(|e| &*e.package))
+                        .collect(),
+                };
+                let blocks = (render_state.db_blocks.len() == 3)
+                    .then_some(render_state.db_blocks.as_slice());
+                render::render_generation(
+                    &render_state,
+                    &render_dirty,
+                    render_previous.as_ref(),
+                    render_previous_db.as_ref().map(|files| render::PreviousDb {
+                        files,
+                        blocks,
+                        delta: &delta,
+                    }),
+                    &config,
+                    threads,
+                    chunk_target,
+                )
+            })
+            .await
+            .map_err(|e| Error::Render {
+                root: root.to_string(),
+                reason: format!("render task: {e}"),
+            })?;
+            match rendered {
+                Ok(g) => break g,
+                Err(render::RenderFailure::Reuse(e)) if previous.is_some() => {
+                    // The current files do not match the state: render everything instead.
+                    tracing::warn!(root, error = %e, "rendering every chunk from records");
+                    let mut owned = Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+                    self.load_chunks(run, &mut owned, None).await?;
+                    dirty = (0..owned.chunks.len()).collect();
+                    previous = None;
+                    state = Arc::new(owned);
+                }
+                Err(render::RenderFailure::Databases(e)) if previous_db.is_some() => {
+                    tracing::warn!(root, error = %e, "rebuilding the databases from every record");
+                    let mut owned = Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+                    self.load_chunks(run, &mut owned, None).await?;
+                    previous_db = None;
+                    state = Arc::new(owned);
+                }
+                Err(e) => {
+                    return Err(Error::Render {
+                        root: root.to_string(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        };
+        let mut state = Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+        tracing::debug!(
+            root,
+            fresh_chunks = generation.fresh,
+            reused_chunks = generation.reused,
+            "rendered"
+        );
+
+        // Names: `<sha256>-<name>`, or `<sha256>-g<generation>-<name>` when the plain name was
+        // deleted recently (an older publisher may still be deleting it).
+        let tomb: BTreeSet<&str> = base_tombstones.iter().map(|g| g.href.as_str()).collect();
+        let name_for =
+            |checksum: &str, name: &str| content_name(checksum, name, state.generation, &tomb);
+        let mut records = Vec::new();
+        let mut uploads: Vec<(String, Bytes)> = Vec::new();
+        state.db_blocks = generation
+            .files
+            .iter()
+            .filter(|f| f.data_type.ends_with("_db") && !f.blocks.is_empty())
+            .map(|f| f.blocks.clone())
+            .collect();
+        if state.db_blocks.len() != 3 {
+            state.db_blocks.clear();
+        }
+        for f in generation.files {
+            let href = name_for(&f.checksum, &f.name);
+            records.push(Record {
+                data_type: f.data_type.clone(),
+                href: href.clone(),
+                checksum: f.checksum.clone(),
+                open_checksum: f.open.as_ref().map(|o| o.0.clone()),
+                size: f.bytes.len() as u64,
+                open_size: f.open.as_ref().map(|o| o.1),
+                timestamp: now,
+                database_version: f.database_version,
+                raw: None,
+            });
+            uploads.push((href, Bytes::from(f.bytes)));
+        }
+        // Records this engine does not own (updateinfo added by modifyrepo_c, say) are carried
+        // over byte for byte; their files stay referenced, so they never become garbage.
+        records.extend(foreign_records(&base_repomd));
+        let mut chunks = Vec::with_capacity(generation.chunks.len());
+        for c in generation.chunks {
+            let href = match (c.href, c.file) {
+                (Some(href), _) => href,
+                (None, Some((sum, bytes))) => {
+                    let href = name_for(&sum, CHUNK_FILE);
+                    uploads.push((href.clone(), Bytes::from(bytes)));
+                    href
+                }
+                (None, None) => unreachable!("a fresh chunk has a file"),
+            };
+            chunks.push(ChunkRef {
+                href,
+                count: c.count,
+                first: c.first,
+                members: c.members,
+            });
+        }
+        state.packages.clear();
+        state.loaded = vec![false; chunks.len()];
+        state.chunks = chunks;
+
+        // Garbage: what the base referenced and we do not, plus older garbage; expired entries
+        // are deleted after the swap and remembered as tombstones.
+        let new_refs: BTreeSet<String> = records
+            .iter()
+            .map(|r| r.href.clone())
+            .chain(state.chunks.iter().map(|c| c.href.clone()))
+            .collect();
+        let collection = gc::collect(
+            &base_garbage,
+            &base_tombstones,
+            &base_referenced,
+            &new_refs,
+            now,
+            grace,
+        );
+        let expired = collection.expired;
+        state.garbage = collection.garbage;
+        state.tombstones = collection.tombstones;
+
+        // The state file last: it holds the garbage lists.
+        let state_bytes = state.encode();
+        let state_sum = backend::sha256_hex(&state_bytes);
+        let state_href = name_for(&state_sum, STATE_FILE);
+        records.push(Record {
+            data_type: STATE_TYPE.to_string(),
+            href: state_href.clone(),
+            checksum: state_sum,
+            open_checksum: None,
+            size: state_bytes.len() as u64,
+            open_size: None,
+            timestamp: now,
+            database_version: None,
+            raw: None,
+        });
+        uploads.push((state_href, Bytes::from(state_bytes)));
+
+        // 1. Content-addressed files.
+        let puts = uploads
+            .into_iter()
+            .filter(|(href, _)| !base_referenced.contains(href))
+            .map(|(href, body)| async move { self.put_immutable(run, &href, body).await })
+            .collect::<Vec<_>>();
+        futures::stream::iter(puts)
+            .buffer_unordered(4)
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        if self.fault == Some(FaultPoint::BeforeSwap) {
+            return Err(Error::Injected {
+                root: root.to_string(),
+                point: FaultPoint::BeforeSwap,
+            });
+        }
+
+        // 2. The swap.
+        let prev: u64 = base_repomd.revision.parse().unwrap_or(0);
+        let revision = (now.max(0) as u64).max(prev + 1).to_string();
+        let repomd = Repomd {
+            revision: revision.clone(),
+            records,
+        };
+        let body = Bytes::from(backend::write_repomd(&repomd));
+        let mode_put = match &base_etag {
+            Some(etag) => PutMode::Update(etag.clone()),
+            None => PutMode::Create,
+        };
+        let key = format!("{root}{REPODATA_DIR}/repomd.xml");
+        let opts = PutOptions {
+            mode: mode_put,
+            content_type: Some("application/xml".into()),
+            cache_control: Some(CACHE_SHORT.into()),
+        };
+        match retry(&self.options, "put", || {
+            run.store.put(&key, body.clone(), opts.clone())
+        })
+        .await
+        {
+            Ok(_) => {}
+            Err(store::Error::Precondition { .. }) | Err(store::Error::AlreadyExists { .. }) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e.into()),
+        }
+
+        // 3. After the swap: expired files, rejected list.
+        for g in &expired {
+            let k = format!("{root}{}", g.href);
+            match retry(&self.options, "delete", || run.store.delete(&k)).await {
+                Ok(()) => round.deleted_files.push(k),
+                Err(e) => {
+                    tracing::warn!(key = %k, error = %e, "could not delete an expired metadata file")
+                }
+            }
+        }
+        if applied.rejected_changed {
+            if let Err(e) = self.write_rejected(run, &revision, &state).await {
+                tracing::warn!(root, error = %e, "could not write the rejected-keys list");
+            }
+        }
+        if mode == Mode::Reconcile {
+            let referenced: BTreeSet<String> = repomd
+                .records
+                .iter()
+                .map(|r| r.href.clone())
+                .chain(state.chunks.iter().map(|c| c.href.clone()))
+                .collect();
+            round.deleted_files.extend(
+                self.sweep_orphans(run, &referenced, &state.garbage, now)
+                    .await?,
+            );
+        }
+        round.packages = total;
+        round.revision = revision;
+        Ok(Some(round))
+    }
+
+    /// Write one content-addressed file. An existing object of that name that the base
+    /// generation does not reference is rewritten, so its modification time says it is in use
+    /// (reconcile removes unreferenced files only when old).
+    pub(super) async fn put_immutable(&self, run: &Run, href: &str, body: Bytes) -> Result<()> {
+        let key = format!("{}{href}", run.root);
+        let content_type = content_type(href);
+        let opts = |mode| PutOptions {
+            mode,
+            content_type: Some(content_type.into()),
+            cache_control: Some(CACHE_IMMUTABLE.into()),
+        };
+        match retry(&self.options, "put", || {
+            run.store.put(&key, body.clone(), opts(PutMode::Create))
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(store::Error::AlreadyExists { .. }) => {
+                retry(&self.options, "put", || {
+                    run.store.put(&key, body.clone(), opts(PutMode::Overwrite))
+                })
+                .await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn write_rejected(
+        &self,
+        run: &Run,
+        revision: &str,
+        state: &State,
+    ) -> Result<()> {
+        #[derive(serde::Serialize)]
+        struct Item<'a> {
+            key: String,
+            etag: &'a str,
+            reason: &'a str,
+            since: i64,
+        }
+        let items: Vec<Item> = state
+            .rejected
+            .iter()
+            .map(|(href, r)| Item {
+                key: format!("{}{href}", run.root),
+                etag: &r.etag,
+                reason: &r.reason,
+                since: r.since,
+            })
+            .collect();
+        let doc = serde_json::json!({ "root": run.root, "revision": revision, "rejected": items });
+        let body = Bytes::from(serde_json::to_vec_pretty(&doc).expect("json"));
+        let key = format!("{}{REPODATA_DIR}/{REJECTED_FILE}", run.root);
+        let opts = PutOptions {
+            mode: PutMode::Overwrite,
+            content_type: Some("application/json".into()),
+            cache_control: Some(CACHE_SHORT.into()),
+        };
+        retry(&self.options, "put", || {
+            run.store.put(&key, body.clone(), opts.clone())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Delete files under `repodata/` that no generation references, that are not awaiting
+    /// their grace period, and that are older than the grace period (left by crashed runs).
+    pub(super) async fn sweep_orphans(
+        &self,
+        run: &Run,
+        referenced: &BTreeSet<String>,
+        garbage: &[Garbage],
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let dir = format!("{}{REPODATA_DIR}/", run.root);
+        let listing = retry(&self.options, "list", || run.store.list(&dir)).await?;
+        let grace = self.config.grace_period.as_secs() as i64;
+        let keep: BTreeSet<&str> = referenced
+            .iter()
+            .map(String::as_str)
+            .chain(garbage.iter().map(|g| g.href.as_str()))
+            .collect();
+        let mut deleted = Vec::new();
+        for key in gc::orphans(&listing, &run.root, &keep, now, grace) {
+            retry(&self.options, "delete", || run.store.delete(&key)).await?;
+            tracing::info!(key = %key, "deleted orphaned metadata file");
+            deleted.push(key);
+        }
+        Ok(deleted)
+    }
+}

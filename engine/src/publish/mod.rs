@@ -1,0 +1,690 @@
+//! Incremental, atomic publishing of one repository's metadata.
+//!
+//! One publish, in order (see the README, "Publish protocol"):
+//! 1. read `repomd.xml` (remember its ETag), the state file it references and the chunks of it
+//!    that hold the changed keys;
+//! 2. HEAD each changed key (ETag, size, mtime, stored sha256) — unchanged packages are never
+//!    touched; read the header of each new object with ranged GETs (or stream it once through
+//!    sha256 when the store has no checksum);
+//! 3. render the new metadata, chunks and state — changed chunks from their records, the
+//!    others' gzip members copied from the current XML, the databases updated in place (see
+//!    [`crate::render`]) — and write them under content-addressed names (`If-None-Match: *`);
+//! 4. swap `repomd.xml` with `If-Match` the ETag read in 1 (or `If-None-Match: *`); on a
+//!    precondition failure start again at 1 with the package reads kept;
+//! 5. delete files of generations replaced longer than the grace period ago;
+//! 6. HEAD the changed keys again: if one changed meanwhile, apply it (an event for a change
+//!    that happened between our HEAD and our swap may have been judged "nothing to do" by
+//!    another indexer reading the previous generation).
+//!
+//! Where the rules live: `plan` decides what a batch does to the state and whether a new
+//! generation is needed (pure, table-tested); `gc` holds the garbage, tombstone and orphan
+//! rules (pure, table-tested); [`crate::naming`] names the files. `load` reads the published
+//! generation back, `read` reads packages, `execute` renders, writes, swaps and deletes, and
+//! this module drives the rounds (attempts on lost races, verification).
+
+mod execute;
+mod gc;
+mod load;
+mod plan;
+mod read;
+mod retry;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use sha2::Digest;
+
+use crate::backend::{self, Compression, Extent, FileFacts, Record, Repomd};
+use crate::config::RepoConfig;
+use crate::counting::{CountingStore, RequestCounts};
+use crate::error::{Error, Result};
+use crate::layout::{normalise_root, Layout, REPODATA_DIR};
+use crate::naming::{content_name, content_type};
+use crate::render;
+use crate::state::{
+    decode_chunk, ChunkRef, Entry, Garbage, Settings, State, CHUNK_FILE, CHUNK_TARGET, STATE_FILE,
+    STATE_FORMAT, STATE_TYPE,
+};
+use crate::store::{self, ObjectMeta, ObjectStore, PutMode, PutOptions};
+use load::{db_records, foreign_records, is_damage, xml_records};
+use plan::{Decision, Knowledge, Mode, Read, Seen};
+use retry::{backoff, retry};
+
+/// Cache-Control of `repomd.xml` and other files that change in place.
+pub const CACHE_SHORT: &str = "max-age=10";
+/// Cache-Control of content-addressed files.
+pub const CACHE_IMMUTABLE: &str = "max-age=31536000, immutable";
+/// Per-repository list of rejected keys (machine-readable, rewritten after each publish that
+/// changes it).
+pub const REJECTED_FILE: &str = "rpmbucket-rejected.json";
+/// What happened to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Removed,
+}
+
+/// A change notification for one key. The kind, ETag and checksum are hints: the engine always
+/// asks the store what the key holds now, so stale, duplicated or reordered notifications end
+/// in the state the bucket really has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub kind: ChangeKind,
+    /// ETag from the notification, if any.
+    pub etag: Option<String>,
+    /// Hex sha256 of the object, if the sender knows it (used when the store's ETag matches).
+    pub sha256: Option<String>,
+}
+
+impl Change {
+    /// A created (or overwritten) key.
+    pub fn created(key: impl Into<String>) -> Change {
+        Change {
+            key: key.into(),
+            kind: ChangeKind::Created,
+            etag: None,
+            sha256: None,
+        }
+    }
+
+    /// A deleted key.
+    pub fn removed(key: impl Into<String>) -> Change {
+        Change {
+            key: key.into(),
+            kind: ChangeKind::Removed,
+            etag: None,
+            sha256: None,
+        }
+    }
+}
+
+/// What one `apply`/`reindex`/`reconcile` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PublishReport {
+    /// Repository root.
+    pub root: String,
+    /// Revision of the `repomd.xml` now published (the previous one when `unchanged`; empty if
+    /// the repository does not exist).
+    pub revision: String,
+    /// Keys added or replaced.
+    pub added: Vec<String>,
+    /// Keys removed from the metadata.
+    pub removed: Vec<String>,
+    /// Keys rejected in this run, with the reason.
+    pub rejected: Vec<(String, String)>,
+    /// Body bytes read from the store.
+    pub bytes_read: u64,
+    /// Body bytes written to the store.
+    pub bytes_written: u64,
+    /// Requests by kind.
+    pub requests: RequestCounts,
+    /// Lost `repomd.xml` races that were retried.
+    pub conflicts_retried: u32,
+    /// Packages whose pkgid needed the whole object streamed through sha256.
+    pub hashed_by_stream: u32,
+    /// Packages whose pkgid came from the store's checksum.
+    pub hashed_by_checksum: u32,
+    /// Files of old generations deleted.
+    pub deleted_files: Vec<String>,
+    /// Packages in the published metadata.
+    pub packages: usize,
+    #[serde(skip)]
+    pub duration: Duration,
+    /// Nothing needed publishing.
+    pub unchanged: bool,
+}
+
+/// Where a fault-injection hook stops a publish (tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// After writing the data files, before the `repomd.xml` swap.
+    BeforeSwap,
+}
+
+/// Tuning of retries and parallelism.
+#[derive(Debug, Clone)]
+pub struct IndexerOptions {
+    /// Publish attempts per batch when the `repomd.xml` swap loses a race.
+    pub max_attempts: u32,
+    /// Attempts of one store request that fails with a retryable error.
+    pub store_attempts: u32,
+    /// First backoff; doubles per attempt up to `max_backoff`, with full jitter.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Package headers read in parallel.
+    pub read_concurrency: usize,
+    /// Rounds of "HEAD the changed keys after the swap and apply what changed meanwhile".
+    pub verify_rounds: u32,
+    /// Threads rendering chunks (default: the available parallelism).
+    pub render_threads: usize,
+    /// Packages per chunk of the state when chunks are cut ([`CHUNK_TARGET`]); small values
+    /// exercise splitting in tests.
+    pub chunk_target: usize,
+}
+
+impl Default for IndexerOptions {
+    fn default() -> IndexerOptions {
+        IndexerOptions {
+            max_attempts: 40,
+            store_attempts: 5,
+            backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+            read_concurrency: 16,
+            verify_rounds: 3,
+            render_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            chunk_target: CHUNK_TARGET,
+        }
+    }
+}
+
+/// Keeps one bucket's repositories up to date.
+#[derive(Debug, Clone)]
+pub struct Indexer {
+    store: Arc<dyn ObjectStore>,
+    layout: Layout,
+    config: RepoConfig,
+    options: IndexerOptions,
+    fault: Option<FaultPoint>,
+    /// Apply `config`'s compression, databases and changelog limit even to repositories that
+    /// have stored settings (and store them).
+    override_settings: bool,
+}
+
+/// The published generation a publish starts from.
+#[derive(Debug, Default)]
+struct Base {
+    /// ETag of `repomd.xml`; `None` if there is none.
+    etag: Option<String>,
+    repomd: Repomd,
+    state: State,
+    /// hrefs referenced by `repomd.xml`.
+    referenced: BTreeSet<String>,
+}
+
+/// Per-call bookkeeping.
+struct Run {
+    root: String,
+    store: Arc<CountingStore>,
+    started: Instant,
+    hashed_by_stream: AtomicU32,
+    hashed_by_checksum: AtomicU32,
+    conflicts: u32,
+    /// The repository's changelog limit, for parsing packages (set from its settings).
+    changelog_limit: std::sync::atomic::AtomicI32,
+}
+
+/// Result of one successful publish round.
+#[derive(Debug, Default)]
+struct Round {
+    revision: String,
+    added: Vec<String>,
+    removed: Vec<String>,
+    rejected: Vec<(String, String)>,
+    /// hrefs whose entry changed, with what the store said when we decided.
+    touched: Vec<String>,
+    deleted_files: Vec<String>,
+    packages: usize,
+    unchanged: bool,
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Indexer {
+    /// An indexer over `store`.
+    pub fn new(store: Arc<dyn ObjectStore>, layout: Layout, config: RepoConfig) -> Indexer {
+        Indexer {
+            store,
+            layout,
+            config,
+            options: IndexerOptions::default(),
+            fault: None,
+            override_settings: false,
+        }
+    }
+
+    /// Publish with this indexer's compression, databases and changelog limit even where the
+    /// repository has stored settings, and store them: how an operator changes a repository's
+    /// settings (`rpmbucket index --compress-type …`). Without it, a repository keeps the
+    /// settings it was created with, whatever the indexer that publishes it is configured with.
+    pub fn overriding_settings(mut self) -> Indexer {
+        self.override_settings = true;
+        self
+    }
+
+    /// Replace the retry/parallelism options.
+    pub fn with_options(mut self, options: IndexerOptions) -> Indexer {
+        self.options = options;
+        self
+    }
+
+    /// Stop every publish at `point` with [`Error::Injected`] (crash tests).
+    #[doc(hidden)]
+    pub fn with_fault(mut self, point: Option<FaultPoint>) -> Indexer {
+        self.fault = point;
+        self
+    }
+
+    /// The layout in use.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The repository settings in use.
+    pub fn config(&self) -> &RepoConfig {
+        &self.config
+    }
+
+    /// Apply a batch of changes to one repository root and publish.
+    pub async fn apply(&self, root: &str, changes: &[Change]) -> Result<PublishReport> {
+        let root = normalise_root(root);
+        let mut know = Knowledge::default();
+        let mut pending = BTreeSet::new();
+        for c in changes {
+            if self.layout.repo_root(&c.key).as_deref() != Some(root.as_str()) {
+                return Err(Error::WrongRoot {
+                    root,
+                    key: c.key.clone(),
+                });
+            }
+            if let (Some(etag), Some(sha)) = (&c.etag, &c.sha256) {
+                know.hints
+                    .insert((c.key.clone(), etag.clone()), sha.to_ascii_lowercase());
+            }
+            pending.insert(c.key[root.len()..].to_string());
+        }
+        self.run(&root, pending, know, Mode::Apply).await
+    }
+
+    /// Group changes by repository root (keys the layout ignores are skipped) and apply each
+    /// group; one result per root.
+    pub async fn apply_all(&self, changes: &[Change]) -> Vec<(String, Result<PublishReport>)> {
+        let mut by_root: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+        for c in changes {
+            match self.layout.repo_root(&c.key) {
+                Some(root) => by_root.entry(root).or_default().push(c.clone()),
+                None => tracing::debug!(key = %c.key, "not a package of a repository, ignored"),
+            }
+        }
+        let runs = by_root.into_iter().map(|(root, changes)| async move {
+            let r = self.apply(&root, &changes).await;
+            (root, r)
+        });
+        futures::future::join_all(runs).await
+    }
+
+    /// Build or rebuild a repository from a listing of its root, reusing the published
+    /// records of objects whose ETag is unchanged.
+    pub async fn reindex(&self, root: &str) -> Result<PublishReport> {
+        self.full(root, Mode::Reindex).await
+    }
+
+    /// Compare the listing with the published metadata, publish what drifted (lost
+    /// notifications, manual deletes) and delete orphaned metadata files older than the grace
+    /// period. The report lists what changed.
+    pub async fn reconcile(&self, root: &str) -> Result<PublishReport> {
+        self.full(root, Mode::Reconcile).await
+    }
+
+    /// Repository roots under `prefix`: roots of the package keys there and directories that
+    /// already hold a `repodata/repomd.xml`.
+    pub async fn list_roots(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = normalise_root(prefix);
+        let objects = retry(&self.options, "list", || self.store.list(&prefix)).await?;
+        let mut roots = BTreeSet::new();
+        for o in &objects {
+            if let Some(r) = self.layout.repo_root(&o.key) {
+                roots.insert(r);
+            } else if let Some(dir) = o.key.strip_suffix("repodata/repomd.xml") {
+                if self.layout.covers_root(dir)
+                    || dir.is_empty() && self.layout.prefixes().is_empty()
+                {
+                    roots.insert(dir.to_string());
+                }
+            }
+        }
+        Ok(roots.into_iter().collect())
+    }
+
+    /// Is `key` in the published metadata of `root`? Returns the published revision if so.
+    pub async fn published(&self, root: &str, key: &str) -> Result<Option<String>> {
+        let root = normalise_root(root);
+        let Some(href) = key.strip_prefix(root.as_str()) else {
+            return Ok(None);
+        };
+        let run = self.new_run(&root);
+        let mut base = self.load(&run, false).await?;
+        let one: BTreeSet<String> = [href.to_string()].into();
+        self.load_chunks(&run, &mut base.state, Some(&one)).await?;
+        Ok(base
+            .state
+            .packages
+            .contains_key(href)
+            .then(|| base.repomd.revision.clone()))
+    }
+
+    fn new_run(&self, root: &str) -> Run {
+        Run {
+            root: root.to_string(),
+            store: Arc::new(CountingStore::new(self.store.clone())),
+            started: Instant::now(),
+            hashed_by_stream: AtomicU32::new(0),
+            hashed_by_checksum: AtomicU32::new(0),
+            conflicts: 0,
+            changelog_limit: std::sync::atomic::AtomicI32::new(self.config.changelog_limit),
+        }
+    }
+
+    async fn full(&self, root: &str, mode: Mode) -> Result<PublishReport> {
+        let root = normalise_root(root);
+        let listing = retry(&self.options, "list", || self.store.list(&root)).await?;
+        let mut know = Knowledge::default();
+        let mut pending = BTreeSet::new();
+        for o in listing {
+            if self.layout.repo_root(&o.key).as_deref() != Some(root.as_str()) {
+                continue;
+            }
+            let href = o.key[root.len()..].to_string();
+            know.seen.insert(
+                href.clone(),
+                Seen::Present {
+                    meta: o,
+                    headed: false,
+                },
+            );
+            pending.insert(href);
+        }
+        // Keys published but not listed are gone: `run` marks them absent (no HEAD needed).
+        self.run(&root, pending, know, mode).await
+    }
+
+    async fn run(
+        &self,
+        root: &str,
+        mut pending: BTreeSet<String>,
+        mut know: Knowledge,
+        mode: Mode,
+    ) -> Result<PublishReport> {
+        let mut run = self.new_run(root);
+        let mut report = PublishReport {
+            root: root.to_string(),
+            unchanged: true,
+            ..PublishReport::default()
+        };
+        let mut round_no = 0;
+        loop {
+            let this_mode = if round_no == 0 { mode } else { Mode::Apply };
+            let round = self
+                .publish(&mut run, &pending, &mut know, this_mode)
+                .await?;
+            report.revision = round.revision.clone();
+            report.packages = round.packages;
+            report.unchanged &= round.unchanged;
+            merge_keys(&mut report.added, round.added, root);
+            merge_keys(&mut report.removed, round.removed, root);
+            for (href, reason) in round.rejected {
+                report.rejected.push((format!("{root}{href}"), reason));
+            }
+            report.deleted_files.extend(round.deleted_files);
+            round_no += 1;
+            if round.touched.is_empty() || round_no > self.options.verify_rounds {
+                break;
+            }
+            // Verify: did any key we decided on change before our swap became visible?
+            let changed = if this_mode == Mode::Apply {
+                self.verify(&run, &round.touched, &know).await?
+            } else {
+                self.verify_by_listing(&run, &round.touched, &know).await?
+            };
+            if changed.is_empty() {
+                break;
+            }
+            tracing::info!(
+                root,
+                keys = changed.len(),
+                "keys changed during publish, applying again"
+            );
+            for href in &changed {
+                know.seen.remove(href);
+            }
+            pending = changed.into_iter().collect();
+        }
+        report.bytes_read = run.store.bytes_read();
+        report.bytes_written = run.store.bytes_written();
+        report.requests = run.store.requests();
+        report.conflicts_retried = run.conflicts;
+        report.hashed_by_stream = run.hashed_by_stream.load(Ordering::Relaxed);
+        report.hashed_by_checksum = run.hashed_by_checksum.load(Ordering::Relaxed);
+        report.duration = run.started.elapsed();
+        tracing::info!(
+            root,
+            revision = %report.revision,
+            added = report.added.len(),
+            removed = report.removed.len(),
+            rejected = report.rejected.len(),
+            unchanged = report.unchanged,
+            conflicts = report.conflicts_retried,
+            hashed_by_checksum = report.hashed_by_checksum,
+            hashed_by_stream = report.hashed_by_stream,
+            bytes_read = report.bytes_read,
+            requests = report.requests.total(),
+            ms = report.duration.as_millis() as u64,
+            "publish done"
+        );
+        Ok(report)
+    }
+
+    /// HEAD the touched keys again; hrefs whose object differs from what was applied.
+    async fn verify(&self, run: &Run, touched: &[String], know: &Knowledge) -> Result<Vec<String>> {
+        let checks = touched.iter().map(|href| async move {
+            let now = self.head(run, href).await?;
+            let before = know.seen.get(href);
+            let same = match (before, &now) {
+                (Some(Seen::Absent), Seen::Absent) => true,
+                (Some(Seen::Present { meta: a, .. }), Seen::Present { meta: b, .. }) => {
+                    a.etag == b.etag
+                }
+                _ => false,
+            };
+            Ok::<_, Error>((!same).then(|| href.clone()))
+        });
+        let checks: Vec<_> = checks.collect();
+        let results: Vec<Option<String>> = futures::stream::iter(checks)
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .try_collect()
+            .await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    /// Like [`Indexer::verify`] for full runs: one listing instead of a HEAD per key.
+    async fn verify_by_listing(
+        &self,
+        run: &Run,
+        touched: &[String],
+        know: &Knowledge,
+    ) -> Result<Vec<String>> {
+        let listing = retry(&self.options, "list", || run.store.list(&run.root)).await?;
+        // Only this repository's packages, as in `full`: a key below the root that the layout
+        // gives to another repository (nested roots, a changed layout) was removed here on
+        // purpose and must not come back through the apply round.
+        let now: HashMap<&str, &str> = listing
+            .iter()
+            .filter(|o| self.layout.repo_root(&o.key).as_deref() == Some(run.root.as_str()))
+            .map(|o| (&o.key[run.root.len()..], o.etag.as_str()))
+            .collect();
+        Ok(touched
+            .iter()
+            .filter(|href| {
+                let before = match know.seen.get(*href) {
+                    Some(Seen::Present { meta, .. }) => Some(meta.etag.as_str()),
+                    _ => None,
+                };
+                before != now.get(href.as_str()).copied()
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn head(&self, run: &Run, href: &str) -> Result<Seen> {
+        let key = format!("{}{href}", run.root);
+        match retry(&self.options, "head", || run.store.head(&key)).await {
+            Ok(meta) => Ok(Seen::Present { meta, headed: true }),
+            Err(store::Error::NotFound { .. }) => Ok(Seen::Absent),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One publish round, retried on lost races.
+    async fn publish(
+        &self,
+        run: &mut Run,
+        pending: &BTreeSet<String>,
+        know: &mut Knowledge,
+        mode: Mode,
+    ) -> Result<Round> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut base = self.load(run, mode != Mode::Apply).await?;
+            let config = self.effective_config(&base.state);
+            run.changelog_limit
+                .store(config.changelog_limit, Ordering::Relaxed);
+            let scope = (mode == Mode::Apply && !Self::needs_all_records(&config, &base))
+                .then_some(pending);
+            if let Err(e) = self.load_chunks(run, &mut base.state, scope).await {
+                if !is_damage(&e) {
+                    return Err(e);
+                }
+                let kept = std::mem::take(&mut base.state);
+                base.state = self
+                    .recover_state(run, &base.repomd, kept, mode != Mode::Apply, e)
+                    .await?;
+            }
+            if mode != Mode::Apply {
+                // Published keys missing from the listing are gone.
+                for href in base.state.packages.keys().chain(base.state.rejected.keys()) {
+                    know.seen.entry(href.clone()).or_insert(Seen::Absent);
+                }
+            }
+            let all: BTreeSet<String> = if mode == Mode::Apply {
+                pending.clone()
+            } else {
+                know.seen.keys().cloned().collect()
+            };
+            self.learn(run, &all, &mut base.state, know).await?;
+            match self
+                .try_publish(run, &all, know, base, mode, &config)
+                .await?
+            {
+                Some(round) => return Ok(round),
+                None if attempt < self.options.max_attempts => {
+                    run.conflicts += 1;
+                    let pause = backoff(&self.options, attempt);
+                    tracing::debug!(root = %run.root, attempt, ?pause, "repomd.xml changed underneath, retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                None => {
+                    return Err(Error::Conflict {
+                        root: run.root.clone(),
+                        attempts: attempt,
+                    })
+                }
+            }
+        }
+    }
+
+    /// HEAD unknown keys and read the packages whose object is not the published one.
+    async fn learn(
+        &self,
+        run: &Run,
+        hrefs: &BTreeSet<String>,
+        state: &mut State,
+        know: &mut Knowledge,
+    ) -> Result<()> {
+        // HEAD what we know nothing about.
+        let unknown: Vec<&String> = hrefs
+            .iter()
+            .filter(|h| !know.seen.contains_key(*h))
+            .collect();
+        let heads: Vec<_> = unknown
+            .into_iter()
+            .map(|href| async move { Ok::<_, Error>((href.clone(), self.head(run, href).await?)) })
+            .collect();
+        let heads = futures::stream::iter(heads)
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .try_collect::<Vec<_>>()
+            .await?;
+        know.seen.extend(heads);
+
+        // Records read back from another tool's XML have no ETag. Like `createrepo_c --update`,
+        // take a package whose size and modification time are the recorded ones as unchanged
+        // (and remember its ETag) instead of reading it again.
+        for href in hrefs {
+            let (Some(Seen::Present { meta, .. }), Some(entry)) =
+                (know.seen.get(href), state.packages.get_mut(href))
+            else {
+                continue;
+            };
+            if entry.etag.is_none()
+                && u64::try_from(entry.package.size_package) == Ok(meta.size)
+                && entry.package.time_file == meta.last_modified
+            {
+                entry.etag = Some(meta.etag.clone());
+            }
+        }
+
+        // Read the objects that differ from the published entry.
+        let mut to_read = Vec::new();
+        for href in hrefs {
+            let Some(Seen::Present { meta, headed }) = know.seen.get(href) else {
+                continue;
+            };
+            let published = state.packages.get(href).and_then(|e| e.etag.as_deref());
+            let rejected = state.rejected.get(href).map(|r| r.etag.as_str());
+            if published == Some(meta.etag.as_str())
+                || rejected == Some(meta.etag.as_str())
+                || know.reads.contains_key(&(href.clone(), meta.etag.clone()))
+            {
+                continue;
+            }
+            to_read.push((href.clone(), meta.clone(), *headed));
+        }
+        let hints = &know.hints;
+        let reads: Vec<_> = to_read
+            .into_iter()
+            .map(|(href, meta, headed)| async move {
+                let r = self.read_package(run, &href, meta, headed, hints).await?;
+                Ok::<_, Error>((href, r))
+            })
+            .collect();
+        let reads = futures::stream::iter(reads)
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .try_collect::<Vec<_>>()
+            .await?;
+        for (href, (seen, read)) in reads {
+            if let (Seen::Present { meta, .. }, Some(read)) = (&seen, read) {
+                know.reads.insert((href.clone(), meta.etag.clone()), read);
+            }
+            know.seen.insert(href, seen);
+        }
+        Ok(())
+    }
+}
+
+fn merge_keys(into: &mut Vec<String>, hrefs: Vec<String>, root: &str) {
+    for h in hrefs {
+        let k = format!("{root}{h}");
+        if !into.contains(&k) {
+            into.push(k);
+        }
+    }
+}

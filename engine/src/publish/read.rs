@@ -1,0 +1,222 @@
+//! Reading one package: its header through ranged GETs when the store has its sha256, or the
+//! whole object streamed through sha256 when it has not.
+
+use super::*;
+
+impl Indexer {
+    /// Read one package's header and pkgid. Returns what the key holds (it may have changed or
+    /// vanished since it was seen) and the read if it is present.
+    pub(super) async fn read_package(
+        &self,
+        run: &Run,
+        href: &str,
+        mut meta: ObjectMeta,
+        mut headed: bool,
+        hints: &HashMap<(String, String), String>,
+    ) -> Result<(Seen, Option<Read>)> {
+        let key = format!("{}{href}", run.root);
+        for _ in 0..3 {
+            let hint = hints.get(&(key.clone(), meta.etag.clone())).cloned();
+            if meta.sha256.is_none() && hint.is_none() && !headed {
+                // A listing has no checksums; HEAD may have one.
+                match self.head(run, href).await? {
+                    Seen::Present { meta: m, .. } => {
+                        meta = m;
+                        headed = true;
+                        continue;
+                    }
+                    Seen::Absent => return Ok((Seen::Absent, None)),
+                }
+            }
+            let sha = meta.sha256.clone().or(hint);
+            let outcome = match sha {
+                Some(sha) => self.read_ranged(run, &key, &meta, sha).await,
+                None => self.read_streamed(run, &key, &meta).await,
+            };
+            match outcome {
+                Ok(read) => {
+                    if let Read::Bad(reason) = &read {
+                        tracing::warn!(key = %key, reason = %reason, "package rejected");
+                    }
+                    return Ok((Seen::Present { meta, headed }, Some(read)));
+                }
+                Err(ReadError::Changed) | Err(ReadError::Store(store::Error::NotFound { .. })) => {
+                    // Overwritten or deleted since we looked: look again.
+                    match self.head(run, href).await? {
+                        Seen::Present { meta: m, .. } => {
+                            meta = m;
+                            headed = true;
+                        }
+                        Seen::Absent => return Ok((Seen::Absent, None)),
+                    }
+                }
+                Err(ReadError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Err(Error::Store(store::Error::Other {
+            key,
+            source: "object kept changing while being read".into(),
+        }))
+    }
+
+    pub(super) async fn read_ranged(
+        &self,
+        run: &Run,
+        key: &str,
+        meta: &ObjectMeta,
+        sha: String,
+    ) -> Result<Read, ReadError> {
+        let mut buf: Vec<u8> = Vec::new();
+        let mut want = backend::SPECULATIVE_READ;
+        let end = loop {
+            let have = buf.len() as u64;
+            if want > have {
+                if have >= meta.size {
+                    return Ok(Read::Bad(format!(
+                        "truncated: headers need {want} bytes, object has {}",
+                        meta.size
+                    )));
+                }
+                let (part, m) = retry(&self.options, "get_range", || {
+                    run.store.get_range(key, have..want.max(have + 1))
+                })
+                .await?;
+                if m.etag != meta.etag {
+                    return Err(ReadError::Changed);
+                }
+                if part.is_empty() {
+                    return Ok(Read::Bad("truncated: empty read".into()));
+                }
+                buf.extend_from_slice(&part);
+            }
+            match backend::header_extent(&buf) {
+                Err(reason) => return Ok(Read::Bad(reason)),
+                Ok(Extent::NeedBytes(n)) => want = n,
+                Ok(Extent::Complete { end }) if end <= buf.len() as u64 => break end,
+                Ok(Extent::Complete { end }) => {
+                    if end > meta.size {
+                        return Ok(Read::Bad(format!(
+                            "truncated: headers end at {end}, object has {} bytes",
+                            meta.size
+                        )));
+                    }
+                    want = end;
+                }
+            }
+            if want <= buf.len() as u64 {
+                // header_extent asked for no more than we have: malformed.
+                return Ok(Read::Bad("malformed header sizes".into()));
+            }
+        };
+        run.hashed_by_checksum.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(key, pkgid_source = "checksum", "read package header");
+        Ok(self.parse(key, run, meta, sha, &buf[..end as usize]))
+    }
+
+    pub(super) async fn read_streamed(
+        &self,
+        run: &Run,
+        key: &str,
+        meta: &ObjectMeta,
+    ) -> Result<Read, ReadError> {
+        let (mut stream, m) =
+            retry(&self.options, "get_stream", || run.store.get_stream(key)).await?;
+        if m.etag != meta.etag {
+            return Err(ReadError::Changed);
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut end: Option<Result<u64, String>> = None;
+        let mut total = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            total += chunk.len() as u64;
+            match end {
+                None => {
+                    buf.extend_from_slice(&chunk);
+                    match backend::header_extent(&buf) {
+                        Ok(Extent::Complete { end: e }) => end = Some(Ok(e)),
+                        Ok(Extent::NeedBytes(_)) => {}
+                        Err(reason) => end = Some(Err(reason)),
+                    }
+                }
+                Some(Ok(e)) if (buf.len() as u64) < e => {
+                    let need = (e - buf.len() as u64).min(chunk.len() as u64) as usize;
+                    buf.extend_from_slice(&chunk[..need]);
+                }
+                Some(_) => {}
+            }
+        }
+        if total != meta.size {
+            return Err(ReadError::Changed);
+        }
+        let sha = hex::encode(hasher.finalize());
+        run.hashed_by_stream.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            key,
+            pkgid_source = "stream",
+            bytes = total,
+            "hashed package by streaming it"
+        );
+        match end {
+            Some(Ok(e)) if e <= buf.len() as u64 => {
+                Ok(self.parse(key, run, meta, sha, &buf[..e as usize]))
+            }
+            Some(Ok(e)) => Ok(Read::Bad(format!(
+                "truncated: headers end at {e}, object has {total} bytes"
+            ))),
+            Some(Err(reason)) => Ok(Read::Bad(reason)),
+            None => Ok(Read::Bad(format!(
+                "truncated: {total} bytes hold no complete header"
+            ))),
+        }
+    }
+
+    pub(super) fn parse(
+        &self,
+        key: &str,
+        run: &Run,
+        meta: &ObjectMeta,
+        sha: String,
+        header: &[u8],
+    ) -> Read {
+        let root = run.root.as_str();
+        let changelog_limit = run.changelog_limit.load(Ordering::Relaxed);
+        let facts = FileFacts {
+            location_href: key[root.len()..].to_string(),
+            size: meta.size,
+            mtime: meta.last_modified,
+            pkgid: sha,
+        };
+        match backend::parse_package(header, &facts, changelog_limit) {
+            Ok(p) => Read::Package(Arc::new(p)),
+            Err(reason) => Read::Bad(reason),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum ReadError {
+    /// The object is not the one we looked at.
+    Changed,
+    Store(store::Error),
+}
+
+impl From<store::Error> for ReadError {
+    fn from(e: store::Error) -> ReadError {
+        ReadError::Store(e)
+    }
+}
+
+impl From<ReadError> for Error {
+    fn from(e: ReadError) -> Error {
+        match e {
+            ReadError::Store(e) => Error::Store(e),
+            ReadError::Changed => Error::Store(store::Error::Other {
+                key: String::new(),
+                source: "object changed while being read".into(),
+            }),
+        }
+    }
+}
