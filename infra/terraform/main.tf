@@ -61,7 +61,7 @@ locals {
   created_secret_name = "${var.name}/gateway-tokens"
 
   # The ARN the gateway is given, and the resource its policy names (known at plan time).
-  tokens_secret_arn = var.tokens_source != "secretsmanager" ? null : (
+  tokens_secret_arn = !var.gateway_enabled || var.tokens_source != "secretsmanager" ? null : (
     var.tokens_secret_arn != null ? var.tokens_secret_arn : aws_secretsmanager_secret.tokens[0].arn
   )
   tokens_secret_policy_arn = var.tokens_source != "secretsmanager" ? null : (
