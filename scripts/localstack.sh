@@ -7,7 +7,18 @@
 #                                        writes DIR/endpoint and DIR/pid, waits until S3 answers
 #   scripts/localstack.sh stop DIR       stop the server started with DIR
 #
-# Needs Python 3.13 (python3.13 on PATH, or RPMBUCKET_PYTHON313). Pinned versions: see TESTBED.
+# Needs Python 3.13 (python3.13 on PATH, or RPMBUCKET_PYTHON313). Pinned versions: see
+# localstack/README.md ("Without Docker").
+#
+# Settings, chosen so the aws Terraform provider and the AWS SDKs work against it too:
+#   GATEWAY_SERVER=hypercorn          the default server ignores GATEWAY_LISTEN's host (binds all)
+#   SQS_ENDPOINT_STRATEGY=off         queue URLs http://127.0.0.1:PORT/ACCOUNT/NAME; "path" gives
+#                                     URLs the aws provider rejects ("in the incorrect format")
+#   S3_HOSTNAME=127.0.0.1             *.localhost.localstack.cloud does not resolve offline
+#   S3_SKIP_SIGNATURE_VALIDATION=0    presigned URLs are checked like on AWS
+# Environment: RPMBUCKET_LOCALSTACK_SERVICES (default s3; e.g. s3,sqs,iam,sts,secretsmanager,logs,
+# cloudwatch,scheduler,lambda to apply the Terraform module, which then fails at the functions:
+# LocalStack runs Lambda functions only in Docker).
 set -euo pipefail
 
 RPMBUCKET_CACHE=${RPMBUCKET_CACHE:-${HOME:-/root}/.cache/rpmbucket}
@@ -52,8 +63,9 @@ start() {
   port=$(free_port)
   # hypercorn honours the listen address (the default server binds every interface).
   GATEWAY_SERVER=hypercorn GATEWAY_LISTEN=127.0.0.1:$port DNS_ADDRESS=0 DISABLE_EVENTS=1 \
-    SKIP_SSL_CERT_DOWNLOAD=1 S3_SKIP_SIGNATURE_VALIDATION=0 SQS_ENDPOINT_STRATEGY=path \
-    TMPDIR=$dir/tmp LOCALSTACK_VOLUME_DIR=$dir/volume SERVICES=s3 \
+    SKIP_SSL_CERT_DOWNLOAD=1 S3_SKIP_SIGNATURE_VALIDATION=0 SQS_ENDPOINT_STRATEGY=off \
+    S3_HOSTNAME=127.0.0.1 LOCALSTACK_HOST=127.0.0.1:$port \
+    TMPDIR=$dir/tmp LOCALSTACK_VOLUME_DIR=$dir/volume SERVICES=${RPMBUCKET_LOCALSTACK_SERVICES:-s3} \
     "$VENV/bin/python" -m localstack.runtime.main >"$dir/log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/pid"
