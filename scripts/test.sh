@@ -60,6 +60,7 @@ fi
 declare -A NEED_CMD=(
   [rpm]=rpm [rpmbuild]=rpm [createrepo_c]=createrepo-c [dnf]=dnf [zypper]=zypper
   [sqlite3]=sqlite3 [zstd]=zstd [xz]=xz-utils [bzip2]=bzip2 [curl]=curl [cc]=gcc
+  [readelf]=binutils
 )
 
 system_python() {
@@ -223,6 +224,14 @@ extra_checks() {
   bash "$REPO/scripts/check-terraform.sh"
 }
 
+# The deployment rehearsal: terraform apply of examples/basic to a moto server of its own with the
+# real Lambda zips, the deployed functions run under a Runtime API emulator, the smoke test, the DLQ,
+# the scheduled reconcile, terraform destroy (scripts/rehearse.sh says what it proves).
+rehearsal() {
+  step "check: scripts/rehearse.sh"
+  RPMBUCKET_BIN=$RPMBUCKET_BIN bash "$REPO/scripts/rehearse.sh"
+}
+
 # --- 4. checks -----------------------------------------------------------------
 main() {
   install_system_packages
@@ -242,6 +251,7 @@ main() {
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
     check_pure_repodata
     extra_checks
+    rehearsal
   fi
   if (($# == 0)); then
     step "test: cargo test --workspace"

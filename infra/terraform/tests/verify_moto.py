@@ -87,9 +87,11 @@ def main():
         q = sqs.get_queue_attributes(QueueUrl=qurl, AttributeNames=["All"])["Attributes"]
         d = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
         rp = json.loads(q.get("RedrivePolicy", "{}"))
-        check(rp.get("deadLetterTargetArn") == d["QueueArn"] and int(rp.get("maxReceiveCount", 0)) == 5,
-              "queue redrives to the DLQ after 5 receives", rp)
-        check(q.get("VisibilityTimeout") == "1800", "queue visibility timeout is 6 x the indexer timeout (1800 s)", q.get("VisibilityTimeout"))
+        want_receives = tfvars.get("sqs_max_receive_count", 5)
+        check(rp.get("deadLetterTargetArn") == d["QueueArn"] and int(rp.get("maxReceiveCount", 0)) == want_receives,
+              f"queue redrives to the DLQ after {want_receives} receives", rp)
+        vt = 6 * tfvars.get("indexer_timeout_seconds", 300)
+        check(q.get("VisibilityTimeout") == str(vt), f"queue visibility timeout is 6 x the indexer timeout ({vt} s)", q.get("VisibilityTimeout"))
         check(q.get("SqsManagedSseEnabled") == "true" and d.get("SqsManagedSseEnabled") == "true",
               "both queues are encrypted (SSE-SQS)")
         check(d.get("MessageRetentionPeriod") == "1209600", "DLQ keeps messages 14 days", d.get("MessageRetentionPeriod"))
@@ -145,8 +147,9 @@ def main():
                   "Architectures": [tfvars.get("lambda_architecture", "arm64")]}
         idx = lam.get_function_configuration(FunctionName=out["indexer_function_name"])
         check({k: idx.get(k) for k in common} == common, "indexer: provided.al2023, bootstrap, architecture", {k: idx.get(k) for k in common})
-        check(idx["Role"] == out["indexer_role_arn"] and idx["Timeout"] == 300 and idx["MemorySize"] == 1024,
-              "indexer: own role, 300 s, 1024 MB", (idx["Role"], idx["Timeout"], idx["MemorySize"]))
+        timeout = tfvars.get("indexer_timeout_seconds", 300)
+        check(idx["Role"] == out["indexer_role_arn"] and idx["Timeout"] == timeout and idx["MemorySize"] == 1024,
+              f"indexer: own role, {timeout} s, 1024 MB", (idx["Role"], idx["Timeout"], idx["MemorySize"]))
         check(idx.get("EphemeralStorage", {}).get("Size") == 2048, "indexer: 2048 MB of /tmp", idx.get("EphemeralStorage"))
         want_env = {
             "RPMBUCKET_BUCKET": bucket, "RPMBUCKET_PREFIXES": ",".join(prefixes), "RPMBUCKET_LAYOUT": "auto",

@@ -18,6 +18,9 @@ module "rpmbucket" {
   gateway_zip         = var.gateway_zip
   lambda_architecture = var.lambda_architecture
 
+  indexer_timeout_seconds = var.indexer_timeout_seconds
+  sqs_max_receive_count   = var.sqs_max_receive_count
+
   tokens_secret_recovery_days = var.tokens_secret_recovery_days
   deny_insecure_transport     = var.deny_insecure_transport
   public_base_url             = var.public_base_url

@@ -68,3 +68,15 @@ variable "public_base_url" {
   type        = string
   default     = null
 }
+
+variable "indexer_timeout_seconds" {
+  description = "Indexer timeout; the queue's visibility timeout is six times this."
+  type        = number
+  default     = 300
+}
+
+variable "sqs_max_receive_count" {
+  description = "Deliveries of a notification before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
