@@ -39,6 +39,10 @@ trap 'exit 130' INT TERM
 cd "$ROOT"
 
 say() { printf 'rehearse: %s\n' "$*"; }
+die() {
+  printf 'rehearse.sh: error: %s\n' "$*" >&2
+  exit 1
+}
 T0=$(date +%s)
 
 for cmd in terraform rpmbuild dnf curl readelf; do
