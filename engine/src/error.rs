@@ -22,12 +22,17 @@ pub enum Error {
     /// The key does not belong to the repository it was applied to.
     #[error("key {key:?} does not belong to repository {root:?}")]
     WrongRoot { root: String, key: String },
-    /// A fault-injection hook stopped the publish (tests only).
-    #[error("publish of {root:?} stopped by fault injection at {point:?}")]
-    Injected {
-        root: String,
-        point: crate::publish::FaultPoint,
-    },
+    /// Keys kept changing while their publish was verified: the published metadata may lag
+    /// behind the bucket (trying the batch again later settles it).
+    #[error("repository {root:?}: keys still changed after {rounds} publish rounds")]
+    Unsettled { root: String, rounds: u32 },
+    /// The store accepted a write whose precondition must fail: it ignores `If-None-Match` /
+    /// `If-Match`, so concurrent publishers would silently lose updates. Refused.
+    #[error(
+        "the store ignores conditional writes ({reason}); publishing to it could lose updates, \
+         so rpmbucket refuses (use a store that honours If-None-Match and If-Match)"
+    )]
+    ConditionalWritesIgnored { reason: String },
     /// A local I/O error (temporary files of the writers).
     #[error("local i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -38,14 +43,17 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Store(e) => store_error_is_retryable(e),
-            Error::Conflict { .. } | Error::Io(_) | Error::Injected { .. } => true,
-            Error::Metadata { .. } | Error::Render { .. } | Error::WrongRoot { .. } => false,
+            Error::Conflict { .. } | Error::Unsettled { .. } | Error::Io(_) => true,
+            Error::Metadata { .. }
+            | Error::Render { .. }
+            | Error::WrongRoot { .. }
+            | Error::ConditionalWritesIgnored { .. } => false,
         }
     }
 }
 
 /// Store errors worth retrying: everything that is not a decision (`NotFound`,
-/// `AlreadyExists`, `Precondition`, `InvalidKey`).
+/// `AlreadyExists`, `Precondition`, `InvalidKey`) or a permanent refusal (`Permanent`).
 pub(crate) fn store_error_is_retryable(e: &store::Error) -> bool {
     matches!(e, store::Error::Other { .. })
 }

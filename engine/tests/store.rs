@@ -307,7 +307,8 @@ async fn missing_bucket_is_an_error_not_a_decision(server: &S3Server) {
         .put("k", Bytes::from_static(b"x"), PutOptions::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Other { .. }), "{err:?}");
+    // Not retried: a missing bucket does not appear by trying again.
+    assert!(matches!(err, Error::Permanent { .. }), "{err:?}");
     assert!(err.to_string().contains("NoSuchBucket"), "{err}");
 }
 

@@ -58,9 +58,7 @@ impl Indexer {
                 round.unchanged = true;
                 round.revision = base_repomd.revision.clone();
                 round.packages = base_packages;
-                round.deleted_files = self
-                    .sweep_orphans(run, &base_referenced, &base_garbage, now)
-                    .await?;
+                round.deleted_files = self.sweep_orphans(run).await?;
                 return Ok(Some(round));
             }
         }
@@ -267,6 +265,7 @@ impl Indexer {
         uploads.push((state_href, Bytes::from(state_bytes)));
 
         // 1. Content-addressed files.
+        let uploads_started = Instant::now();
         let puts = uploads
             .into_iter()
             .filter(|(href, _)| !base_referenced.contains(href))
@@ -277,11 +276,17 @@ impl Indexer {
             .try_collect::<Vec<()>>()
             .await?;
 
-        if self.fault == Some(FaultPoint::BeforeSwap) {
-            return Err(Error::Injected {
-                root: root.to_string(),
-                point: FaultPoint::BeforeSwap,
-            });
+        let key = format!("{root}{REPODATA_DIR}/repomd.xml");
+        if let Some(e) = self.hooks.fault(hooks::FaultPoint::BeforeSwap, &key) {
+            return Err(e);
+        }
+        self.hooks.pause(hooks::PausePoint::BeforeSwap, root).await;
+        if uploads_started.elapsed() > MAX_PUBLISH_WINDOW {
+            // A sweep may take files older than MIN_SWEEP_AGE for orphans: never reference
+            // files written longer ago than MAX_PUBLISH_WINDOW. Start again (the files are
+            // written again, which refreshes them).
+            tracing::warn!(root, elapsed = ?uploads_started.elapsed(), "publish took too long between writing its files and the swap; starting again");
+            return Ok(None);
         }
 
         // 2. The swap.
@@ -291,12 +296,16 @@ impl Indexer {
             revision: revision.clone(),
             records,
         };
-        let body = Bytes::from(backend::write_repomd(&repomd));
+        // A token of this attempt, so that a precondition failure after the SDK retried a
+        // swap that had in fact landed can be told from a lost race (see `swap_landed`).
+        let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let mut body = backend::write_repomd(&repomd);
+        body.extend_from_slice(publish_mark(&token).as_bytes());
+        let body = Bytes::from(body);
         let mode_put = match &base_etag {
             Some(etag) => PutMode::Update(etag.clone()),
             None => PutMode::Create,
         };
-        let key = format!("{root}{REPODATA_DIR}/repomd.xml");
         let opts = PutOptions {
             mode: mode_put,
             content_type: Some("application/xml".into()),
@@ -309,7 +318,13 @@ impl Indexer {
         {
             Ok(_) => {}
             Err(store::Error::Precondition { .. }) | Err(store::Error::AlreadyExists { .. }) => {
-                return Ok(None)
+                if !self.swap_landed(run, &key, &token).await? {
+                    return Ok(None);
+                }
+                tracing::info!(
+                    root,
+                    "precondition failed on a retried swap that had landed"
+                );
             }
             Err(e) => return Err(e.into()),
         }
@@ -330,16 +345,7 @@ impl Indexer {
             }
         }
         if mode == Mode::Reconcile {
-            let referenced: BTreeSet<String> = repomd
-                .records
-                .iter()
-                .map(|r| r.href.clone())
-                .chain(state.chunks.iter().map(|c| c.href.clone()))
-                .collect();
-            round.deleted_files.extend(
-                self.sweep_orphans(run, &referenced, &state.garbage, now)
-                    .await?,
-            );
+            round.deleted_files.extend(self.sweep_orphans(run).await?);
         }
         round.packages = total;
         round.revision = revision;
@@ -363,7 +369,11 @@ impl Indexer {
         .await
         {
             Ok(_) => Ok(()),
-            Err(store::Error::AlreadyExists { .. }) => {
+            // It exists: written by a crashed run, or by a publisher creating the same content
+            // at the same moment (409/412, or our own first attempt that the SDK retried).
+            // Rewrite it, so its modification time says it is in use (a sweep leaves young
+            // files alone).
+            Err(store::Error::AlreadyExists { .. } | store::Error::Precondition { .. }) => {
                 retry(&self.options, "put", || {
                     run.store.put(&key, body.clone(), opts(PutMode::Overwrite))
                 })
@@ -412,29 +422,119 @@ impl Indexer {
         Ok(())
     }
 
-    /// Delete files under `repodata/` that no generation references, that are not awaiting
-    /// their grace period, and that are older than the grace period (left by crashed runs).
-    pub(super) async fn sweep_orphans(
-        &self,
-        run: &Run,
-        referenced: &BTreeSet<String>,
-        garbage: &[Garbage],
-        now: i64,
-    ) -> Result<Vec<String>> {
+    /// Did our `repomd.xml` (marked with `token`) land although its PUT answered with a
+    /// precondition failure (the SDK retried a request whose first attempt had succeeded)?
+    pub(super) async fn swap_landed(&self, run: &Run, key: &str, token: &str) -> Result<bool> {
+        match retry(&self.options, "get", || run.store.get(key)).await {
+            Ok((bytes, _)) => Ok(has_publish_mark(&bytes, token)),
+            Err(store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The store's clock: the modification time of an object written just now (the local
+    /// clock may be skewed against the one that stamps the objects a sweep ages).
+    pub(super) async fn store_clock(&self, run: &Run) -> Result<i64> {
+        let key = format!("{}{REPODATA_DIR}/{CLOCK_FILE}", run.root);
+        let written = retry(&self.options, "put", || {
+            run.store
+                .put(&key, Bytes::from_static(b"clock\n"), PutOptions::default())
+        })
+        .await?;
+        let meta = retry(&self.options, "head", || run.store.head(&key)).await;
+        if let Err(e) = retry(&self.options, "delete", || run.store.delete(&key)).await {
+            tracing::warn!(key, error = %e, "could not delete the clock object");
+        }
+        Ok(meta
+            .map(|m| m.last_modified)
+            .unwrap_or(written.last_modified))
+    }
+
+    /// Delete content-addressed files under `repodata/` that the current generation neither
+    /// references nor keeps as garbage and that are older than the sweep age (the grace period,
+    /// and at least [`MIN_SWEEP_AGE`]), measured with the store's clock: files left by
+    /// crashed runs. A live publisher references no file it wrote longer than
+    /// [`MAX_PUBLISH_WINDOW`] ago, so a sweep never takes its files.
+    pub(super) async fn sweep_orphans(&self, run: &Run) -> Result<Vec<String>> {
+        let now = self.store_clock(run).await?;
+        // What is referenced now (not what this run saw earlier: another publisher may have
+        // swapped since).
+        let base = self.load(run, true).await?;
         let dir = format!("{}{REPODATA_DIR}/", run.root);
         let listing = retry(&self.options, "list", || run.store.list(&dir)).await?;
-        let grace = self.config.grace_period.as_secs() as i64;
-        let keep: BTreeSet<&str> = referenced
+        let age = sweep_age(self.config.grace_period);
+        let keep: BTreeSet<&str> = base
+            .referenced
             .iter()
             .map(String::as_str)
-            .chain(garbage.iter().map(|g| g.href.as_str()))
+            .chain(base.state.garbage.iter().map(|g| g.href.as_str()))
             .collect();
+        let candidates = gc::orphans(&listing, &run.root, &keep, now, age);
+        self.hooks
+            .pause(hooks::PausePoint::BeforeSweepDelete, &run.root)
+            .await;
         let mut deleted = Vec::new();
-        for key in gc::orphans(&listing, &run.root, &keep, now, grace) {
+        for key in candidates {
+            // Look again right before deleting: a publisher that rewrote the file since the
+            // listing uses it.
+            match retry(&self.options, "head", || run.store.head(&key)).await {
+                Ok(m) if m.last_modified + age <= now => {}
+                Ok(_) | Err(store::Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
             retry(&self.options, "delete", || run.store.delete(&key)).await?;
             tracing::info!(key = %key, "deleted orphaned metadata file");
             deleted.push(key);
         }
         Ok(deleted)
+    }
+}
+
+/// Name of the object [`Indexer::store_clock`] writes (and deletes) under `repodata/`.
+pub(crate) const CLOCK_FILE: &str = "rpmbucket-clock";
+
+/// A sweep never deletes an unreferenced file younger than this (seconds), whatever the grace
+/// period: longer than any publish takes between writing its files and its swap.
+pub const MIN_SWEEP_AGE: i64 = 900;
+
+/// A publish whose files were written longer ago than this starts again instead of swapping
+/// (a third of [`MIN_SWEEP_AGE`], leaving room for clock rates and the swap itself).
+pub const MAX_PUBLISH_WINDOW: Duration = Duration::from_secs(300);
+
+/// The age (seconds) from which a sweep deletes an unreferenced file.
+pub(crate) fn sweep_age(grace: Duration) -> i64 {
+    (grace.as_secs() as i64).max(MIN_SWEEP_AGE)
+}
+
+/// The comment that marks a `repomd.xml` with the token of the attempt that wrote it.
+pub(crate) fn publish_mark(token: &str) -> String {
+    format!("<!-- rpmbucket-publish {token} -->\n")
+}
+
+/// Does `repomd` carry the mark of `token`?
+pub(crate) fn has_publish_mark(repomd: &[u8], token: &str) -> bool {
+    let mark = publish_mark(token);
+    repomd.windows(mark.len()).any(|w| w == mark.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_age_is_never_below_the_minimum() {
+        assert_eq!(sweep_age(Duration::ZERO), MIN_SWEEP_AGE);
+        assert_eq!(sweep_age(Duration::from_secs(3600)), 3600);
+        assert!(MAX_PUBLISH_WINDOW.as_secs() as i64 * 3 <= MIN_SWEEP_AGE);
+    }
+
+    #[test]
+    fn publish_marks() {
+        let mut body = backend::write_repomd(&Repomd::default());
+        body.extend_from_slice(publish_mark("abc").as_bytes());
+        assert!(has_publish_mark(&body, "abc"));
+        assert!(!has_publish_mark(&body, "abd"));
+        // The mark does not disturb reading the file back.
+        backend::parse_repomd(&body).unwrap();
     }
 }

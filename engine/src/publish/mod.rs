@@ -24,8 +24,14 @@
 
 mod execute;
 mod gc;
+#[cfg(feature = "testkit")]
+pub mod hooks;
+#[cfg(not(feature = "testkit"))]
+#[allow(dead_code)]
+mod hooks;
 mod load;
 mod plan;
+mod probe;
 mod read;
 mod retry;
 
@@ -46,13 +52,16 @@ use crate::layout::{normalise_root, Layout, REPODATA_DIR};
 use crate::naming::{content_name, content_type};
 use crate::render;
 use crate::state::{
-    decode_chunk, ChunkRef, Entry, Garbage, Settings, State, CHUNK_FILE, CHUNK_TARGET, STATE_FILE,
+    decode_chunk, ChunkRef, Entry, Settings, State, CHUNK_FILE, CHUNK_TARGET, STATE_FILE,
     STATE_FORMAT, STATE_TYPE,
 };
 use crate::store::{self, ObjectMeta, ObjectStore, PutMode, PutOptions};
 use load::{db_records, foreign_records, is_damage, xml_records};
 use plan::{Decision, Knowledge, Mode, Read, Seen};
+use probe::{probe_conditional_writes, ProbeError};
 use retry::{backoff, retry};
+
+pub use execute::{MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE};
 
 /// Cache-Control of `repomd.xml` and other files that change in place.
 pub const CACHE_SHORT: &str = "max-age=10";
@@ -139,13 +148,6 @@ pub struct PublishReport {
     pub unchanged: bool,
 }
 
-/// Where a fault-injection hook stops a publish (tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultPoint {
-    /// After writing the data files, before the `repomd.xml` swap.
-    BeforeSwap,
-}
-
 /// Tuning of retries and parallelism.
 #[derive(Debug, Clone)]
 pub struct IndexerOptions {
@@ -189,7 +191,10 @@ pub struct Indexer {
     layout: Layout,
     config: RepoConfig,
     options: IndexerOptions,
-    fault: Option<FaultPoint>,
+    hooks: hooks::Hooks,
+    /// Outcome of the conditional-write probe of this indexer's store (run once, shared by
+    /// clones).
+    probe: Arc<tokio::sync::OnceCell<std::result::Result<(), String>>>,
     /// Apply `config`'s compression, databases and changelog limit even to repositories that
     /// have stored settings (and store them).
     override_settings: bool,
@@ -247,7 +252,8 @@ impl Indexer {
             layout,
             config,
             options: IndexerOptions::default(),
-            fault: None,
+            hooks: hooks::Hooks::default(),
+            probe: Arc::default(),
             override_settings: false,
         }
     }
@@ -267,10 +273,18 @@ impl Indexer {
         self
     }
 
-    /// Stop every publish at `point` with [`Error::Injected`] (crash tests).
-    #[doc(hidden)]
-    pub fn with_fault(mut self, point: Option<FaultPoint>) -> Indexer {
-        self.fault = point;
+    /// Stop every publish at `point` with a retryable error ([`hooks::is_injected`]; crash
+    /// tests).
+    #[cfg(feature = "testkit")]
+    pub fn with_fault(mut self, point: Option<hooks::FaultPoint>) -> Indexer {
+        self.hooks.fault = point;
+        self
+    }
+
+    /// Await `pause` at each [`hooks::PausePoint`] (interleaving tests).
+    #[cfg(feature = "testkit")]
+    pub fn with_pause(mut self, pause: hooks::PauseFn) -> Indexer {
+        self.hooks.pause = Some(pause);
         self
     }
 
@@ -386,25 +400,57 @@ impl Indexer {
 
     async fn full(&self, root: &str, mode: Mode) -> Result<PublishReport> {
         let root = normalise_root(root);
-        let listing = retry(&self.options, "list", || self.store.list(&root)).await?;
         let mut know = Knowledge::default();
-        let mut pending = BTreeSet::new();
-        for o in listing {
-            if self.layout.repo_root(&o.key).as_deref() != Some(root.as_str()) {
-                continue;
-            }
-            let href = o.key[root.len()..].to_string();
-            know.seen.insert(
-                href.clone(),
-                Seen::Present {
-                    meta: o,
-                    headed: false,
-                },
-            );
-            pending.insert(href);
-        }
+        let listed = self.listing(&*self.store, &root).await?;
+        let pending = listed.keys().cloned().collect();
+        know.seen.extend(listed);
         // Keys published but not listed are gone: `run` marks them absent (no HEAD needed).
         self.run(&root, pending, know, mode).await
+    }
+
+    /// This repository's packages as a listing of its root shows them, by href.
+    async fn listing(&self, store: &dyn ObjectStore, root: &str) -> Result<HashMap<String, Seen>> {
+        let listing = retry(&self.options, "list", || store.list(root)).await?;
+        Ok(listing
+            .into_iter()
+            .filter(|o| self.layout.repo_root(&o.key).as_deref() == Some(root))
+            .map(|o| {
+                let href = o.key[root.len()..].to_string();
+                (
+                    href,
+                    Seen::Present {
+                        meta: o,
+                        headed: false,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Check once per indexer (and its clones) that the store honours conditional writes:
+    /// a `Create` of an existing key and an `Update` with a wrong ETag must both fail. A store
+    /// that ignores them would let concurrent publishers overwrite each other's `repomd.xml`.
+    async fn check_conditional_writes(&self) -> Result<()> {
+        let outcome = self
+            .probe
+            .get_or_init(|| async {
+                match probe_conditional_writes(&*self.store).await {
+                    Ok(()) => Ok(()),
+                    Err(ProbeError::Ignored(reason)) => Err(reason),
+                    // Could not probe (store down): try again next time.
+                    Err(ProbeError::Store(e)) => {
+                        tracing::warn!(error = %e, "conditional-write probe failed");
+                        Ok(())
+                    }
+                }
+            })
+            .await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(Error::ConditionalWritesIgnored {
+                reason: reason.clone(),
+            }),
+        }
     }
 
     async fn run(
@@ -436,9 +482,12 @@ impl Indexer {
             }
             report.deleted_files.extend(round.deleted_files);
             round_no += 1;
-            if round.touched.is_empty() || round_no > self.options.verify_rounds {
+            if round.touched.is_empty() {
                 break;
             }
+            self.hooks
+                .pause(hooks::PausePoint::BeforeVerify, root)
+                .await;
             // Verify: did any key we decided on change before our swap became visible?
             let changed = if this_mode == Mode::Apply {
                 self.verify(&run, &round.touched, &know).await?
@@ -447,6 +496,13 @@ impl Indexer {
             };
             if changed.is_empty() {
                 break;
+            }
+            if round_no > self.options.verify_rounds {
+                // Published, but not what the bucket holds now: say so instead of Ok.
+                return Err(Error::Unsettled {
+                    root: root.to_string(),
+                    rounds: round_no,
+                });
             }
             tracing::info!(
                 root,
@@ -551,9 +607,20 @@ impl Indexer {
         know: &mut Knowledge,
         mode: Mode,
     ) -> Result<Round> {
+        self.check_conditional_writes().await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if attempt > 1 {
+                // What the store said before the lost race may be stale (a key deleted or
+                // replaced since): ask again instead of resurrecting or unpublishing it. Package
+                // reads are kept (by ETag).
+                if mode == Mode::Apply {
+                    know.seen.retain(|href, _| !pending.contains(href));
+                } else {
+                    know.seen = self.listing(&*run.store, &run.root).await?;
+                }
+            }
             let mut base = self.load(run, mode != Mode::Apply).await?;
             let config = self.effective_config(&base.state);
             run.changelog_limit
@@ -575,12 +642,23 @@ impl Indexer {
                     know.seen.entry(href.clone()).or_insert(Seen::Absent);
                 }
             }
-            let all: BTreeSet<String> = if mode == Mode::Apply {
+            let mut all: BTreeSet<String> = if mode == Mode::Apply {
                 pending.clone()
             } else {
                 know.seen.keys().cloned().collect()
             };
+            if mode == Mode::Apply && base.etag.is_none() {
+                // No repository yet: publish every package of its root, not only the batch
+                // (a first publish from one event would otherwise list one package).
+                for (href, seen) in self.listing(&*run.store, &run.root).await? {
+                    know.seen.entry(href.clone()).or_insert(seen);
+                    all.insert(href);
+                }
+            }
             self.learn(run, &all, &mut base.state, know).await?;
+            self.hooks
+                .pause(hooks::PausePoint::AfterLearn, &run.root)
+                .await;
             match self
                 .try_publish(run, &all, know, base, mode, &config)
                 .await?

@@ -61,7 +61,8 @@ pub struct PutOptions {
 /// A stream of body chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
 
-/// Store errors. The first variants are decisions the engine takes; `Other` is retried.
+/// Store errors. The first variants are decisions the engine takes; `Permanent` is reported
+/// without retrying; `Other` is retried.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -73,6 +74,13 @@ pub enum Error {
     Precondition { key: String },
     #[error("invalid key {key:?}: {reason}")]
     InvalidKey { key: String, reason: &'static str },
+    /// The store refused in a way retrying does not fix (access denied, no such bucket).
+    #[error("store refused {key}: {source}")]
+    Permanent {
+        key: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     #[error("store error on {key}: {source}")]
     Other {
         key: String,
@@ -97,6 +105,7 @@ impl Error {
             | Error::AlreadyExists { key }
             | Error::Precondition { key }
             | Error::InvalidKey { key, .. }
+            | Error::Permanent { key, .. }
             | Error::Other { key, .. } => key,
         }
     }

@@ -359,8 +359,9 @@ where
     let code = err.code().unwrap_or_default().to_owned();
     let key = key.to_owned();
     match (status, code.as_str(), op) {
-        // A missing bucket is a configuration error, not a missing object.
-        (_, "NoSuchBucket", _) => Error::Other {
+        // A missing bucket or a denied request is a configuration error, not a missing object,
+        // and retrying does not fix it.
+        (_, "NoSuchBucket", _) | (Some(403), _, _) | (_, "AccessDenied", _) => Error::Permanent {
             key,
             source: Box::new(DisplayErrorContext(err)),
         },
@@ -683,9 +684,10 @@ mod tests {
             (404, "NoSuchKey", Read, "NotFound"),
             (404, "", Read, "NotFound"),
             (404, "NoSuchKey", Update, "Precondition"),
-            (404, "NoSuchBucket", Read, "Other"),
-            (404, "NoSuchBucket", Create, "Other"),
-            (403, "AccessDenied", Read, "Other"),
+            (404, "NoSuchBucket", Read, "Permanent"),
+            (404, "NoSuchBucket", Create, "Permanent"),
+            (403, "AccessDenied", Read, "Permanent"),
+            (403, "", Write, "Permanent"),
             (500, "InternalError", Write, "Other"),
             (503, "SlowDown", Create, "Other"),
         ];
@@ -696,6 +698,7 @@ mod tests {
                 Error::AlreadyExists { .. } => "AlreadyExists",
                 Error::Precondition { .. } => "Precondition",
                 Error::InvalidKey { .. } => "InvalidKey",
+                Error::Permanent { .. } => "Permanent",
                 Error::Other { .. } => "Other",
             };
             assert_eq!(got, want, "{status} {code} {op:?}: {err}");
