@@ -1,5 +1,5 @@
 //! Compression of metadata files with createrepo_c's parameters, counting both the compressed and
-//! the open (uncompressed) size and sha256 on the way (`REPODATA-SPEC.md` §9.1):
+//! the open (uncompressed) size and sha256 on the way (`docs/REPODATA-SPEC.md` §9.1):
 //!
 //! * gzip: zlib level 6, header mtime 0, OS byte 3 (what zlib's `gzopen` writes on Unix);
 //! * xz: preset 5 with a CRC32 check;

@@ -1,6 +1,6 @@
 //! The package record: everything primary.xml, filelists.xml and other.xml (and the sqlite
 //! databases) say about one RPM, already normalised the way createrepo_c 0.17.3 does it
-//! (`../shared/REPODATA-SPEC.md` §2–§3, §7). Writers only format these values.
+//! (`docs/REPODATA-SPEC.md` §2–§3, §7). Writers only format these values.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! Decoded headers → [`Package`], following createrepo_c 0.17.3 `cr_package_from_header`
-//! (REPODATA-SPEC §2, §3, §7.1, §7.3).
+//! (`docs/REPODATA-SPEC.md` §2, §3, §7.1, §7.3).
 //!
 //! All rules work on the raw header bytes; strings become UTF-8 only at the end, with
 //! createrepo_c's latin-1 fallback, after the forbidden-control-character check.

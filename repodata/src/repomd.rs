@@ -1,5 +1,5 @@
 //! `repomd.xml`: writing it in createrepo_c's exact layout and reading it back
-//! (`REPODATA-SPEC.md` §6; createrepo_c `src/xml_dump_repomd.c`, `src/repomd.c`).
+//! (`docs/REPODATA-SPEC.md` §6; createrepo_c `src/xml_dump_repomd.c`, `src/repomd.c`).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;

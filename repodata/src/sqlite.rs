@@ -1,5 +1,5 @@
 //! The three sqlite databases (`primary.sqlite`, `filelists.sqlite`, `other.sqlite`) exactly as
-//! createrepo_c 0.17.3 builds them (`REPODATA-SPEC.md` §8; createrepo_c `src/sqlite.c`).
+//! createrepo_c 0.17.3 builds them (`docs/REPODATA-SPEC.md` §8; createrepo_c `src/sqlite.c`).
 //!
 //! A database is written straight to a file on disk inside one transaction, one package at a
 //! time, so memory does not grow with the number of packages. Indexes are created when the

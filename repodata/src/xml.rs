@@ -1,5 +1,5 @@
-//! primary.xml, filelists.xml and other.xml in createrepo_c's exact byte format (REPODATA-SPEC
-//! §1, §3.5, §4, §5, §7.2).
+//! primary.xml, filelists.xml and other.xml in createrepo_c's exact byte format
+//! (`docs/REPODATA-SPEC.md` §1, §3.5, §4, §5, §7.2).
 //!
 //! createrepo_c serialises each `<package>` with libxml2's `xmlNodeDump` (format on, level 0) and
 //! appends `\n`; files are the header line, the root start tag, the chunks in package order and a
