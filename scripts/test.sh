@@ -6,7 +6,8 @@
 # 1. installs what the tests need when it is missing (Debian packages, a Python
 #    venv with moto), 2. starts moto on a free 127.0.0.1 port (stopped on exit),
 # 3. builds the RPM fixtures and the workspace binaries, 4. runs cargo fmt
-# --check, clippy -D warnings, rustdoc -D warnings and cargo test.
+# --check, clippy -D warnings, rustdoc -D warnings, cargo deny (licences, bans,
+# sources; deny.toml) and cargo test.
 #
 # Environment (all optional):
 #   RPMBUCKET_CACHE     cache dir outside the clone (default ~/.cache/rpmbucket)
@@ -31,6 +32,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 mkdir -p "$RPMBUCKET_CACHE"
 
 MOTO_VERSION=5.2.5
+CARGO_DENY_VERSION=0.20.2
 VENV=$RPMBUCKET_CACHE/venv
 
 step() { printf '==> %s\n' "$*"; }
@@ -90,8 +92,16 @@ install_system_packages() {
   apt-get install -y -qq --no-install-recommends ca-certificates libc6-dev "${missing[@]}" >/dev/null
 }
 
+# The MSRV: the workspace's rust-version (the README states the same).
+msrv() { sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$REPO/Cargo.toml"; }
+
 check_rust() {
-  command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust >= 1.85 with rustup)"
+  local want have
+  want=$(msrv)
+  command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust >= $want with rustup)"
+  have=$(rustc --version | awk '{print $2}')
+  [[ $(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1) == "$want" ]] ||
+    die "rustc $have is older than the MSRV $want (Cargo.toml rust-version)"
   if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     command -v rustup >/dev/null 2>&1 || die "cargo fmt/clippy missing and no rustup"
     step "rust: adding rustfmt and clippy"
@@ -137,6 +147,25 @@ start_moto() {
   export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
   unset AWS_SESSION_TOKEN AWS_PROFILE
   step "moto: $RPMBUCKET_TEST_S3_ENDPOINT (pid $pid)"
+}
+
+# cargo-deny, built once into the cache (a few minutes of compiling; CI keeps the cache).
+install_cargo_deny() {
+  local root=$RPMBUCKET_CACHE/cargo-deny-$CARGO_DENY_VERSION
+  CARGO_DENY=$root/bin/cargo-deny
+  if [[ -x $CARGO_DENY ]]; then
+    step "cargo-deny $CARGO_DENY_VERSION: present in $root"
+    return
+  fi
+  step "cargo-deny $CARGO_DENY_VERSION: building into $root (takes minutes, once)"
+  # Its own temporary build directory: the workspace's target stays untouched.
+  env -u CARGO_TARGET_DIR cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION" --root "$root"
+}
+
+# Licences, banned crates and sources of every dependency (deny.toml); offline checks only.
+check_deny() {
+  step "check: cargo deny --offline check licenses bans sources"
+  "$CARGO_DENY" --offline --log-level error check licenses bans sources
 }
 
 # --- 3. fixtures, corpus, binaries -------------------------------------------
@@ -250,6 +279,8 @@ main() {
     step "check: cargo doc --workspace --no-deps (warnings denied)"
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
     check_pure_repodata
+    install_cargo_deny
+    check_deny
     extra_checks
     rehearsal
   fi
