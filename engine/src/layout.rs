@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use rpmbucket_repodata::extra::ExtraKind;
+
 /// How a package key is mapped to its repository root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LayoutRule {
@@ -132,6 +134,36 @@ impl Layout {
         Some(root)
     }
 
+    /// Repository root of an extra-metadata key (`ROOT/updateinfo.xml`, `ROOT/comps.xml`,
+    /// `ROOT/modules.yaml`, see [`rpmbucket_repodata::extra`]): the directory that holds the
+    /// file, which must be inside the prefixes (with the `Prefix` rule: be one of them). `None`
+    /// for any other key.
+    pub fn extra_root(&self, key: &str) -> Option<String> {
+        let (dir, name) = match key.rfind('/') {
+            Some(i) => (&key[..=i], &key[i + 1..]),
+            None => ("", key),
+        };
+        ExtraKind::from_source_name(name)?;
+        if key.starts_with('/')
+            || dir
+                .split_terminator('/')
+                .any(|c| c.is_empty() || c == "." || c == ".." || c == REPODATA_DIR)
+        {
+            return None;
+        }
+        let prefix = self.matching_prefix(key)?;
+        if self.rule == LayoutRule::Prefix && dir != prefix {
+            return None;
+        }
+        Some(dir.to_string())
+    }
+
+    /// Repository root of a key the engine publishes: a package ([`Layout::repo_root`]) or an
+    /// extra-metadata file ([`Layout::extra_root`]).
+    pub fn root_of(&self, key: &str) -> Option<String> {
+        self.repo_root(key).or_else(|| self.extra_root(key))
+    }
+
     /// Is `root` a repository root this layout can produce (inside the prefixes)?
     pub fn covers_root(&self, root: &str) -> bool {
         self.prefixes.is_empty() || self.prefixes.iter().any(|p| root.starts_with(p.as_str()))
@@ -166,6 +198,13 @@ pub fn normalise_prefix(p: &str) -> String {
 /// same as [`normalise_prefix`].
 pub fn normalise_root(root: &str) -> String {
     normalise_prefix(root)
+}
+
+/// A key whose file name is an extra-metadata source (`updateinfo.xml`, `comps.xml`,
+/// `modules.yaml`); [`Layout::extra_root`] decides whether it belongs to a repository.
+pub fn is_extra_key(key: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    ExtraKind::from_source_name(name).is_some()
 }
 
 /// A key that can be a package: ends in `.rpm` (not just `.rpm`), no empty or `.`/`..`
@@ -276,6 +315,32 @@ mod tests {
         );
         let whole = Layout::with_rule(vec![], LayoutRule::Prefix);
         roots!(whole, "a/b/c.rpm" => Some(""));
+    }
+
+    #[test]
+    fn extra_metadata_keys() {
+        let l = Layout::new(vec![]);
+        assert_eq!(
+            l.extra_root("el9/x86_64/updateinfo.xml").as_deref(),
+            Some("el9/x86_64/")
+        );
+        assert_eq!(l.extra_root("comps.xml").as_deref(), Some(""));
+        assert_eq!(l.root_of("el9/modules.yaml").as_deref(), Some("el9/"));
+        assert_eq!(l.root_of("el9/a.rpm").as_deref(), Some("el9/"));
+        for key in [
+            "el9/repodata/updateinfo.xml",
+            "el9/updateinfo.xml.gz",
+            "el9//comps.xml",
+            "/comps.xml",
+            "el9/../comps.xml",
+            "el9/other.xml",
+        ] {
+            assert_eq!(l.extra_root(key), None, "{key}");
+        }
+        let p = Layout::with_rule(vec!["el9".into()], LayoutRule::Prefix);
+        assert_eq!(p.extra_root("el9/comps.xml").as_deref(), Some("el9/"));
+        assert_eq!(p.extra_root("el9/sub/comps.xml"), None);
+        assert_eq!(p.extra_root("el8/comps.xml"), None);
     }
 
     #[test]

@@ -66,6 +66,20 @@ pub struct State {
     /// The bzip2 blocks of this generation's primary, filelists and other databases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub db_blocks: Vec<Vec<BlockRef>>,
+    /// Extra metadata published from source files next to the packages (`updateinfo.xml`,
+    /// `comps.xml`, `modules.yaml`), by the source's href. Records of these kinds that are not
+    /// listed here were added by another tool and are carried over untouched.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extras: BTreeMap<String, ExtraSource>,
+}
+
+/// The source object an extra-metadata record was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraSource {
+    /// ETag of the source object the published records were built from.
+    pub etag: String,
+    /// When it was published.
+    pub since: i64,
 }
 
 impl Default for State {
@@ -81,6 +95,7 @@ impl Default for State {
             tombstones: Vec::new(),
             db_blocks: Vec::new(),
             settings: None,
+            extras: BTreeMap::new(),
         }
     }
 }

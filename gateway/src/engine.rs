@@ -55,7 +55,7 @@ fn repo_err(e: rpmbucket_engine::Error) -> RepoError {
 #[async_trait]
 impl Repository for EngineRepo {
     fn root_of(&self, key: &str) -> Option<String> {
-        self.indexer.layout().repo_root(key)
+        self.indexer.layout().root_of(key)
     }
 
     async fn etag(&self, key: &str) -> Option<String> {

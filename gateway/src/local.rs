@@ -7,6 +7,7 @@
 //! that waits for a quiet moment — [`QUIET`], at most [`MAX_DELAY`] after the first change — and
 //! publishes each touched repository once for the whole burst.
 
+use rpmbucket_repodata::extra::{self, ExtraKind};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -152,6 +153,16 @@ impl LocalSink {
                             ),
                         )
                         .await;
+                    }
+                }
+                if let Some(kind) = ExtraKind::from_source_name(&p.name) {
+                    // Extra metadata is small: check it before it replaces the published one.
+                    let checked = match tokio::fs::read(&tmp).await {
+                        Ok(data) => extra::validate(kind, &data).map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("reading the upload: {e}")),
+                    };
+                    if let Err(reason) = checked {
+                        return fail(StatusCode::BAD_REQUEST, format!("refused: {reason}")).await;
                     }
                 }
                 if let Some(parent) = dest.parent() {

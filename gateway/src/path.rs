@@ -9,6 +9,7 @@
 //! line says `/el9/x86_64/pkg.rpm`), so the server never has to guess a name; a PUT that still
 //! ends in `/` has no name and is refused.
 
+use rpmbucket_repodata::extra::ExtraKind;
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
@@ -83,8 +84,9 @@ pub fn segments(raw: &str) -> Result<Vec<String>, PathError> {
     Ok(out)
 }
 
-/// Validate the path of a package write (PUT, DELETE, presign, status): an `.rpm` file name,
-/// not under `repodata/`, no traversal.
+/// Validate the path of a package write (PUT, DELETE, presign, status): an `.rpm` file name
+/// or an extra-metadata source (`updateinfo.xml`, `comps.xml`, `modules.yaml`), not under
+/// `repodata/`, no traversal.
 pub fn package_path(raw: &str) -> Result<PackagePath, PathError> {
     let segs = segments(raw)?;
     let (name, dirs) = segs.split_last().expect("segments is never empty");
@@ -96,9 +98,10 @@ pub fn package_path(raw: &str) -> Result<PackagePath, PathError> {
     if dirs.iter().any(|d| d == "repodata") {
         return Err(err("repodata/ is written by the indexer only"));
     }
-    if !name.ends_with(".rpm") || name.len() <= ".rpm".len() {
+    let rpm = name.ends_with(".rpm") && name.len() > ".rpm".len();
+    if !rpm && ExtraKind::from_source_name(name).is_none() {
         return Err(err(format!(
-            "not an RPM package name (must end in .rpm): {name}"
+            "not an RPM package name (must end in .rpm) nor extra metadata (updateinfo.xml, comps.xml, modules.yaml): {name}"
         )));
     }
     let mut dir = String::new();

@@ -324,3 +324,82 @@ async fn large_uploads_are_streamed_to_disk() {
     );
     srv.stop().await;
 }
+
+/// Extra metadata goes through the same face: `curl -T comps.xml URL/` publishes the groups
+/// (dnf lists them after later package uploads); a malformed file is refused with its reason
+/// before anything is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_metadata_uploaded_with_curl() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Running::start(dir.path(), None).await;
+    let src = tempfile::tempdir().unwrap();
+    let comps = src.path().join("comps.xml");
+    std::fs::write(
+        &comps,
+        "<?xml version=\"1.0\"?>\n<comps><group><id>fx-tools</id><name>FX Tools</name><uservisible>true</uservisible><packagelist><packagereq>fx-basic</packagereq></packagelist></group></comps>\n",
+    )
+    .unwrap();
+    let (ok, out, err) = curl(vec![
+        s("-f"),
+        s("-T"),
+        comps.display().to_string(),
+        srv.url("el9/x86_64/"),
+    ])
+    .await;
+    assert!(ok, "{out} {err}");
+    assert!(out.starts_with("stored el9/x86_64/comps.xml"), "{out}");
+    let (ok, out, err) = curl(vec![
+        s("-f"),
+        srv.url("status/el9/x86_64/comps.xml?wait=20"),
+    ])
+    .await;
+    assert!(ok, "status: {out} {err}");
+
+    // Packages uploaded afterwards; the group stays.
+    for f in [fx::LIB_1_2, fx::BASIC] {
+        let (ok, out, err) = curl(vec![
+            s("-f"),
+            s("-T"),
+            fixture(f).display().to_string(),
+            srv.url("el9/x86_64/"),
+        ])
+        .await;
+        assert!(ok, "{out} {err}");
+        let (ok, out, _) = curl(vec![
+            s("-f"),
+            srv.url(&format!("status/el9/x86_64/{f}?wait=20")),
+        ])
+        .await;
+        assert!(ok, "{out}");
+    }
+
+    // A malformed updateinfo.xml: 400 with the reason, nothing stored.
+    let bad = src.path().join("updateinfo.xml");
+    std::fs::write(&bad, "<updates><update><id>X</id></updates>").unwrap();
+    let (ok, out, _) = curl(vec![
+        s("-T"),
+        bad.display().to_string(),
+        s("-w"),
+        s("%{http_code}"),
+        srv.url("el9/x86_64/"),
+    ])
+    .await;
+    assert!(ok);
+    assert!(out.ends_with("400"), "{out}");
+    assert!(out.contains("updateinfo.xml: not well-formed XML"), "{out}");
+    assert!(!dir.path().join("el9/x86_64/updateinfo.xml").exists());
+
+    let url = srv.url("el9/x86_64/");
+    let out = tokio::task::spawn_blocking(move || {
+        let root = tempfile::tempdir().unwrap();
+        let out = rpmbucket_tests::dnf_command(&url, root.path())
+            .args(["group", "list", "--hidden"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(out.contains("FX Tools"), "dnf group list:\n{out}");
+    srv.stop().await;
+}

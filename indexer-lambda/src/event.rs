@@ -16,7 +16,8 @@
 //!   `"Scheduled Event"`.
 //!
 //! Keys of S3 notifications are form-urlencoded (`+` is a space, `%2B` a plus); they are
-//! decoded exactly once here, and nowhere else. Only `.rpm` keys become changes:
+//! decoded exactly once here, and nowhere else. Only `.rpm` keys and extra-metadata sources
+//! (`updateinfo.xml`, `comps.xml`, `modules.yaml`) become changes:
 //! `ObjectCreated:*` → [`ChangeKind::Created`]; `ObjectRemoved:*` (including
 //! `DeleteMarkerCreated`) and `LifecycleExpiration:*` → [`ChangeKind::Removed`]. Other event
 //! types (tagging, ACL, restore, replication, …) are counted as ignored.
@@ -373,7 +374,7 @@ impl Changes {
         } else {
             fields.key
         };
-        if !key.ends_with(".rpm") {
+        if !key.ends_with(".rpm") && !rpmbucket_engine::layout::is_extra_key(&key) {
             self.ignored += 1;
             return;
         }
@@ -727,6 +728,19 @@ mod tests {
         let (_, changes, ignored) = direct_changes(&fixture("aws-s3-non-rpm.json"));
         assert_eq!(changes, vec![]);
         assert_eq!(ignored, 3);
+    }
+
+    #[test]
+    fn extra_metadata_sources_are_changes() {
+        let text = fixture("aws-s3-non-rpm.json")
+            .to_string()
+            .replace("el9/x86_64/hello.rpm.sig", "el9/x86_64/updateinfo.xml");
+        let (_, changes, ignored) = direct_changes(&serde_json::from_str(&text).unwrap());
+        assert_eq!(
+            keys(&changes),
+            vec![("el9/x86_64/updateinfo.xml", ChangeKind::Created)]
+        );
+        assert_eq!(ignored, 2);
     }
 
     #[test]

@@ -28,10 +28,10 @@ pub fn indexer_from_env(
     ))
 }
 
-/// Repository root of a package key under the indexer's layout; `None` when the key is not a
-/// package of a configured repository.
+/// Repository root of a package or extra-metadata key under the indexer's layout; `None` when
+/// the key is neither in a configured repository.
 pub(crate) fn repo_root(indexer: &Indexer, key: &str) -> Option<String> {
-    indexer.layout().repo_root(key)
+    indexer.layout().root_of(key)
 }
 
 /// Apply the changes of one repository and publish.

@@ -133,14 +133,14 @@ pub fn validate(kind: ExtraKind, data: &[u8]) -> Result<Summary, ExtraError> {
 }
 
 /// Validate `data` and build its files, compressed with `compression` (gzip is what
-/// modifyrepo_c writes by default).
+/// modifyrepo_c writes by default; `group_gz` is always gzip).
 pub fn render(
     kind: ExtraKind,
     data: &[u8],
     compression: Compression,
 ) -> Result<(Summary, Vec<ExtraFile>), ExtraError> {
     let summary = validate(kind, data)?;
-    let compressed = |data_type: &str| -> Result<ExtraFile, ExtraError> {
+    let compressed = |data_type: &str, compression: Compression| -> Result<ExtraFile, ExtraError> {
         let mut enc = CountingEncoder::new(Vec::with_capacity(data.len() / 4 + 64), compression)
             .map_err(|source| ExtraError::Compress { kind, source })?;
         enc.write_all(data)
@@ -159,8 +159,8 @@ pub fn render(
         })
     };
     let files = match kind {
-        ExtraKind::Updateinfo => vec![compressed("updateinfo")?],
-        ExtraKind::Modules => vec![compressed("modules")?],
+        ExtraKind::Updateinfo => vec![compressed("updateinfo", compression)?],
+        ExtraKind::Modules => vec![compressed("modules", compression)?],
         ExtraKind::Comps => vec![
             ExtraFile {
                 data_type: "group".into(),
@@ -169,7 +169,8 @@ pub fn render(
                 checksum: hex::encode(Sha256::digest(data)),
                 open: None,
             },
-            compressed("group_gz")?,
+            // `group_gz` says gzip, whatever the other files use.
+            compressed("group_gz", Compression::Gz)?,
         ],
     };
     Ok((summary, files))

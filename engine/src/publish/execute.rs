@@ -28,10 +28,12 @@ impl Indexer {
         let base_generation = state.generation;
         let base_packages = state.package_count();
         let applied = plan::apply_batch(&mut state, hrefs, know, now);
+        let extras = extras::plan_extras(hrefs, know, &mut state, config.compression, now);
+        let rejected_changed = applied.rejected_changed || extras.rejected_changed;
         let grace = config.grace_period.as_secs() as i64;
         let decision = plan::decide(
             plan::Facts {
-                content_changed: applied.changed || applied.rejected_changed,
+                content_changed: applied.changed || extras.changed || rejected_changed,
                 settings_changed: state.settings.as_ref() != Some(&Settings::of(config)),
                 garbage_due: gc::any_due(&base_garbage, now, grace),
                 exists: base_etag.is_some(),
@@ -45,6 +47,8 @@ impl Indexer {
             touched: applied.touched.clone(),
             ..Round::default()
         };
+        round.rejected.extend(extras.rejected.iter().cloned());
+        round.touched.extend(extras.touched.iter().cloned());
         match decision {
             Decision::Publish => {}
             Decision::Unchanged => {
@@ -205,7 +209,27 @@ impl Indexer {
         }
         // Records this engine does not own (updateinfo added by modifyrepo_c, say) are carried
         // over byte for byte; their files stay referenced, so they never become garbage.
-        records.extend(foreign_records(&base_repomd));
+        // Extra metadata replaced or removed in this batch drops the records of its kind.
+        records.extend(
+            foreign_records(&base_repomd).filter(|r| !extras.drop_types.contains(&r.data_type)),
+        );
+        for f in extras.files {
+            let href = name_for(&f.checksum, &f.name);
+            records.push(Record {
+                data_type: f.data_type,
+                href: href.clone(),
+                checksum: f.checksum,
+                open_checksum: f.open.as_ref().map(|o| o.0.clone()),
+                size: f.bytes.len() as u64,
+                open_size: f.open.as_ref().map(|o| o.1),
+                timestamp: now,
+                database_version: None,
+                raw: None,
+            });
+            uploads.push((href, Bytes::from(f.bytes)));
+        }
+        round.added.extend(extras.added);
+        round.removed.extend(extras.removed);
         let mut chunks = Vec::with_capacity(generation.chunks.len());
         for c in generation.chunks {
             let href = match (c.href, c.file) {
@@ -339,7 +363,7 @@ impl Indexer {
                 }
             }
         }
-        if applied.rejected_changed {
+        if rejected_changed {
             if let Err(e) = self.write_rejected(run, &revision, &state).await {
                 tracing::warn!(root, error = %e, "could not write the rejected-keys list");
             }

@@ -167,6 +167,7 @@ impl Indexer {
         state.rejected = damaged.rejected;
         state.garbage = damaged.garbage;
         state.tombstones = damaged.tombstones;
+        state.extras = damaged.extras;
         Ok(state)
     }
 

@@ -23,6 +23,7 @@
 //! this module drives the rounds (attempts on lost races, verification).
 
 mod execute;
+mod extras;
 mod gc;
 #[cfg(feature = "testkit")]
 pub mod hooks;
@@ -167,7 +168,13 @@ pub struct IndexerOptions {
     /// Packages per chunk of the state when chunks are cut ([`CHUNK_TARGET`]); small values
     /// exercise splitting in tests.
     pub chunk_target: usize,
+    /// Largest extra-metadata source (`updateinfo.xml`, `comps.xml`, `modules.yaml`) read;
+    /// a bigger one is rejected with this limit named in the reason.
+    pub max_extra_bytes: u64,
 }
+
+/// Default of [`IndexerOptions::max_extra_bytes`]: 64 MiB (Fedora's updateinfo is ~10 MiB).
+pub const MAX_EXTRA_BYTES: u64 = 64 << 20;
 
 impl Default for IndexerOptions {
     fn default() -> IndexerOptions {
@@ -180,6 +187,7 @@ impl Default for IndexerOptions {
             verify_rounds: 3,
             render_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_target: CHUNK_TARGET,
+            max_extra_bytes: MAX_EXTRA_BYTES,
         }
     }
 }
@@ -304,7 +312,7 @@ impl Indexer {
         let mut know = Knowledge::default();
         let mut pending = BTreeSet::new();
         for c in changes {
-            if self.layout.repo_root(&c.key).as_deref() != Some(root.as_str()) {
+            if self.layout.root_of(&c.key).as_deref() != Some(root.as_str()) {
                 return Err(Error::WrongRoot {
                     root,
                     key: c.key.clone(),
@@ -324,7 +332,7 @@ impl Indexer {
     pub async fn apply_all(&self, changes: &[Change]) -> Vec<(String, Result<PublishReport>)> {
         let mut by_root: BTreeMap<String, Vec<Change>> = BTreeMap::new();
         for c in changes {
-            match self.layout.repo_root(&c.key) {
+            match self.layout.root_of(&c.key) {
                 Some(root) => by_root.entry(root).or_default().push(c.clone()),
                 None => tracing::debug!(key = %c.key, "not a package of a repository, ignored"),
             }
@@ -356,7 +364,7 @@ impl Indexer {
         let objects = retry(&self.options, "list", || self.store.list(&prefix)).await?;
         let mut roots = BTreeSet::new();
         for o in &objects {
-            if let Some(r) = self.layout.repo_root(&o.key) {
+            if let Some(r) = self.layout.root_of(&o.key) {
                 roots.insert(r);
             } else if let Some(dir) = o.key.strip_suffix("repodata/repomd.xml") {
                 if self.layout.covers_root(dir)
@@ -379,11 +387,9 @@ impl Indexer {
         let mut base = self.load(&run, false).await?;
         let one: BTreeSet<String> = [href.to_string()].into();
         self.load_chunks(&run, &mut base.state, Some(&one)).await?;
-        Ok(base
-            .state
-            .packages
-            .contains_key(href)
-            .then(|| base.repomd.revision.clone()))
+        let is_published =
+            base.state.packages.contains_key(href) || base.state.extras.contains_key(href);
+        Ok(is_published.then(|| base.repomd.revision.clone()))
     }
 
     fn new_run(&self, root: &str) -> Run {
@@ -413,7 +419,7 @@ impl Indexer {
         let listing = retry(&self.options, "list", || store.list(root)).await?;
         Ok(listing
             .into_iter()
-            .filter(|o| self.layout.repo_root(&o.key).as_deref() == Some(root))
+            .filter(|o| self.layout.root_of(&o.key).as_deref() == Some(root))
             .map(|o| {
                 let href = o.key[root.len()..].to_string();
                 (
@@ -638,7 +644,13 @@ impl Indexer {
             }
             if mode != Mode::Apply {
                 // Published keys missing from the listing are gone.
-                for href in base.state.packages.keys().chain(base.state.rejected.keys()) {
+                for href in base
+                    .state
+                    .packages
+                    .keys()
+                    .chain(base.state.rejected.keys())
+                    .chain(base.state.extras.keys())
+                {
                     know.seen.entry(href.clone()).or_insert(Seen::Absent);
                 }
             }
@@ -722,12 +734,25 @@ impl Indexer {
 
         // Read the objects that differ from the published entry.
         let mut to_read = Vec::new();
+        let mut extras_to_read = Vec::new();
         for href in hrefs {
             let Some(Seen::Present { meta, headed }) = know.seen.get(href) else {
                 continue;
             };
-            let published = state.packages.get(href).and_then(|e| e.etag.as_deref());
             let rejected = state.rejected.get(href).map(|r| r.etag.as_str());
+            if extras::extra_kind(href).is_some() {
+                let published = state.extras.get(href).map(|e| e.etag.as_str());
+                if published != Some(meta.etag.as_str())
+                    && rejected != Some(meta.etag.as_str())
+                    && !know
+                        .extra_reads
+                        .contains_key(&(href.clone(), meta.etag.clone()))
+                {
+                    extras_to_read.push((href.clone(), meta.clone()));
+                }
+                continue;
+            }
+            let published = state.packages.get(href).and_then(|e| e.etag.as_deref());
             if published == Some(meta.etag.as_str())
                 || rejected == Some(meta.etag.as_str())
                 || know.reads.contains_key(&(href.clone(), meta.etag.clone()))
@@ -754,7 +779,45 @@ impl Indexer {
             }
             know.seen.insert(href, seen);
         }
+        for (href, meta) in extras_to_read {
+            let (seen, read) = self.read_extra(run, &href, meta).await?;
+            if let (Seen::Present { meta, .. }, Some(read)) = (&seen, read) {
+                know.extra_reads
+                    .insert((href.clone(), meta.etag.clone()), read);
+            }
+            know.seen.insert(href, seen);
+        }
         Ok(())
+    }
+
+    /// Read an extra-metadata source whole (it is small; bigger than
+    /// [`IndexerOptions::max_extra_bytes`] is refused unread).
+    async fn read_extra(
+        &self,
+        run: &Run,
+        href: &str,
+        meta: ObjectMeta,
+    ) -> Result<(Seen, Option<std::result::Result<Bytes, String>>)> {
+        let limit = self.options.max_extra_bytes;
+        if meta.size > limit {
+            let reason = format!(
+                "{} bytes is more than the limit for extra metadata ({limit} bytes, max_extra_bytes)",
+                meta.size
+            );
+            return Ok((Seen::Present { meta, headed: true }, Some(Err(reason))));
+        }
+        let key = format!("{}{href}", run.root);
+        match retry(&self.options, "get", || run.store.get(&key)).await {
+            Ok((bytes, now)) => Ok((
+                Seen::Present {
+                    meta: now,
+                    headed: true,
+                },
+                Some(Ok(bytes)),
+            )),
+            Err(store::Error::NotFound { .. }) => Ok((Seen::Absent, None)),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -47,6 +47,8 @@ pub(crate) struct Knowledge {
     pub reads: HashMap<(String, String), Read>,
     /// Checksums from notifications, by (key, etag).
     pub hints: HashMap<(String, String), String>,
+    /// Extra-metadata sources read, by (href, etag): the bytes, or why they were not read.
+    pub extra_reads: HashMap<(String, String), std::result::Result<bytes::Bytes, String>>,
 }
 
 /// What applying a batch did to the state.
@@ -109,6 +111,10 @@ pub(crate) fn apply_batch(
         ..Applied::default()
     };
     for href in hrefs {
+        if super::extras::extra_kind(href).is_some() {
+            // Extra metadata: `super::extras::plan_extras`.
+            continue;
+        }
         match know.seen.get(href) {
             None => {}
             Some(Seen::Absent) => {
