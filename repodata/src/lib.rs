@@ -65,6 +65,7 @@ pub mod members;
 pub mod read;
 pub mod repomd;
 pub mod sqlite;
+pub mod trust;
 pub mod write_error;
 pub mod writer;
 

@@ -37,6 +37,7 @@ use anyhow::{bail, Context as _, Result};
 use sha2::{Digest as _, Sha256};
 
 pub mod gen;
+pub mod gpg;
 pub mod http;
 
 pub use http::StaticServer;
