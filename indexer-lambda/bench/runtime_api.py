@@ -125,7 +125,7 @@ def one_run(binary, events):
     env = dict(os.environ)
     env.update({
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
-        "AWS_LAMBDA_FUNCTION_NAME": "rpmbucket-indexer",
+        "AWS_LAMBDA_FUNCTION_NAME": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "rpmbucket-indexer"),
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
@@ -170,7 +170,13 @@ def main():
             events.append((os.path.basename(path), f.read()))
     runs = [one_run(a.binary, events) for _ in range(a.runs)]
     inits = [r["init_ms"] for r in runs]
+    # Cold start through the first event: spawn -> first `next` plus that event's handler time.
+    firsts = [r["invocations"][0]["ms"] for r in runs if r["invocations"]]
+    colds = [r["init_ms"] + r["invocations"][0]["ms"] for r in runs if r["invocations"]]
     print(json.dumps({
+        "first_invocation_ms_median": statistics.median(firsts) if firsts else None,
+        "cold_through_first_event_ms_median": statistics.median(colds) if colds else None,
+        "cold_through_first_event_ms_max": max(colds) if colds else None,
         "binary": a.binary,
         "runs": len(runs),
         "init_ms_median": statistics.median(inits),

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Size, build time and cold start of the two Lambda functions as scripts/build-lambdas.sh builds
+# them (profile aws-lambda, x86_64), printed as the "## Lambda artifacts" section of BENCHMARKS.md
+# (with --write, the section is replaced there).
+#
+#   scripts/bench-lambda.sh [--write] [--no-build]
+#
+# Measures:
+#   * build: scripts/build-lambdas.sh with a warm cache and nothing changed, then after touching
+#     both functions' sources (what a code change costs: their crates, thin LTO, link);
+#   * sizes: stripped binary and zip;
+#   * cold start, honestly: process start through init AND the first S3 call, with the Runtime API
+#     emulator indexer-lambda/bench/runtime_api.py against moto on 127.0.0.1, 10 fresh processes each:
+#     the indexer handles the scheduled reconcile event on an empty bucket (ListObjectsV2), the
+#     gateway a function-URL request GET /status/... (reads repodata/repomd.xml from S3).
+#     The gateway takes its tokens from RPMBUCKET_TOKENS here; deployed, it reads them from Secrets
+#     Manager during init (one more request).
+# Needs the test venv (moto, boto3: scripts/test.sh installs it) and the rpmbucket CLI
+# (RPMBUCKET_BIN, or it is built).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib/bench-section.sh
+source "$ROOT/scripts/lib/bench-section.sh"
+CACHE=${RPMBUCKET_CACHE:-$HOME/.cache/rpmbucket}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+VENV=$CACHE/venv
+WRITE=0 BUILD=1
+for arg in "$@"; do
+  case $arg in
+    --write) WRITE=1 ;;
+    --no-build) BUILD=0 ;; # measure the binaries and zips already built
+    *) echo "usage: bench-lambda.sh [--write] [--no-build]" >&2; exit 2 ;;
+  esac
+done
+
+WORK=$(mktemp -d)
+MOTO=""
+trap '[[ -n $MOTO ]] && kill $MOTO 2>/dev/null; rm -rf "$WORK"' EXIT
+
+secs() { python3 -c 'import sys,time; print(f"{time.time() - float(sys.argv[1]):.1f}")' "$1"; }
+NOOP="" TOUCHED=""
+if ((BUILD)); then
+  t=$(date +%s.%N)
+  bash scripts/build-lambdas.sh >"$WORK/build1.log"
+  NOOP=$(secs "$t")
+  touch indexer-lambda/src/main.rs gateway/src/bin/rpmbucket-gateway.rs
+  t=$(date +%s.%N)
+  bash scripts/build-lambdas.sh >"$WORK/build2.log"
+  TOUCHED=$(secs "$t")
+fi
+
+BIN=${RPMBUCKET_BIN:-}
+if [[ -z $BIN || ! -x $BIN ]]; then
+  cargo build --quiet -p rpmbucket --bin rpmbucket
+  BIN=$CARGO_TARGET_DIR/debug/rpmbucket
+fi
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
+MOTO=$!
+for _ in $(seq 50); do curl -s "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
+export AWS_ENDPOINT_URL=http://127.0.0.1:$PORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export RPMBUCKET_BUCKET=bench RUST_LOG=warn
+"$VENV/bin/python" -c 'import boto3,os; boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket="bench")'
+
+echo '{"rpmbucket":"reconcile"}' >"$WORK/reconcile.json"
+SECRET=bench-secret-$RANDOM$RANDOM
+TOKENS=$(echo "$SECRET" | "$BIN" token hash --user ci --permissions r)
+python3 - "$WORK/status.json" "ci:$SECRET" <<'EOF'
+import base64, json, sys
+path, token = sys.argv[1:]
+auth = "Basic " + base64.b64encode(token.encode()).decode()
+json.dump({
+    "version": "2.0", "routeKey": "$default", "rawPath": "/status/el9/x86_64/none-1-1.noarch.rpm",
+    "rawQueryString": "", "headers": {"host": "bench.lambda-url.us-east-1.on.aws", "authorization": auth},
+    "requestContext": {"accountId": "anonymous", "apiId": "bench", "domainName": "bench.lambda-url.us-east-1.on.aws",
+                       "domainPrefix": "bench", "requestId": "1", "routeKey": "$default", "stage": "$default",
+                       "time": "04/Dec/2026:12:00:00 +0000", "timeEpoch": 0,
+                       "http": {"method": "GET", "path": "/status/el9/x86_64/none-1-1.noarch.rpm", "protocol": "HTTP/1.1",
+                                "sourceIp": "127.0.0.1", "userAgent": "bench"}},
+    "isBase64Encoded": False,
+}, open(path, "w"))
+EOF
+
+T=$CARGO_TARGET_DIR/aws-lambda
+AWS_LAMBDA_FUNCTION_NAME=rpmbucket-indexer \
+  python3 indexer-lambda/bench/runtime_api.py --runs 10 "$T/rpmbucket-indexer" "$WORK/reconcile.json" >"$WORK/indexer.json"
+AWS_LAMBDA_FUNCTION_NAME=rpmbucket-gateway RPMBUCKET_TOKENS=$TOKENS \
+  python3 indexer-lambda/bench/runtime_api.py --runs 10 "$T/rpmbucket-gateway" "$WORK/status.json" >"$WORK/gateway.json"
+
+python3 - "$WORK" "$T" "$CARGO_TARGET_DIR/lambda" "$NOOP" "$TOUCHED" >"$WORK/section.md" <<'EOF'
+import json, os, platform, sys, time
+work, bins, zips, noop, touched = sys.argv[1:]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+load = open("/proc/loadavg").read().split()[0]
+print("## Lambda artifacts")
+print()
+print(f"Generated by `scripts/bench-lambda.sh` on {time.strftime('%Y-%m-%d')}: {os.cpu_count()} CPUs ({cpu}), "
+      f"Linux {platform.release()}, load average {load} (shared machine); moto on 127.0.0.1.")
+print()
+print("| function | stripped binary | bootstrap.zip | init (spawn -> first `next`), median | first S3 call handled | cold start through the first S3 call, median (max) |")
+print("|---|---|---|---|---|---|")
+for name, what in (("indexer", "reconcile, empty bucket"), ("gateway", "GET /status (reads repomd.xml)")):
+    r = json.load(open(f"{work}/{name}.json"))
+    inv = r["last_run"]["invocations"]
+    assert inv and inv[0]["status"] == "response", (name, r["last_run"])
+    b = os.path.getsize(f"{bins}/rpmbucket-{name}")
+    z = os.path.getsize(f"{zips}/rpmbucket-{name}/bootstrap.zip")
+    print(f"| {name} | {b / 1e6:.1f} MB | {z / 1e6:.1f} MB | {r['init_ms_median']:.0f} ms | "
+          f"{r['first_invocation_ms_median']:.0f} ms ({what}) | {r['cold_through_first_event_ms_median']:.0f} ms "
+          f"({r['cold_through_first_event_ms_max']:.0f} ms) |")
+print()
+if noop:
+    print(f"* Build (`scripts/build-lambdas.sh`, both functions): {noop} s with a warm cache and nothing changed; "
+          f"{touched} s after touching both functions' sources (their crates, thin LTO, link).")
+print("* Cold start = a fresh process per run, 10 runs, through init and the handling of one event whose work is")
+print("  an S3 request to moto. On Lambda, add the sandbox start and the download of the zip; the gateway also")
+print("  reads its tokens from Secrets Manager during init there (here: `RPMBUCKET_TOKENS`), and its first request")
+print("  verifies the token with argon2 (once per process).")
+print("* Not measured here: Lambda's own cold start on AWS hardware, arm64, a build on an idle machine.")
+EOF
+cat "$WORK/section.md"
+if ((WRITE)); then
+  replace_section "$ROOT/BENCHMARKS.md" "$WORK/section.md"
+  echo "bench-lambda.sh: BENCHMARKS.md updated" >&2
+fi
