@@ -7,8 +7,12 @@
 //!   `fsync`ed and renamed over the target, so readers see the old or the new object, never a
 //!   mix.
 //! - Preconditions (`Create`, `Update(etag)`) hold across threads and processes: the check and
-//!   the rename happen under an exclusive lock on `ROOT/.rpmbucket-lock`. Every mutation takes
-//!   it (the lock is held only for the check and the rename, not while the body is written).
+//!   the rename happen under an exclusive lock on the target's directory itself (`flock` on the
+//!   directory), so every store that writes a file takes the same lock, whatever root it was
+//!   opened at (`serve --root /r` and `reconcile /r/el9/x86_64` both lock
+//!   `/r/el9/x86_64/repodata` for its `repomd.xml`). Every mutation takes it (held only for the
+//!   check and the rename, not while the body is written). The modification-time stamps below
+//!   are kept under a second lock, on `ROOT/.rpmbucket-lock`, always taken after the first.
 //! - ETags change on every write: under the lock each write stamps its file with a modification
 //!   time strictly later than any stamp before (kept in the lock file), and the ETag is built
 //!   from that time, the inode and the size. This needs a filesystem with nanosecond
@@ -151,7 +155,21 @@ fn stat(root: &Path, key: &str) -> Result<Option<ObjectMeta>> {
     }
 }
 
-/// The store-wide write lock; released on drop (closing the file releases the `flock`).
+/// The lock of one directory: `flock` on the directory itself, the same for every store
+/// whatever its root; released on drop.
+struct DirLock {
+    _dir: File,
+}
+
+impl DirLock {
+    fn acquire(dir: &Path, key: &str) -> Result<Self> {
+        let file = File::open(dir).map_err(|e| io_error(key, dir, e))?;
+        file.lock().map_err(|e| io_error(key, dir, e))?;
+        Ok(DirLock { _dir: file })
+    }
+}
+
+/// The store-wide stamp lock; released on drop (closing the file releases the `flock`).
 struct WriteLock {
     file: File,
 }
@@ -172,7 +190,7 @@ impl WriteLock {
 
     /// A modification time later than every one handed out before on this root, persisted in
     /// the lock file (so it holds across processes), and not earlier than now.
-    fn next_stamp(&mut self, key: &str) -> Result<SystemTime> {
+    fn next_stamp(&mut self, key: &str, floor: Option<SystemTime>) -> Result<SystemTime> {
         let err = |e| Error::other(key, e);
         let mut buf = [0u8; 16];
         self.file.seek(SeekFrom::Start(0)).map_err(err)?;
@@ -182,7 +200,10 @@ impl WriteLock {
             .duration_since(UNIX_EPOCH)
             .map_err(|e| Error::other(key, e))?;
         let now = now.as_nanos();
-        let next = now.max(last + 1);
+        let floor = floor
+            .and_then(|f| f.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |f| f.as_nanos() + 1);
+        let next = now.max(last + 1).max(floor);
         self.file.seek(SeekFrom::Start(0)).map_err(err)?;
         self.file.write_all(&next.to_le_bytes()).map_err(err)?;
         let secs = u64::try_from(next / 1_000_000_000).map_err(|e| Error::other(key, e))?;
@@ -226,7 +247,9 @@ impl TempFile {
         // A concurrent delete may remove the (empty) directory between our mkdir and create.
         let mut attempts = 0;
         loop {
-            fs::create_dir_all(dir).map_err(|e| io_error(key, dir, e))?;
+            if !dir.is_dir() {
+                create_dirs_durably(dir).map_err(|e| io_error(key, dir, e))?;
+            }
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => {
                     return Ok(TempFile {
@@ -245,6 +268,27 @@ impl TempFile {
             .as_mut()
             .expect("temp file is open until persisted")
     }
+}
+
+/// `mkdir -p dir`, and `fsync` the parent of each directory made, so that the new entries
+/// survive a crash before a publish (or a 201) relies on what is written below them.
+fn create_dirs_durably(dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut d = Some(dir);
+    while let Some(x) = d {
+        if x.is_dir() {
+            break;
+        }
+        missing.push(x);
+        d = x.parent();
+    }
+    fs::create_dir_all(dir)?;
+    for made in missing.iter().rev() {
+        if let Some(parent) = made.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for TempFile {
@@ -269,6 +313,8 @@ fn put_blocking(
         .sync_all()
         .map_err(|e| io_error(key, &tmp.path, e))?;
 
+    let dir = target.parent().expect("a key path has a parent");
+    let _dir_lock = DirLock::acquire(dir, key)?;
     let mut lock = WriteLock::acquire(root, key)?;
     let current = stat(root, key)?;
     match (mode, &current) {
@@ -295,7 +341,11 @@ fn put_blocking(
             ),
         ));
     }
-    let stamp = lock.next_stamp(key)?;
+    // Later than the file it replaces, even if that one was stamped through another root.
+    let floor = current
+        .as_ref()
+        .and_then(|_| fs::metadata(&target).ok()?.modified().ok());
+    let stamp = lock.next_stamp(key, floor)?;
     tmp.file()
         .set_modified(stamp)
         .map_err(|e| io_error(key, &tmp.path, e))?;
@@ -318,6 +368,13 @@ fn put_blocking(
 
 fn delete_blocking(root: &Path, key: &str) -> Result<()> {
     let path = root.join(key);
+    let dir = path.parent().expect("a key path has a parent");
+    let _dir_lock = match DirLock::acquire(dir, key) {
+        Ok(l) => l,
+        // No directory, no file.
+        Err(_) if !dir.exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let _lock = WriteLock::acquire(root, key)?;
     match fs::symlink_metadata(&path) {
         Ok(md) if md.is_dir() => return Ok(()),
@@ -527,6 +584,44 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["root"]);
+    }
+
+    /// Two stores opened at nested roots (a server at the top, a reconcile of one repository)
+    /// take the same lock for the same file: the lock of the file's directory. While another
+    /// holder has it, a write waits.
+    #[test]
+    fn nested_roots_share_the_directory_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = LocalStore::new(dir.path()).unwrap();
+        let repo = LocalStore::new(dir.path().join("el9/x86_64")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let v1 = rt
+            .block_on(top.put(
+                "el9/x86_64/repodata/repomd.xml",
+                Bytes::from_static(b"1"),
+                PutOptions::default(),
+            ))
+            .unwrap();
+        // Held as `top` holds it during a conditional write.
+        let held = File::open(dir.path().join("el9/x86_64/repodata")).unwrap();
+        held.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let update = PutOptions {
+                mode: PutMode::Update(v1.etag),
+                ..Default::default()
+            };
+            let r = rt.block_on(repo.put("repodata/repomd.xml", Bytes::from_static(b"2"), update));
+            tx.send(r.map(|_| ())).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(500)).is_err(),
+            "a store at a nested root wrote while the directory's lock was held"
+        );
+        drop(held);
+        rx.recv_timeout(Duration::from_secs(60)).unwrap().unwrap();
     }
 
     #[tokio::test]
