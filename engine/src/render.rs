@@ -7,14 +7,14 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rpmbucket_repodata::members::{assemble as assemble_members, run_members};
-use rpmbucket_repodata::writer::XmlKind;
+use rpmbucket_repodata::writer::{location_cmp, XmlKind};
 use sha2::{Digest, Sha256};
 
 use std::collections::BTreeSet;
 
 use crate::backend::{self, Compression, RenderedFile};
 use crate::config::RepoConfig;
-use crate::state::{createrepo_order, encode_chunk, ChunkRef, Entry, Members, Span, State};
+use crate::state::{encode_chunk, ChunkRef, Entry, Members, Span, State};
 
 /// One chunk of the next generation.
 #[derive(Debug)]
@@ -301,7 +301,7 @@ pub fn render_generation(
         groups[state.chunk_for(&e.package.location_href).unwrap_or(0)].push(e);
     }
     for g in &mut groups {
-        g.sort_by(|a, b| createrepo_order(&a.package.location_href, &b.package.location_href));
+        g.sort_by(|a, b| location_cmp(&a.package.location_href, &b.package.location_href));
     }
     let mut pieces = Vec::new();
     if state.chunks.is_empty() {

@@ -18,6 +18,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use rpmbucket_repodata::bz2block::BlockRef;
+use rpmbucket_repodata::writer::location_cmp;
 use rpmbucket_repodata::Package;
 use serde::{Deserialize, Serialize};
 
@@ -216,7 +217,7 @@ impl State {
             return Err(StateError("format 2 with inline packages".into()));
         }
         for w in state.chunks.windows(2) {
-            if createrepo_order(&w[0].first, &w[1].first) != std::cmp::Ordering::Less {
+            if location_cmp(&w[0].first, &w[1].first) != std::cmp::Ordering::Less {
                 return Err(StateError(format!(
                     "chunks out of order at {:?}, {:?}",
                     w[0].first, w[1].first
@@ -252,7 +253,7 @@ impl State {
         }
         let after = self
             .chunks
-            .partition_point(|c| createrepo_order(&c.first, href) != std::cmp::Ordering::Greater);
+            .partition_point(|c| location_cmp(&c.first, href) != std::cmp::Ordering::Greater);
         Some(after.saturating_sub(1))
     }
 
@@ -286,7 +287,7 @@ impl State {
     /// Loaded packages in createrepo_c order: by base name, then by directory (byte-wise).
     pub fn ordered_packages(&self) -> Vec<&Package> {
         let mut v: Vec<&Package> = self.packages.values().map(|e| &*e.package).collect();
-        v.sort_by(|a, b| createrepo_order(&a.location_href, &b.location_href));
+        v.sort_by(|a, b| location_cmp(&a.location_href, &b.location_href));
         v
     }
 }
@@ -339,19 +340,6 @@ fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StateE
         .read_to_end(&mut json)
         .map_err(|e| StateError(format!("not gzip: {e}")))?;
     serde_json::from_slice(&json).map_err(|e| StateError(format!("bad json: {e}")))
-}
-
-/// createrepo_c's task order (`task_cmp`): base name, ties broken by the directory.
-pub fn createrepo_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let split = |s: &str| match s.rfind('/') {
-        Some(i) => (s[i + 1..].to_string(), s[..i].to_string()),
-        None => (s.to_string(), String::new()),
-    };
-    let (ab, ad) = split(a);
-    let (bb, bd) = split(b);
-    ab.as_bytes()
-        .cmp(bb.as_bytes())
-        .then_with(|| ad.as_bytes().cmp(bd.as_bytes()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use rpmbucket_repodata::writer::location_cmp;
 use rpmbucket_repodata::Package;
 
 use crate::state::{Entry, Rejected, State};
@@ -82,7 +83,7 @@ impl Applied {
             }
         }
         let mut add = self.added.clone();
-        add.sort_by(|a, b| crate::state::createrepo_order(a, b));
+        add.sort_by(|a, b| location_cmp(a, b));
         (remove, add)
     }
 }
