@@ -89,6 +89,12 @@ pub struct IndexArgs {
     /// Options of s3:// locations (the engine).
     #[command(flatten)]
     pub remote: crate::remote::RemoteArgs,
+
+    #[command(flatten)]
+    pub signing: crate::trust::SigningArgs,
+
+    #[command(flatten)]
+    pub policy: crate::trust::PolicyArgs,
 }
 
 pub(crate) fn parse_compression(s: &str) -> Result<Compression, String> {

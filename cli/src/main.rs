@@ -12,6 +12,7 @@ mod index;
 mod reconcile;
 mod remote;
 mod serve;
+mod trust;
 
 #[derive(Debug, Parser)]
 #[command(name = "rpmbucket", version, about, long_about = None)]

@@ -61,6 +61,9 @@ pub struct ReconcileArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
+
+    #[command(flatten)]
+    pub signing: crate::trust::SigningArgs,
 }
 
 /// Runs `rpmbucket reconcile` and returns the exit code.
@@ -73,6 +76,7 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
         compression: args.compress_type,
         database: !args.no_database,
         changelog_limit: args.changelog_limit,
+        trust: rpmbucket_engine::RepoConfig::default().with_signer(args.signing.signer()?),
     };
     let loc = Location::open(&args.location).await?;
     let indexer = loc.indexer(&args.remote, &meta, args.workers);

@@ -72,11 +72,13 @@ impl RemoteArgs {
 }
 
 /// Metadata settings shared by `index s3://` and `reconcile`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Metadata {
     pub compression: Compression,
     pub database: bool,
     pub changelog_limit: i32,
+    /// Signing key and package policy.
+    pub trust: RepoConfig,
 }
 
 impl Metadata {
@@ -88,6 +90,7 @@ impl Metadata {
             database: self.database,
             changelog_limit: self.changelog_limit,
             grace_period: RepoConfig::from_env().grace_period,
+            ..self.trust.clone()
         }
     }
 }
@@ -207,15 +210,27 @@ pub fn index(args: &IndexArgs) -> anyhow::Result<ExitCode> {
         if args.remote.is_set() {
             bail!("--prefixes, --layout and --json apply to s3:// locations only");
         }
-        return Ok(crate::index::run(args)?);
+        if args.policy.is_set() {
+            bail!("--package-policy applies to s3:// locations and `rpmbucket reconcile DIR`");
+        }
+        let signer = args.signing.signer()?;
+        let code = crate::index::run(args)?;
+        if let (Some(signer), true) = (signer, code == ExitCode::SUCCESS) {
+            crate::trust::sign_directory(&args.dir, &signer)?;
+        }
+        return Ok(code);
     }
     if args.revision.is_some() {
         bail!("--revision applies to directories only (the engine numbers revisions itself)");
     }
+    let trust = args
+        .policy
+        .apply(RepoConfig::default().with_signer(args.signing.signer()?))?;
     let meta = Metadata {
         compression: args.compress_type,
         database: !args.no_database,
         changelog_limit: args.changelog_limit,
+        trust,
     };
     runtime()?.block_on(index_remote(&location, args, &meta))
 }

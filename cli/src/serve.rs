@@ -21,6 +21,14 @@ pub struct ServeArgs {
     /// Token file (see `rpmbucket token hash`); default: the RPMBUCKET_TOKENS variable, if set.
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub signing: crate::trust::SigningArgs,
+
+    /// Package policy of repositories the server creates (a repository keeps the policy it
+    /// was created with; `rpmbucket index` changes it).
+    #[command(flatten)]
+    pub policy: crate::trust::PolicyArgs,
 }
 
 /// Run the server until Ctrl-C.
@@ -36,7 +44,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Tokens::load_file(path)?),
         None => Tokens::from_env()?,
     };
-    let mut opts = LocalOptions::new(&args.root).with_listen(args.listen);
+    let config = args
+        .policy
+        .apply(rpmbucket_engine::RepoConfig::from_env().with_signer(args.signing.signer()?))?;
+    let mut opts = LocalOptions::new(&args.root)
+        .with_listen(args.listen)
+        .with_config(config);
     if let Some(t) = tokens {
         opts = opts.with_tokens(t);
     }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 pub use crate::backend::Compression;
+use crate::trust::{PackagePolicy, Signer, TrustedKeys};
 
 /// What a repository's metadata looks like. Defaults are createrepo_c 0.17.3's (gzip XML,
 /// sqlite databases, 10 changelog entries), which every client from EL7 yum on reads.
@@ -18,6 +19,13 @@ pub struct RepoConfig {
     /// Newest changelog entries kept per package (createrepo_c `--changelog-limit`); negative
     /// keeps all.
     pub changelog_limit: i32,
+    /// Sign `repomd.xml` with this key (`repomd.xml.asc`) and publish its public keys
+    /// (`repomd.xml.key`). The key is the indexer's, never stored.
+    pub signer: Option<Signer>,
+    /// Which packages are accepted (stored with the repository).
+    pub package_policy: PackagePolicy,
+    /// The keys trusted to sign packages (stored with the repository).
+    pub trusted_keys: TrustedKeys,
 }
 
 impl Default for RepoConfig {
@@ -27,6 +35,9 @@ impl Default for RepoConfig {
             database: true,
             grace_period: Duration::from_secs(3600),
             changelog_limit: 10,
+            signer: None,
+            package_policy: PackagePolicy::Off,
+            trusted_keys: TrustedKeys::default(),
         }
     }
 }
@@ -73,6 +84,23 @@ impl RepoConfig {
     /// Builder-style setter.
     pub fn with_database(mut self, database: bool) -> RepoConfig {
         self.database = database;
+        self
+    }
+
+    /// Builder-style setter.
+    pub fn with_signer(mut self, signer: Option<Signer>) -> RepoConfig {
+        self.signer = signer;
+        self
+    }
+
+    /// Builder-style setter.
+    pub fn with_package_policy(
+        mut self,
+        policy: PackagePolicy,
+        trusted: TrustedKeys,
+    ) -> RepoConfig {
+        self.package_policy = policy;
+        self.trusted_keys = trusted;
         self
     }
 

@@ -33,6 +33,10 @@ pub enum Error {
          so rpmbucket refuses (use a store that honours If-None-Match and If-Match)"
     )]
     ConditionalWritesIgnored { reason: String },
+    /// The repository is signed but this indexer has no signing key: publishing would leave
+    /// a stale signature that clients refuse.
+    #[error("repository {root:?} is signed with key {fingerprint}; this indexer has no signing key (--signing-key, RPMBUCKET_SIGNING_KEY), or run `rpmbucket index` without one to stop signing")]
+    Unsigned { root: String, fingerprint: String },
     /// A local I/O error (temporary files of the writers).
     #[error("local i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -47,7 +51,8 @@ impl Error {
             Error::Metadata { .. }
             | Error::Render { .. }
             | Error::WrongRoot { .. }
-            | Error::ConditionalWritesIgnored { .. } => false,
+            | Error::ConditionalWritesIgnored { .. }
+            | Error::Unsigned { .. } => false,
         }
     }
 }

@@ -54,6 +54,7 @@ pub mod state;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod trust;
 
 pub use config::{Compression, RepoConfig};
 pub use counting::{CountingStore, RequestCounts};
@@ -65,3 +66,4 @@ pub use publish::{
 };
 pub use store::{local::LocalStore, s3::S3Store};
 pub use store::{ObjectMeta, ObjectStore, PutMode, PutOptions};
+pub use trust::{PackagePolicy, Signer, TrustedKeys};

@@ -111,6 +111,26 @@ pub struct Settings {
     pub database: bool,
     /// Changelog entries kept per package (applies to packages read from then on).
     pub changelog_limit: i32,
+    /// Fingerprint of the key that signs `repomd.xml`; `None`: not signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+    /// Fingerprints of the keys published in `repomd.xml.key`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published_keys: Vec<String>,
+    /// Package-signature policy: `off`, `signed` or `keys`.
+    #[serde(default = "policy_off", skip_serializing_if = "is_off")]
+    pub package_policy: String,
+    /// Armored public keys trusted to sign packages.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trusted_keys: String,
+}
+
+fn policy_off() -> String {
+    "off".into()
+}
+
+fn is_off(s: &String) -> bool {
+    s == "off"
 }
 
 impl Settings {
@@ -120,6 +140,14 @@ impl Settings {
             compression: config.compression.name().to_string(),
             database: config.database,
             changelog_limit: config.changelog_limit,
+            signing_key: config.signer.as_ref().map(|s| s.fingerprint()),
+            published_keys: config
+                .signer
+                .as_ref()
+                .map(|s| s.published().to_vec())
+                .unwrap_or_default(),
+            package_policy: config.package_policy.name().to_string(),
+            trusted_keys: config.trusted_keys.armored().to_string(),
         }
     }
 }

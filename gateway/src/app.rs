@@ -138,7 +138,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         Method::PUT => put(&state, req).await,
         Method::DELETE => delete(&state, raw, req.headers()).await,
         Method::GET | Method::HEAD if raw.ends_with(".repo") => {
-            repo_file(&state, raw, req.headers())
+            repo_file(&state, raw, req.headers()).await
         }
         Method::GET | Method::HEAD => match &state.writes {
             Writes::Local(sink) => sink.serve(req).await,
@@ -365,7 +365,20 @@ async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) ->
     let revision = loop {
         match state.repo.published(&root, &p.key).await {
             Ok(Some(rev)) => break Some(rev),
-            Ok(None) if tokio::time::Instant::now() < deadline => {
+            Ok(None) => {
+                if let Some(reason) = state.repo.rejected(&root, &p.key).await {
+                    let code = StatusCode::UNPROCESSABLE_ENTITY;
+                    if wants_json(headers) {
+                        return json_response(
+                            code,
+                            &json!({"key": p.key, "root": root, "published": false, "rejected": reason}),
+                        );
+                    }
+                    return (code, format!("rejected {}: {reason}\n", p.key)).into_response();
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break None;
+                }
                 // Local metadata is cheap to read; S3 costs two GETs a poll.
                 let poll = match state.writes {
                     Writes::Local(_) => Duration::from_millis(100),
@@ -373,7 +386,6 @@ async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) ->
                 };
                 tokio::time::sleep(poll).await;
             }
-            Ok(None) => break None,
             Err(e) => return refuse(StatusCode::BAD_GATEWAY, format!("reading metadata: {e}")),
         }
     };
@@ -395,7 +407,7 @@ async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) ->
     (code, text).into_response()
 }
 
-fn repo_file(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
+async fn repo_file(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
     let (dir, id) = match path::repo_file_path(raw) {
         Ok(x) => x,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
@@ -418,15 +430,33 @@ fn repo_file(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
     } else {
         format!("{id} ({})", dir.trim_end_matches('/'))
     };
-    let body = format!(
-        "[{id}]\nname={name}\nbaseurl={baseurl}\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=60\n"
-    );
+    let trust = state.repo.trust(&dir).await;
+    let gpg = gpg_lines(trust, &baseurl);
+    let body =
+        format!("[{id}]\nname={name}\nbaseurl={baseurl}\nenabled=1\n{gpg}metadata_expire=60\n");
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     r
+}
+
+/// The GPG lines of a `.repo` file: `repo_gpgcheck=1` and the published keys when the
+/// metadata is signed, `gpgcheck=1` when the package policy requires signed packages.
+fn gpg_lines(trust: crate::repo::RepoTrust, baseurl: &str) -> String {
+    let mut s = format!(
+        "gpgcheck={}\nrepo_gpgcheck={}\n",
+        u8::from(trust.signed_packages),
+        u8::from(trust.signed_metadata)
+    );
+    if trust.signed_metadata {
+        s.push_str(&format!(
+            "gpgkey={}/repodata/repomd.xml.key\n",
+            baseurl.trim_end_matches('/')
+        ));
+    }
+    s
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {

@@ -13,13 +13,9 @@ use crate::repo::{Change, Published, RepoError, Repository};
 
 /// The repository over a local directory (every directory holding packages is a repository;
 /// metadata settings from `RPMBUCKET_*` like the other commands).
-pub fn local_repository(root: &Path) -> anyhow::Result<Arc<dyn Repository>> {
+pub fn local_repository(root: &Path, config: RepoConfig) -> anyhow::Result<Arc<dyn Repository>> {
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root)?);
-    Ok(engine_repository(
-        store,
-        Layout::new(Vec::new()),
-        RepoConfig::from_env(),
-    ))
+    Ok(engine_repository(store, Layout::new(Vec::new()), config))
 }
 
 /// The repository over an S3 bucket (layout and metadata settings from the environment).
@@ -64,6 +60,20 @@ impl Repository for EngineRepo {
 
     async fn published(&self, root: &str, key: &str) -> Result<Option<String>, RepoError> {
         self.indexer.published(root, key).await.map_err(repo_err)
+    }
+
+    async fn rejected(&self, root: &str, key: &str) -> Option<String> {
+        let (etag, reason) = self.indexer.rejected(root, key).await.ok()??;
+        // Only about the object that is there now.
+        (self.etag(key).await.as_deref() == Some(etag.as_str())).then_some(reason)
+    }
+
+    async fn trust(&self, root: &str) -> crate::repo::RepoTrust {
+        let settings = self.indexer.settings(root).await.ok().flatten();
+        crate::repo::RepoTrust {
+            signed_metadata: settings.as_ref().is_some_and(|s| s.signing_key.is_some()),
+            signed_packages: settings.is_some_and(|s| s.package_policy != "off"),
+        }
     }
 
     async fn reconcile_all(&self) -> Vec<(String, Result<Published, RepoError>)> {

@@ -47,6 +47,9 @@ pub struct LocalOptions {
     pub listen: SocketAddr,
     /// Tokens; `None` or empty: writes are open, but only on a loopback address.
     pub tokens: Option<Tokens>,
+    /// Metadata settings of new repositories, signing key and package policy (default:
+    /// `RepoConfig::from_env()`).
+    pub config: Option<rpmbucket_engine::RepoConfig>,
 }
 
 impl LocalOptions {
@@ -56,7 +59,14 @@ impl LocalOptions {
             root: root.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tokens: None,
+            config: None,
         }
+    }
+
+    /// Publish with this configuration (signing key, package policy, metadata settings).
+    pub fn with_config(mut self, config: rpmbucket_engine::RepoConfig) -> LocalOptions {
+        self.config = Some(config);
+        self
     }
 
     /// Listen on `addr`.
@@ -338,7 +348,11 @@ impl LocalServer {
             .await
             .with_context(|| format!("creating {}", opts.root.display()))?;
         let root = tokio::fs::canonicalize(&opts.root).await?;
-        let repo = crate::engine::local_repository(&root)?;
+        let config = opts
+            .config
+            .clone()
+            .unwrap_or_else(rpmbucket_engine::RepoConfig::from_env);
+        let repo = crate::engine::local_repository(&root, config)?;
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("listening on {}", opts.listen))?;

@@ -30,6 +30,15 @@ pub struct Published {
     pub duration: Duration,
 }
 
+/// Signing facts of a repository that `.repo` files state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepoTrust {
+    /// `repomd.xml` is signed (`repodata/repomd.xml.asc`, keys in `repodata/repomd.xml.key`).
+    pub signed_metadata: bool,
+    /// Its package policy requires signed packages.
+    pub signed_packages: bool,
+}
+
 /// Errors of the repository seam, as text for the HTTP layer plus whether a retry may help.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -55,6 +64,15 @@ pub trait Repository: Send + Sync + 'static {
     /// per repository root.
     async fn reconcile_all(&self) -> Vec<(String, Result<Published, RepoError>)> {
         Vec::new()
+    }
+    /// Why the current object of `key` was not published (the reason the repository gave),
+    /// if it was rejected.
+    async fn rejected(&self, _root: &str, _key: &str) -> Option<String> {
+        None
+    }
+    /// How a repository is signed, for its `.repo` file.
+    async fn trust(&self, _root: &str) -> RepoTrust {
+        RepoTrust::default()
     }
     /// Apply a batch of changes to one root and publish.
     async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError>;

@@ -44,7 +44,8 @@ fn state(dir: &std::path::Path) -> AppState {
         ))
         .build();
     let client = aws_sdk_s3::Client::from_conf(conf);
-    let repo = rpmbucket_gateway::local_repository(dir).unwrap();
+    let repo =
+        rpmbucket_gateway::local_repository(dir, rpmbucket_engine::RepoConfig::from_env()).unwrap();
     AppState {
         access: Access::Tokens(tokens),
         writes: Writes::Presign {

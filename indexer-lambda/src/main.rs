@@ -133,6 +133,8 @@ async fn run() -> Result<()> {
     let indexer = rpmbucket_indexer_lambda::indexer_from_env(&sdk, opts.bucket.as_deref())
         .map_err(|e| anyhow::anyhow!(e))
         .context("configuring the indexer")?;
+    let signer = rpmbucket_indexer_lambda::signer_from_env(&sdk).await?;
+    let indexer = indexer.with_signer(signer);
 
     match mode {
         Mode::Lambda => {

@@ -28,6 +28,56 @@ pub fn indexer_from_env(
     ))
 }
 
+/// Environment: ARN (or name) of the Secrets Manager secret whose string value is the
+/// signing key file (`gpg --export-secret-keys --armor`).
+pub const SIGNING_KEY_SECRET_ENV: &str = "RPMBUCKET_SIGNING_KEY_SECRET_ARN";
+
+/// Error of [`signer_from_env`]. Never contains key material.
+#[derive(Debug, thiserror::Error)]
+#[error("signing key: {0}")]
+pub struct SignerError(String);
+
+/// The repository signing key: from the file named by `RPMBUCKET_SIGNING_KEY`, or from the
+/// Secrets Manager secret named by [`SIGNING_KEY_SECRET_ENV`] (read once per cold start: the
+/// binary builds its indexer once, so the key is cached across invocations). `None` when
+/// neither is set. The key is never logged.
+pub async fn signer_from_env(
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<rpmbucket_engine::Signer>, SignerError> {
+    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    let (file, secret) = (env("RPMBUCKET_SIGNING_KEY"), env(SIGNING_KEY_SECRET_ENV));
+    match (file, secret) {
+        (Some(_), Some(_)) => Err(SignerError(format!(
+            "set only one of RPMBUCKET_SIGNING_KEY and {SIGNING_KEY_SECRET_ENV}"
+        ))),
+        (Some(path), None) => rpmbucket_engine::Signer::from_file(std::path::Path::new(&path))
+            .map(Some)
+            .map_err(|e| SignerError(e.to_string())),
+        (None, Some(arn)) => {
+            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            let out = client
+                .get_secret_value()
+                .secret_id(&arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    SignerError(format!(
+                        "reading secret {arn}: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    ))
+                })?;
+            let text = out
+                .secret_string()
+                .ok_or_else(|| SignerError(format!("secret {arn} has no string value")))?;
+            let signer = rpmbucket_engine::Signer::from_armored(text)
+                .map_err(|e| SignerError(format!("secret {arn}: {e}")))?;
+            tracing::info!(secret = %arn, fingerprint = %signer.fingerprint(), "signing key loaded");
+            Ok(Some(signer))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// Repository root of a package or extra-metadata key under the indexer's layout; `None` when
 /// the key is neither in a configured repository.
 pub(crate) fn repo_root(indexer: &Indexer, key: &str) -> Option<String> {

@@ -78,6 +78,31 @@ data "aws_iam_policy_document" "indexer" {
       resources = [var.kms_key_arn]
     }
   }
+
+  # The repository signing key: read this one secret, and decrypt it with its KMS key only
+  # through Secrets Manager.
+  dynamic "statement" {
+    for_each = var.signing_key_secret_arn == null ? [] : [1]
+    content {
+      sid       = "ReadSigningKeySecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.signing_key_secret_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.signing_key_secret_arn == null || var.signing_key_kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "DecryptSigningKeySecret"
+      actions   = ["kms:Decrypt"]
+      resources = [var.signing_key_kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "indexer" {

@@ -29,6 +29,8 @@ resource "aws_lambda_function" "indexer" {
       RPMBUCKET_COMPRESSION   = var.compression
       RPMBUCKET_DATABASE      = tostring(var.database)
       RUST_LOG                = var.log_level
+      }, var.signing_key_secret_arn == null ? {} : {
+      RPMBUCKET_SIGNING_KEY_SECRET_ARN = var.signing_key_secret_arn
     }, var.indexer_environment)
   }
 

@@ -505,3 +505,25 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "signing_key_secret_arn" {
+  description = "ARN of a Secrets Manager secret whose string value is the repository signing key (gpg --export-secret-keys --armor, no passphrase). With it, the indexer writes repodata/repomd.xml.asc and repomd.xml.key. The key never enters Terraform state: create and fill the secret outside Terraform (encrypted with signing_key_kms_key_arn)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.signing_key_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.signing_key_secret_arn))
+    error_message = "signing_key_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
+variable "signing_key_kms_key_arn" {
+  description = "ARN of the customer-managed KMS key that encrypts the signing-key secret; the indexer may decrypt with it only through Secrets Manager. null: the secret uses the AWS-managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.signing_key_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.signing_key_kms_key_arn))
+    error_message = "signing_key_kms_key_arn must be a KMS key ARN."
+  }
+}

@@ -122,3 +122,74 @@ impl Gpg {
         Ok(())
     }
 }
+
+/// Flip the last byte of a package's header signature packet (inside its signature MPI).
+pub fn corrupt_signature(rpm: &Path) -> Result<()> {
+    use rpmbucket_repodata::header::{sigtag, RpmHeaders, TagData};
+    let mut bytes = fs::read(rpm)?;
+    let headers = RpmHeaders::parse(&bytes)?;
+    let sig = [sigtag::RSA, sigtag::DSA]
+        .iter()
+        .find_map(|t| match headers.signature().entry(*t) {
+            Some(TagData::Bin(b)) => Some(b.clone()),
+            _ => None,
+        })
+        .context("package has no header signature")?;
+    let at = bytes
+        .windows(sig.len())
+        .position(|w| w == sig.as_slice())
+        .context("signature bytes not found in the file")?
+        + sig.len()
+        - 1;
+    bytes[at] ^= 0x55;
+    fs::write(rpm, bytes)?;
+    Ok(())
+}
+
+/// Copies of fixture packages signed for policy tests, in `dir`: `good-rsa.rpm` and
+/// `good-ed.rpm` (by the trusted RSA and Ed25519 keys), `unsigned.rpm`, `other.rpm` (another
+/// key) and `corrupt.rpm` (trusted RSA key, signature damaged). Returns the armored public keys
+/// of the trusted keys and the key id of the other key.
+pub fn policy_packages(gpg: &Gpg, dir: &Path) -> Result<PolicyPackages> {
+    use crate::{fixture, fx};
+    let rsa = gpg.generate("Release RSA", Algo::Rsa)?;
+    let ed = gpg.generate("Release Ed", Algo::Ed25519)?;
+    let other = gpg.generate("Someone Else", Algo::Rsa)?;
+    let copy = |name: &str, from: &str| -> Result<PathBuf> {
+        let p = dir.join(name);
+        fs::copy(fixture(from), &p)?;
+        Ok(p)
+    };
+    let good_rsa = copy("good-rsa.rpm", fx::LIB_1_0)?;
+    gpg.rpmsign(&good_rsa, &rsa)?;
+    let good_ed = copy("good-ed.rpm", fx::BASIC)?;
+    gpg.rpmsign(&good_ed, &ed)?;
+    let unsigned = copy("unsigned.rpm", fx::META)?;
+    let by_other = copy("other.rpm", fx::UTF8)?;
+    gpg.rpmsign(&by_other, &other)?;
+    let corrupt = copy("corrupt.rpm", fx::EPOCH)?;
+    gpg.rpmsign(&corrupt, &rsa)?;
+    corrupt_signature(&corrupt)?;
+    Ok(PolicyPackages {
+        trusted: gpg.export_public(&[&rsa, &ed])?,
+        other_key_id: other[other.len() - 16..].to_string(),
+        good: vec![good_rsa, good_ed],
+        unsigned,
+        by_other,
+        corrupt,
+    })
+}
+
+/// What [`policy_packages`] made.
+#[derive(Debug)]
+pub struct PolicyPackages {
+    /// Armored public keys of the trusted RSA and Ed25519 keys.
+    pub trusted: String,
+    /// Upper-case key id of the untrusted key.
+    pub other_key_id: String,
+    /// Signed by a trusted key (RSA, Ed25519).
+    pub good: Vec<PathBuf>,
+    pub unsigned: PathBuf,
+    pub by_other: PathBuf,
+    pub corrupt: PathBuf,
+}

@@ -22,7 +22,13 @@ impl Indexer {
             repomd: base_repomd,
             mut state,
             referenced: base_referenced,
+            ..
         } = base;
+        let was_signed = state
+            .settings
+            .as_ref()
+            .is_some_and(|s| s.signing_key.is_some());
+        let settings_changed = state.settings.as_ref() != Some(&Settings::of(config));
         let base_garbage = std::mem::take(&mut state.garbage);
         let base_tombstones = std::mem::take(&mut state.tombstones);
         let base_generation = state.generation;
@@ -34,7 +40,7 @@ impl Indexer {
         let decision = plan::decide(
             plan::Facts {
                 content_changed: applied.changed || extras.changed || rejected_changed,
-                settings_changed: state.settings.as_ref() != Some(&Settings::of(config)),
+                settings_changed,
                 garbage_due: gc::any_due(&base_garbage, now, grace),
                 exists: base_etag.is_some(),
             },
@@ -52,6 +58,9 @@ impl Indexer {
         match decision {
             Decision::Publish => {}
             Decision::Unchanged => {
+                if mode != Mode::Apply {
+                    self.resign_current(run, config).await?;
+                }
                 round.unchanged = true;
                 round.revision = base_repomd.revision.clone();
                 round.packages = base_packages;
@@ -59,6 +68,8 @@ impl Indexer {
                 return Ok(Some(round));
             }
             Decision::SweepOnly => {
+                // Nothing to publish; still sweep orphans (and repair the signature).
+                self.resign_current(run, config).await?;
                 round.unchanged = true;
                 round.revision = base_repomd.revision.clone();
                 round.packages = base_packages;
@@ -313,6 +324,14 @@ impl Indexer {
             return Ok(None);
         }
 
+        // Published keys before the swap: a client that reads the new repomd.xml and its
+        // signature finds the key that made it.
+        if let Some(signer) = &config.signer {
+            if settings_changed || mode != Mode::Apply {
+                crate::trust::put_public_keys(&*run.store, &self.options, root, signer).await?;
+            }
+        }
+
         // 2. The swap.
         let prev: u64 = base_repomd.revision.parse().unwrap_or(0);
         let revision = (now.max(0) as u64).max(prev + 1).to_string();
@@ -335,12 +354,17 @@ impl Indexer {
             content_type: Some("application/xml".into()),
             cache_control: Some(CACHE_SHORT.into()),
         };
-        match retry(&self.options, "put", || {
+        // Signed before the swap: only the `.asc` PUT separates the two objects.
+        let presigned = match &config.signer {
+            Some(s) => Some(Bytes::from(crate::trust::sign_repomd(s, root, &body)?)),
+            None => None,
+        };
+        let swapped_etag = match retry(&self.options, "put", || {
             run.store.put(&key, body.clone(), opts.clone())
         })
         .await
         {
-            Ok(_) => {}
+            Ok(meta) => meta.etag,
             Err(store::Error::Precondition { .. }) | Err(store::Error::AlreadyExists { .. }) => {
                 if !self.swap_landed(run, &key, &token).await? {
                     return Ok(None);
@@ -349,8 +373,29 @@ impl Indexer {
                     root,
                     "precondition failed on a retried swap that had landed"
                 );
+                // ETag unknown: the signing step reads back and signs what is there.
+                String::new()
             }
             Err(e) => return Err(e.into()),
+        };
+        // Its signature right after (see `crate::trust` on the window between the two).
+        match &config.signer {
+            Some(signer) => {
+                crate::trust::sign_published(
+                    &*run.store,
+                    &self.options,
+                    root,
+                    signer,
+                    body,
+                    swapped_etag,
+                    presigned,
+                )
+                .await?
+            }
+            None if was_signed => {
+                crate::trust::remove_signature(&*run.store, &self.options, root).await?
+            }
+            None => {}
         }
 
         // 3. After the swap: expired files, rejected list.

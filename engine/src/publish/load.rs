@@ -44,6 +44,7 @@ impl Indexer {
             repomd,
             state,
             referenced,
+            reverify: false,
         })
     }
 
@@ -67,6 +68,14 @@ impl Indexer {
                 database: s.database,
                 changelog_limit: s.changelog_limit,
                 grace_period: self.config.grace_period,
+                signer: self.config.signer.clone(),
+                package_policy: crate::trust::PackagePolicy::from_name(&s.package_policy)
+                    .unwrap_or(crate::trust::PackagePolicy::Keys),
+                trusted_keys: crate::trust::TrustedKeys::from_armored(&s.trusted_keys)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "stored trusted keys unreadable; trusting none");
+                        crate::trust::TrustedKeys::default()
+                    }),
             },
             _ => self.config.clone(),
         }

@@ -34,7 +34,7 @@ mod load;
 mod plan;
 mod probe;
 mod read;
-mod retry;
+pub(crate) mod retry;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -217,7 +217,12 @@ struct Base {
     state: State,
     /// hrefs referenced by `repomd.xml`.
     referenced: BTreeSet<String>,
+    /// The package policy or trusted keys changed: check every package again.
+    reverify: bool,
 }
+
+/// An ETag no object has: entries marked with it are read again.
+const REVERIFY: &str = "rpmbucket-reverify";
 
 /// Per-call bookkeeping.
 struct Run {
@@ -229,6 +234,8 @@ struct Run {
     conflicts: u32,
     /// The repository's changelog limit, for parsing packages (set from its settings).
     changelog_limit: std::sync::atomic::AtomicI32,
+    /// Keys packages must be signed by (from the repository's policy); `None`: no check.
+    policy: std::sync::Mutex<Option<Arc<rpmbucket_repodata::trust::Keyring>>>,
 }
 
 /// Result of one successful publish round.
@@ -264,6 +271,12 @@ impl Indexer {
             probe: Arc::default(),
             override_settings: false,
         }
+    }
+
+    /// Sign with this key (or stop signing with `None`); see [`RepoConfig::signer`].
+    pub fn with_signer(mut self, signer: Option<crate::trust::Signer>) -> Indexer {
+        self.config.signer = signer;
+        self
     }
 
     /// Publish with this indexer's compression, databases and changelog limit even where the
@@ -401,7 +414,92 @@ impl Indexer {
             hashed_by_checksum: AtomicU32::new(0),
             conflicts: 0,
             changelog_limit: std::sync::atomic::AtomicI32::new(self.config.changelog_limit),
+            policy: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Why `key` is not published, if the repository rejected its current object: the
+    /// rejected object's ETag and the reason.
+    pub async fn rejected(&self, root: &str, key: &str) -> Result<Option<(String, String)>> {
+        let root = normalise_root(root);
+        let Some(href) = key.strip_prefix(root.as_str()) else {
+            return Ok(None);
+        };
+        let run = self.new_run(&root);
+        let base = self.load(&run, false).await?;
+        Ok(base
+            .state
+            .rejected
+            .get(href)
+            .map(|r| (r.etag.clone(), r.reason.clone())))
+    }
+
+    /// The stored settings of a repository (`None`: none yet), e.g. whether it is signed and
+    /// its package policy, for `.repo` files.
+    pub async fn settings(&self, root: &str) -> Result<Option<Settings>> {
+        let root = normalise_root(root);
+        let run = self.new_run(&root);
+        Ok(self.load(&run, false).await?.state.settings)
+    }
+
+    /// The signing and package-policy part of a publish: refuse to publish a signed
+    /// repository without a key (its signature would go stale), set the keyring packages are
+    /// checked against, and decide whether every package must be checked again (the policy
+    /// or the trusted keys changed, on a full run).
+    fn check_trust(
+        &self,
+        run: &Run,
+        base: &mut Base,
+        config: &RepoConfig,
+        mode: Mode,
+    ) -> Result<()> {
+        let stored = base.state.settings.as_ref();
+        if let (Some(fpr), None) = (stored.and_then(|s| s.signing_key.as_ref()), &config.signer) {
+            if !self.override_settings {
+                return Err(Error::Unsigned {
+                    root: run.root.clone(),
+                    fingerprint: fpr.clone(),
+                });
+            }
+        }
+        *run.policy.lock().expect("policy lock") = crate::trust::policy_keyring(
+            config.package_policy,
+            &config.trusted_keys,
+            config.signer.as_ref(),
+        );
+        let new = Settings::of(config);
+        // A repository without stored settings had no policy.
+        let (policy, trusted) = stored.map_or(("off", ""), |s| {
+            (s.package_policy.as_str(), s.trusted_keys.as_str())
+        });
+        let same_trust = policy == new.package_policy && trusted == new.trusted_keys;
+        base.reverify = mode != Mode::Apply && !same_trust;
+        Ok(())
+    }
+
+    /// Sign the current `repomd.xml` again (full runs that publish nothing: repairs a missing
+    /// or stale `repomd.xml.asc`).
+    async fn resign_current(&self, run: &Run, config: &RepoConfig) -> Result<()> {
+        let Some(signer) = &config.signer else {
+            return Ok(());
+        };
+        let key = format!("{}{REPODATA_DIR}/repomd.xml", run.root);
+        let (body, meta) = match retry(&self.options, "get", || run.store.get(&key)).await {
+            Ok(x) => x,
+            Err(store::Error::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        crate::trust::put_public_keys(&*run.store, &self.options, &run.root, signer).await?;
+        crate::trust::sign_published(
+            &*run.store,
+            &self.options,
+            &run.root,
+            signer,
+            body,
+            meta.etag,
+            None,
+        )
+        .await
     }
 
     async fn full(&self, root: &str, mode: Mode) -> Result<PublishReport> {
@@ -631,6 +729,7 @@ impl Indexer {
             let config = self.effective_config(&base.state);
             run.changelog_limit
                 .store(config.changelog_limit, Ordering::Relaxed);
+            self.check_trust(run, &mut base, &config, mode)?;
             let scope = (mode == Mode::Apply && !Self::needs_all_records(&config, &base))
                 .then_some(pending);
             if let Err(e) = self.load_chunks(run, &mut base.state, scope).await {
@@ -666,6 +765,14 @@ impl Indexer {
                     know.seen.entry(href.clone()).or_insert(seen);
                     all.insert(href);
                 }
+            }
+            if base.reverify {
+                // Every package is read and checked again under the new policy.
+                for e in base.state.packages.values_mut() {
+                    e.etag = Some(REVERIFY.into());
+                }
+                base.state.rejected.clear();
+                know.reads.clear();
             }
             self.learn(run, &all, &mut base.state, know).await?;
             self.hooks

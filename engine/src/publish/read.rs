@@ -29,9 +29,12 @@ impl Indexer {
                 }
             }
             let sha = meta.sha256.clone().or(hint);
-            let outcome = match sha {
-                Some(sha) => self.read_ranged(run, &key, &meta, sha).await,
-                None => self.read_streamed(run, &key, &meta).await,
+            let policy = run.policy.lock().expect("policy lock").clone();
+            let outcome = match (sha, policy) {
+                // A signature policy needs the payload (its digest is what the signature binds).
+                (_, Some(ring)) => self.read_streamed(run, &key, &meta, Some(&ring)).await,
+                (Some(sha), None) => self.read_ranged(run, &key, &meta, sha).await,
+                (None, None) => self.read_streamed(run, &key, &meta, None).await,
             };
             match outcome {
                 Ok(read) => {
@@ -118,6 +121,7 @@ impl Indexer {
         run: &Run,
         key: &str,
         meta: &ObjectMeta,
+        policy: Option<&rpmbucket_repodata::trust::Keyring>,
     ) -> Result<Read, ReadError> {
         let (mut stream, m) =
             retry(&self.options, "get_stream", || run.store.get_stream(key)).await?;
@@ -128,15 +132,29 @@ impl Indexer {
         let mut buf: Vec<u8> = Vec::new();
         let mut end: Option<Result<u64, String>> = None;
         let mut total = 0u64;
+        // With a signature policy: the payload checked against the (signed) payload digest.
+        let mut payload: Option<rpmbucket_repodata::parse::FileHasher> = None;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             hasher.update(&chunk);
             total += chunk.len() as u64;
+            if let Some(p) = payload.as_mut() {
+                p.update(&chunk);
+            }
             match end {
                 None => {
                     buf.extend_from_slice(&chunk);
                     match backend::header_extent(&buf) {
-                        Ok(Extent::Complete { end: e }) => end = Some(Ok(e)),
+                        Ok(Extent::Complete { end: e }) => {
+                            end = Some(Ok(e));
+                            if policy.is_some() {
+                                if let Ok(h) = rpmbucket_repodata::header::RpmHeaders::parse(&buf) {
+                                    let mut p = rpmbucket_repodata::parse::FileHasher::new(&h);
+                                    p.update(&buf);
+                                    payload = Some(p);
+                                }
+                            }
+                        }
                         Ok(Extent::NeedBytes(_)) => {}
                         Err(reason) => end = Some(Err(reason)),
                     }
@@ -161,6 +179,14 @@ impl Indexer {
         );
         match end {
             Some(Ok(e)) if e <= buf.len() as u64 => {
+                if let Some(ring) = policy {
+                    if let Some(Err(err)) = payload.map(|p| p.finish()) {
+                        return Ok(Read::Bad(err.to_string()));
+                    }
+                    if let Err(reason) = crate::trust::check_package(ring, &buf[..e as usize]) {
+                        return Ok(Read::Bad(reason));
+                    }
+                }
                 Ok(self.parse(key, run, meta, sha, &buf[..e as usize]))
             }
             Some(Ok(e)) => Ok(Read::Bad(format!(

@@ -1,0 +1,340 @@
+//! Signed metadata and the package-signature policy of a repository.
+//!
+//! With a signing key, each publish writes `repodata/repomd.xml.key` (the key file's public
+//! keys) before the `repomd.xml` swap and `repodata/repomd.xml.asc` (a detached signature of
+//! exactly the `repomd.xml` bytes) right after it. The two objects cannot change together:
+//! the signature is made before the swap, so only one PUT separates the two writes, and a
+//! reader that fetches `repomd.xml` first (dnf, zypper) sees a mismatch only when its two GETs
+//! fall inside that gap or span it entirely (writing the `.asc` first would add every other
+//! overlap). The `.asc` write is followed by a HEAD of `repomd.xml`: if another publisher swapped in
+//! between, its bytes are read back and signed again, so the last `.asc` written always
+//! matches the last `repomd.xml` (see the README, "Signed metadata"). Both carry the short
+//! Cache-Control of `repomd.xml`, so a cache can hold a mismatched pair for at most that long.
+//!
+//! The package policy ([`PackagePolicy`]) is checked on every package read: the whole object
+//! is streamed, the header signature verified against the keyring over the main header bytes
+//! and the payload checked against the signed payload digest. A refused package is rejected
+//! (not published, listed with its reason, its object kept).
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rpmbucket_repodata::trust::{Keyring, SigningKey, TrustError};
+
+use crate::error::{Error, Result};
+use crate::layout::REPODATA_DIR;
+use crate::publish::retry::retry;
+use crate::publish::CACHE_SHORT;
+use crate::store::{self, ObjectStore, PutMode, PutOptions};
+
+/// Name of the detached signature of `repomd.xml`.
+pub const SIGNATURE_FILE: &str = "repomd.xml.asc";
+/// Name of the published public keys.
+pub const KEY_FILE: &str = "repomd.xml.key";
+/// How often the `.asc` is rewritten when other publishers keep swapping `repomd.xml`.
+const SIGN_ROUNDS: usize = 8;
+
+/// Which packages a repository accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PackagePolicy {
+    /// No signature check (the default).
+    #[default]
+    Off,
+    /// A valid header signature by any key the repository knows: its trusted keys or the keys
+    /// it publishes for its metadata.
+    Signed,
+    /// A valid header signature by one of the repository's trusted keys.
+    Keys,
+}
+
+impl PackagePolicy {
+    /// `off`, `signed`, `keys`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PackagePolicy::Off => "off",
+            PackagePolicy::Signed => "signed",
+            PackagePolicy::Keys => "keys",
+        }
+    }
+
+    /// Parse a name of [`PackagePolicy::name`].
+    pub fn from_name(s: &str) -> Option<PackagePolicy> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "" => Some(PackagePolicy::Off),
+            "signed" => Some(PackagePolicy::Signed),
+            "keys" => Some(PackagePolicy::Keys),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PackagePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A loaded signing key and the armored public keys it publishes.
+#[derive(Clone)]
+pub struct Signer {
+    key: Arc<SigningKey>,
+    public: Arc<str>,
+    published: Vec<String>,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("fingerprint", &self.key.fingerprint())
+            .field("published", &self.published)
+            .finish()
+    }
+}
+
+impl PartialEq for Signer {
+    fn eq(&self, other: &Signer) -> bool {
+        self.key.fingerprint() == other.key.fingerprint() && self.public == other.public
+    }
+}
+impl Eq for Signer {}
+
+impl Signer {
+    /// From the text of a key file (`gpg --export-secret-keys --armor`, optionally followed
+    /// by public keys to publish too).
+    pub fn from_armored(text: &str) -> Result<Signer, TrustError> {
+        let key = SigningKey::from_armored(text)?;
+        let public: Arc<str> = key.public_keys_armored()?.into();
+        let published = key.keyring().fingerprints();
+        Ok(Signer {
+            key: Arc::new(key),
+            public,
+            published,
+        })
+    }
+
+    /// Read a key file.
+    pub fn from_file(path: &std::path::Path) -> Result<Signer, SignerFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SignerFileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Signer::from_armored(&text).map_err(|source| SignerFileError::Key {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Fingerprint of the signing key.
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint()
+    }
+
+    /// Fingerprints of the published keys.
+    pub fn published(&self) -> &[String] {
+        &self.published
+    }
+
+    /// The published keys as a keyring.
+    pub fn keyring(&self) -> Keyring {
+        self.key.keyring()
+    }
+
+    /// Armored public keys (`repomd.xml.key`).
+    pub fn public_armored(&self) -> &str {
+        &self.public
+    }
+
+    /// Armored detached signature of `data`.
+    pub fn sign(&self, data: &[u8]) -> Result<String, TrustError> {
+        self.key.sign_detached(data)
+    }
+}
+
+/// Error of [`Signer::from_file`].
+#[derive(Debug, thiserror::Error)]
+pub enum SignerFileError {
+    #[error("reading signing key {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("signing key {path}: {source}")]
+    Key {
+        path: String,
+        #[source]
+        source: Box<TrustError>,
+    },
+}
+
+/// The trusted package keys of a repository (armored text, kept in its stored settings).
+#[derive(Clone, Default)]
+pub struct TrustedKeys {
+    armored: Arc<str>,
+    ring: Arc<Keyring>,
+}
+
+impl fmt::Debug for TrustedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ring.fingerprints()).finish()
+    }
+}
+
+impl PartialEq for TrustedKeys {
+    fn eq(&self, other: &TrustedKeys) -> bool {
+        self.armored == other.armored
+    }
+}
+impl Eq for TrustedKeys {}
+
+impl TrustedKeys {
+    /// Parse armored public keys (several blocks may follow each other).
+    pub fn from_armored(text: &str) -> Result<TrustedKeys, TrustError> {
+        let ring = Keyring::from_armored(text)?;
+        Ok(TrustedKeys {
+            armored: text.trim().into(),
+            ring: Arc::new(ring),
+        })
+    }
+
+    /// The armored text.
+    pub fn armored(&self) -> &str {
+        &self.armored
+    }
+
+    /// The keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.ring
+    }
+
+    /// No keys?
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+}
+
+/// The keyring a package must be signed by under `policy`; `None` for [`PackagePolicy::Off`].
+pub fn policy_keyring(
+    policy: PackagePolicy,
+    trusted: &TrustedKeys,
+    signer: Option<&Signer>,
+) -> Option<Arc<Keyring>> {
+    match policy {
+        PackagePolicy::Off => None,
+        PackagePolicy::Keys => Some(trusted.ring.clone()),
+        PackagePolicy::Signed => Some(Arc::new(match signer {
+            Some(s) => trusted.ring.union(&s.keyring()),
+            None => (*trusted.ring).clone(),
+        })),
+    }
+}
+
+/// Check a package read in full: `file` holds at least the lead and headers. The payload
+/// digest must have been checked by the caller. Returns the refusal reason.
+pub fn check_package(ring: &Keyring, file: &[u8]) -> std::result::Result<(), String> {
+    let headers = rpmbucket_repodata::header::RpmHeaders::parse(file).map_err(|e| e.to_string())?;
+    ring.verify_package(&headers, file)
+        .map(|_| ())
+        .map_err(|r| r.to_string())
+}
+
+fn key_of(root: &str, name: &str) -> String {
+    format!("{root}{REPODATA_DIR}/{name}")
+}
+
+fn short_opts(mode: PutMode, content_type: &str) -> PutOptions {
+    PutOptions {
+        mode,
+        content_type: Some(content_type.into()),
+        cache_control: Some(CACHE_SHORT.into()),
+    }
+}
+
+/// Write `repomd.xml.key` (before the swap that may need it).
+pub(crate) async fn put_public_keys(
+    store: &dyn ObjectStore,
+    options: &crate::IndexerOptions,
+    root: &str,
+    signer: &Signer,
+) -> Result<()> {
+    let key = key_of(root, KEY_FILE);
+    let body = Bytes::from(signer.public_armored().to_owned());
+    let opts = short_opts(PutMode::Overwrite, "application/pgp-keys");
+    retry(options, "put", || {
+        store.put(&key, body.clone(), opts.clone())
+    })
+    .await?;
+    Ok(())
+}
+
+/// After the swap: sign `repomd.xml` (the bytes this publisher wrote, with their ETag), write
+/// the `.asc`, and make sure it still matches; sign what is there now if another publisher
+/// swapped meanwhile.
+pub(crate) async fn sign_published(
+    store: &dyn ObjectStore,
+    options: &crate::IndexerOptions,
+    root: &str,
+    signer: &Signer,
+    mut body: Bytes,
+    mut etag: String,
+    mut presigned: Option<Bytes>,
+) -> Result<()> {
+    let repomd = key_of(root, "repomd.xml");
+    let asc = key_of(root, SIGNATURE_FILE);
+    for _ in 0..SIGN_ROUNDS {
+        let sig = match presigned.take() {
+            Some(sig) => sig,
+            None => Bytes::from(sign_repomd(signer, root, &body)?),
+        };
+        let opts = short_opts(PutMode::Overwrite, "application/pgp-signature");
+        retry(options, "put", || {
+            store.put(&asc, sig.clone(), opts.clone())
+        })
+        .await?;
+        let now = match retry(options, "head", || store.head(&repomd)).await {
+            Ok(m) => m,
+            Err(store::Error::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if now.etag == etag {
+            return Ok(());
+        }
+        tracing::debug!(
+            root,
+            "repomd.xml swapped by another publisher; signing it again"
+        );
+        let (b, m) = retry(options, "get", || store.get(&repomd)).await?;
+        body = b;
+        etag = m.etag;
+    }
+    tracing::warn!(
+        root,
+        "repomd.xml kept changing while signing; the last publisher signs it"
+    );
+    Ok(())
+}
+
+/// The armored signature of `body` (a `repomd.xml`).
+pub(crate) fn sign_repomd(signer: &Signer, root: &str, body: &[u8]) -> Result<String> {
+    signer.sign(body).map_err(|e| Error::Render {
+        root: root.to_string(),
+        reason: format!("signing repomd.xml: {e}"),
+    })
+}
+
+/// Remove the signature and keys of a repository that is no longer signed.
+pub(crate) async fn remove_signature(
+    store: &dyn ObjectStore,
+    options: &crate::IndexerOptions,
+    root: &str,
+) -> Result<()> {
+    for name in [SIGNATURE_FILE, KEY_FILE] {
+        let k = key_of(root, name);
+        match retry(options, "delete", || store.delete(&k)).await {
+            Ok(()) | Err(store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
