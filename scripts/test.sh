@@ -61,7 +61,7 @@ fi
 # dnf-plugins-core conflicts with zypper; it is not needed).
 declare -A NEED_CMD=(
   [rpm]=rpm [rpmbuild]=rpm [createrepo_c]=createrepo-c [dnf]=dnf [zypper]=zypper
-  [sqlite3]=sqlite3 [zstd]=zstd [xz]=xz-utils [bzip2]=bzip2 [curl]=curl [cc]=gcc
+  [sqlite3]=sqlite3 [chromium]=chromium [zstd]=zstd [xz]=xz-utils [bzip2]=bzip2 [curl]=curl [cc]=gcc
   [readelf]=binutils
 )
 

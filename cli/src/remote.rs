@@ -87,7 +87,7 @@ impl Metadata {
             compression: self.compression,
             database: self.database,
             changelog_limit: self.changelog_limit,
-            grace_period: RepoConfig::from_env().grace_period,
+            ..RepoConfig::from_env()
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct State {
     /// The repository's metadata settings (format 2; absent in older states).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
+    /// Keys dropped from the metadata by retention (by location href), with the ETag of the
+    /// object dropped and when: the object is deleted once that is older than the grace
+    /// period; until then a publish that sees the same object leaves it out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retired: BTreeMap<String, Rejected>,
     /// The bzip2 blocks of this generation's primary, filelists and other databases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub db_blocks: Vec<Vec<BlockRef>>,
@@ -96,6 +101,7 @@ impl Default for State {
             db_blocks: Vec::new(),
             settings: None,
             extras: BTreeMap::new(),
+            retired: BTreeMap::new(),
         }
     }
 }
@@ -110,6 +116,24 @@ pub struct Settings {
     pub database: bool,
     /// Changelog entries kept per package (applies to packages read from then on).
     pub changelog_limit: i32,
+    /// Retention rules (absent: keep everything).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub retention: crate::config::Retention,
+    /// Write `index.html` (absent in older states: on).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub page: bool,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 impl Settings {
@@ -119,6 +143,8 @@ impl Settings {
             compression: config.compression.name().to_string(),
             database: config.database,
             changelog_limit: config.changelog_limit,
+            retention: config.retention,
+            page: config.page,
         }
     }
 }

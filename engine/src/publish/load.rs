@@ -52,6 +52,7 @@ impl Indexer {
     /// configured, can be updated in place from the previous ones.
     pub(super) fn needs_all_records(config: &RepoConfig, base: &Base) -> bool {
         config.compression != Compression::Gz
+            || config.retention.is_active()
             || base.state.chunks.iter().any(|c| c.members.is_none())
             || (config.database && db_records(&base.repomd).is_none())
     }
@@ -66,7 +67,9 @@ impl Indexer {
                     .unwrap_or(self.config.compression),
                 database: s.database,
                 changelog_limit: s.changelog_limit,
-                grace_period: self.config.grace_period,
+                retention: s.retention,
+                page: s.page,
+                ..self.config.clone()
             },
             _ => self.config.clone(),
         }
@@ -165,6 +168,7 @@ impl Indexer {
         state.generation = damaged.generation;
         state.settings = damaged.settings;
         state.rejected = damaged.rejected;
+        state.retired = damaged.retired;
         state.garbage = damaged.garbage;
         state.tombstones = damaged.tombstones;
         state.extras = damaged.extras;
