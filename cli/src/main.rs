@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod index;
+mod ops;
 mod reconcile;
 mod remote;
 mod serve;
@@ -30,6 +31,21 @@ enum Command {
     /// Repair drift between a bucket's (or directory's) packages and their published metadata.
     #[command(after_help = reconcile::EXIT_STATUS_HELP)]
     Reconcile(reconcile::ReconcileArgs),
+    /// Show or change a repository's stored settings (compression, sqlite, retention, page).
+    #[command(after_help = ops::CONFIG_HELP)]
+    Config(ops::ConfigArgs),
+    /// Upload packages into a repository and publish (credentials instead of a token).
+    #[command(after_help = ops::ADD_HELP)]
+    Add(ops::AddArgs),
+    /// List a repository's published packages: NEVRA, size, build time, key.
+    #[command(after_help = ops::LS_HELP)]
+    Ls(ops::LsArgs),
+    /// Remove packages (by NEVRA or key) from a repository and publish.
+    #[command(after_help = ops::RM_HELP)]
+    Rm(ops::RmArgs),
+    /// Last publish, generation, package count, rejected keys and drift of a repository.
+    #[command(after_help = ops::STATUS_HELP)]
+    Status(ops::StatusArgs),
     /// Serve a directory as repositories: upload with curl, install with dnf.
     Serve(serve::ServeArgs),
     /// Make token configuration lines for `serve --tokens` and the gateway.
@@ -55,6 +71,11 @@ fn main() -> ExitCode {
         Command::Index(args) => remote::index(&args),
         Command::Reconcile(args) => reconcile::run(&args),
         Command::Serve(args) => serve::run(args),
+        Command::Config(args) => ops::config(&args),
+        Command::Add(args) => ops::add(&args),
+        Command::Ls(args) => ops::ls(&args),
+        Command::Rm(args) => ops::rm(&args),
+        Command::Status(args) => ops::status(&args),
         Command::Token(cmd) => serve::token(cmd),
     };
     match result {

@@ -90,6 +90,7 @@ impl Metadata {
             database: self.database,
             changelog_limit: self.changelog_limit,
             grace_period: RepoConfig::from_env().grace_period,
+            page_limit: RepoConfig::from_env().page_limit,
             ..self.trust.clone()
         }
     }

@@ -26,7 +26,35 @@ pub struct RepoConfig {
     pub package_policy: PackagePolicy,
     /// The keys trusted to sign packages (stored with the repository).
     pub trusted_keys: TrustedKeys,
+    /// Retention: which versions of each name and arch stay in the metadata.
+    pub retention: Retention,
+    /// Write the browsable `index.html` after each publish.
+    pub page: bool,
+    /// Repositories with more packages get a page without the list (not stored; the
+    /// indexer's own limit, `RPMBUCKET_PAGE_LIMIT`).
+    pub page_limit: usize,
 }
+
+/// Retention rules (stored per repository; `rpmbucket config REPO keep-versions=N`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Retention {
+    /// Keep the N newest EVRs per name and arch (rpm's ordering); `None` keeps all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_versions: Option<u32>,
+    /// Never drop a package uploaded less than this many days ago.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_days: Option<u32>,
+}
+
+impl Retention {
+    /// Does it drop anything at all?
+    pub fn is_active(&self) -> bool {
+        self.keep_versions.is_some()
+    }
+}
+
+/// Default of [`RepoConfig::page_limit`].
+pub const PAGE_LIMIT: usize = 10_000;
 
 impl Default for RepoConfig {
     fn default() -> RepoConfig {
@@ -38,6 +66,9 @@ impl Default for RepoConfig {
             signer: None,
             package_policy: PackagePolicy::Off,
             trusted_keys: TrustedKeys::default(),
+            retention: Retention::default(),
+            page: true,
+            page_limit: PAGE_LIMIT,
         }
     }
 }
@@ -70,6 +101,12 @@ impl RepoConfig {
             match v.parse::<i32>() {
                 Ok(x) => c.changelog_limit = x,
                 Err(_) => tracing::warn!(value = %v, "RPMBUCKET_CHANGELOG_LIMIT is not a number"),
+            }
+        }
+        if let Some(v) = env("RPMBUCKET_PAGE_LIMIT") {
+            match v.parse::<usize>() {
+                Ok(x) => c.page_limit = x,
+                Err(_) => tracing::warn!(value = %v, "RPMBUCKET_PAGE_LIMIT is not a number"),
             }
         }
         c

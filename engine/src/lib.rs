@@ -48,21 +48,23 @@ pub mod counting;
 pub mod error;
 pub mod layout;
 pub mod naming;
+pub mod page;
 pub mod publish;
 pub mod render;
+pub mod retention;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod trust;
 
-pub use config::{Compression, RepoConfig};
+pub use config::{Compression, RepoConfig, Retention};
 pub use counting::{CountingStore, RequestCounts};
 pub use error::{Error, Result};
 pub use layout::{Layout, LayoutRule};
 pub use publish::{
-    Change, ChangeKind, Indexer, IndexerOptions, PublishReport, CACHE_IMMUTABLE, CACHE_SHORT,
-    MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
+    Change, ChangeKind, Indexer, IndexerOptions, PublishReport, Snapshot, CACHE_IMMUTABLE,
+    CACHE_SHORT, MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
 };
 pub use store::{local::LocalStore, s3::S3Store};
 pub use store::{ObjectMeta, ObjectStore, PutMode, PutOptions};

@@ -64,6 +64,11 @@ pub struct State {
     /// The repository's metadata settings (format 2; absent in older states).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
+    /// Keys dropped from the metadata by retention (by location href), with the ETag of the
+    /// object dropped and when: the object is deleted once that is older than the grace
+    /// period; until then a publish that sees the same object leaves it out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retired: BTreeMap<String, Rejected>,
     /// The bzip2 blocks of this generation's primary, filelists and other databases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub db_blocks: Vec<Vec<BlockRef>>,
@@ -97,6 +102,7 @@ impl Default for State {
             db_blocks: Vec::new(),
             settings: None,
             extras: BTreeMap::new(),
+            retired: BTreeMap::new(),
         }
     }
 }
@@ -123,6 +129,12 @@ pub struct Settings {
     /// Armored public keys trusted to sign packages.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub trusted_keys: String,
+    /// Retention rules (absent: keep everything).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub retention: crate::config::Retention,
+    /// Write `index.html` (absent in older states: on).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub page: bool,
 }
 
 fn policy_off() -> String {
@@ -131,6 +143,18 @@ fn policy_off() -> String {
 
 fn is_off(s: &String) -> bool {
     s == "off"
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 impl Settings {
@@ -148,6 +172,8 @@ impl Settings {
                 .unwrap_or_default(),
             package_policy: config.package_policy.name().to_string(),
             trusted_keys: config.trusted_keys.armored().to_string(),
+            retention: config.retention,
+            page: config.page,
         }
     }
 }

@@ -101,7 +101,7 @@ impl LocalSink {
         repo: Arc<dyn Repository>,
         tx: mpsc::UnboundedSender<Change>,
     ) -> LocalSink {
-        let files = ServeDir::new(&root).append_index_html_on_directories(false);
+        let files = ServeDir::new(&root).append_index_html_on_directories(true);
         LocalSink {
             root,
             tx,
@@ -239,7 +239,12 @@ impl LocalSink {
         {
             return refuse(StatusCode::NOT_FOUND, "not found");
         }
-        let rpm = req.uri().path().ends_with(".rpm");
+        let path = req.uri().path();
+        let rpm = path.ends_with(".rpm");
+        // The repository page (`DIR/` serves `DIR/index.html`) and repomd.xml change in place:
+        // short caching, as the engine stores them in a bucket.
+        let short =
+            path.ends_with('/') || path.ends_with("/index.html") || path.ends_with("/repomd.xml");
         match self.files.clone().oneshot(req).await {
             Ok(r) => {
                 let mut r = r.map(Body::new);
@@ -247,6 +252,12 @@ impl LocalSink {
                     r.headers_mut().insert(
                         axum::http::header::CONTENT_TYPE,
                         axum::http::HeaderValue::from_static("application/x-rpm"),
+                    );
+                }
+                if short && r.status().is_success() {
+                    r.headers_mut().insert(
+                        axum::http::header::CACHE_CONTROL,
+                        axum::http::HeaderValue::from_static(rpmbucket_engine::CACHE_SHORT),
                     );
                 }
                 r

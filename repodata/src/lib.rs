@@ -62,10 +62,12 @@ pub mod bz2block;
 pub mod compress;
 pub mod extra;
 pub mod members;
+pub mod page;
 pub mod read;
 pub mod repomd;
 pub mod sqlite;
 pub mod trust;
+pub mod version;
 pub mod write_error;
 pub mod writer;
 

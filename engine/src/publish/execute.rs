@@ -33,13 +33,18 @@ impl Indexer {
         let base_tombstones = std::mem::take(&mut state.tombstones);
         let base_generation = state.generation;
         let base_packages = state.package_count();
-        let applied = plan::apply_batch(&mut state, hrefs, know, now);
+        let mut applied = plan::apply_batch(&mut state, hrefs, know, now);
         let extras = extras::plan_extras(hrefs, know, &mut state, config.compression, now);
         let rejected_changed = applied.rejected_changed || extras.rejected_changed;
         let grace = config.grace_period.as_secs() as i64;
+        let retired_due =
+            plan::apply_retention(&mut state, &mut applied, &config.retention, now, grace);
         let decision = plan::decide(
             plan::Facts {
-                content_changed: applied.changed || extras.changed || rejected_changed,
+                content_changed: applied.changed
+                    || extras.changed
+                    || rejected_changed
+                    || !retired_due.is_empty(),
                 settings_changed,
                 garbage_due: gc::any_due(&base_garbage, now, grace),
                 exists: base_etag.is_some(),
@@ -405,6 +410,16 @@ impl Indexer {
                 Ok(()) => round.deleted_files.push(k),
                 Err(e) => {
                     tracing::warn!(key = %k, error = %e, "could not delete an expired metadata file")
+                }
+            }
+        }
+        // Packages retention dropped a grace period ago: the metadata forgot them above.
+        for h in &retired_due {
+            let k = format!("{root}{h}");
+            match retry(&self.options, "delete", || run.store.delete(&k)).await {
+                Ok(()) => round.deleted_files.push(k),
+                Err(e) => {
+                    tracing::warn!(key = %k, error = %e, "could not delete a package dropped by retention")
                 }
             }
         }

@@ -53,6 +53,7 @@ impl Indexer {
     /// configured, can be updated in place from the previous ones.
     pub(super) fn needs_all_records(config: &RepoConfig, base: &Base) -> bool {
         config.compression != Compression::Gz
+            || config.retention.is_active()
             || base.state.chunks.iter().any(|c| c.members.is_none())
             || (config.database && db_records(&base.repomd).is_none())
     }
@@ -76,6 +77,9 @@ impl Indexer {
                         tracing::warn!(error = %e, "stored trusted keys unreadable; trusting none");
                         crate::trust::TrustedKeys::default()
                     }),
+                retention: s.retention,
+                page: s.page,
+                page_limit: self.config.page_limit,
             },
             _ => self.config.clone(),
         }
@@ -174,6 +178,7 @@ impl Indexer {
         state.generation = damaged.generation;
         state.settings = damaged.settings;
         state.rejected = damaged.rejected;
+        state.retired = damaged.retired;
         state.garbage = damaged.garbage;
         state.tombstones = damaged.tombstones;
         state.extras = damaged.extras;

@@ -60,7 +60,8 @@ use crate::store::{self, ObjectMeta, ObjectStore, PutMode, PutOptions};
 use load::{db_records, foreign_records, is_damage, xml_records};
 use plan::{Decision, Knowledge, Mode, Read, Seen};
 use probe::{probe_conditional_writes, ProbeError};
-use retry::{backoff, retry};
+use retry::backoff;
+pub(crate) use retry::retry;
 
 pub use execute::{MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE};
 
@@ -147,6 +148,25 @@ pub struct PublishReport {
     pub duration: Duration,
     /// Nothing needed publishing.
     pub unchanged: bool,
+}
+
+/// A repository's published generation, read back ([`Indexer::snapshot`]).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Repository root.
+    pub root: String,
+    /// Has a `repomd.xml`.
+    pub exists: bool,
+    /// `repomd.xml` revision.
+    pub revision: String,
+    /// When `repomd.xml` was last written (seconds since the epoch; 0 if unknown).
+    pub published_at: i64,
+    /// Packages in the metadata.
+    pub package_count: usize,
+    /// The settings a publish of it uses (stored ones, else the indexer's).
+    pub config: RepoConfig,
+    /// The state: generation, rejected keys, and (when loaded) every record in `packages`.
+    pub state: State,
 }
 
 /// Tuning of retries and parallelism.
@@ -252,7 +272,7 @@ struct Round {
     unchanged: bool,
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -317,6 +337,16 @@ impl Indexer {
     /// The repository settings in use.
     pub fn config(&self) -> &RepoConfig {
         &self.config
+    }
+
+    /// The store it publishes to.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The retry/parallelism options.
+    pub fn options(&self) -> &IndexerOptions {
+        &self.options
     }
 
     /// Apply a batch of changes to one repository root and publish.
@@ -403,6 +433,43 @@ impl Indexer {
         let is_published =
             base.state.packages.contains_key(href) || base.state.extras.contains_key(href);
         Ok(is_published.then(|| base.repomd.revision.clone()))
+    }
+
+    /// The published generation of `root` with every package record (an empty snapshot if
+    /// the repository has none): what `ls`, `status` and the repository page show.
+    pub async fn snapshot(&self, root: &str) -> Result<Snapshot> {
+        self.snapshot_opts(root, usize::MAX).await
+    }
+
+    /// Like [`Indexer::snapshot`], but the records are read only when the repository has at
+    /// most `max_packages` of them (`packages` is empty otherwise; `package_count` is right).
+    pub async fn snapshot_opts(&self, root: &str, max_packages: usize) -> Result<Snapshot> {
+        let root = normalise_root(root);
+        let run = self.new_run(&root);
+        let mut base = self.load(&run, false).await?;
+        let count = base.state.package_count();
+        if count <= max_packages {
+            self.load_chunks(&run, &mut base.state, None).await?;
+        }
+        let last_modified = match base.etag {
+            Some(_) => {
+                let key = format!("{root}{REPODATA_DIR}/repomd.xml");
+                retry(&self.options, "head", || run.store.head(&key))
+                    .await
+                    .map(|m| m.last_modified)
+                    .unwrap_or(0)
+            }
+            None => 0,
+        };
+        Ok(Snapshot {
+            exists: base.etag.is_some(),
+            revision: base.repomd.revision.clone(),
+            published_at: last_modified,
+            package_count: count,
+            config: self.effective_config(&base.state),
+            state: base.state,
+            root,
+        })
     }
 
     fn new_run(&self, root: &str) -> Run {
@@ -618,6 +685,11 @@ impl Indexer {
             }
             pending = changed.into_iter().collect();
         }
+        if !report.unchanged {
+            if let Err(e) = self.write_page(root).await {
+                tracing::warn!(root, error = %e, "could not write the repository page");
+            }
+        }
         report.bytes_read = run.store.bytes_read();
         report.bytes_written = run.store.bytes_written();
         report.requests = run.store.requests();
@@ -743,13 +815,10 @@ impl Indexer {
             }
             if mode != Mode::Apply {
                 // Published keys missing from the listing are gone.
-                for href in base
-                    .state
-                    .packages
-                    .keys()
-                    .chain(base.state.rejected.keys())
-                    .chain(base.state.extras.keys())
-                {
+                let state = &base.state;
+                let known = state.packages.keys().chain(state.rejected.keys());
+                let known = known.chain(state.extras.keys());
+                for href in known.chain(state.retired.keys()) {
                     know.seen.entry(href.clone()).or_insert(Seen::Absent);
                 }
             }
@@ -860,8 +929,10 @@ impl Indexer {
                 continue;
             }
             let published = state.packages.get(href).and_then(|e| e.etag.as_deref());
+            let retired = state.retired.get(href).map(|r| r.etag.as_str());
             if published == Some(meta.etag.as_str())
                 || rejected == Some(meta.etag.as_str())
+                || retired == Some(meta.etag.as_str())
                 || know.reads.contains_key(&(href.clone(), meta.etag.clone()))
             {
                 continue;

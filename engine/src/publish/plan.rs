@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rpmbucket_repodata::writer::location_cmp;
 use rpmbucket_repodata::Package;
 
+use crate::config::Retention;
 use crate::state::{Entry, Rejected, State};
 use crate::store::ObjectMeta;
 
@@ -120,7 +121,8 @@ pub(crate) fn apply_batch(
             None => {}
             Some(Seen::Absent) => {
                 let was_pkg = state.packages.remove(href).is_some();
-                let was_rej = state.rejected.remove(href).is_some();
+                let was_rej =
+                    state.rejected.remove(href).is_some() | state.retired.remove(href).is_some();
                 out.changed |= was_pkg;
                 out.rejected_changed |= was_rej;
                 if was_pkg {
@@ -136,7 +138,10 @@ pub(crate) fn apply_batch(
                     out.rejected_changed |= state.rejected.remove(href).is_some();
                     continue;
                 }
-                if state.rejected.get(href).map(|r| r.etag.as_str()) == Some(meta.etag.as_str()) {
+                let etag = Some(meta.etag.as_str());
+                if state.rejected.get(href).map(|r| r.etag.as_str()) == etag
+                    || state.retired.get(href).map(|r| r.etag.as_str()) == etag
+                {
                     if state.packages.remove(href).is_some() {
                         out.changed = true;
                         out.removed.push(href.clone());
@@ -162,7 +167,8 @@ pub(crate) fn apply_batch(
                             },
                         );
                         out.changed = true;
-                        out.rejected_changed |= state.rejected.remove(href).is_some();
+                        out.rejected_changed |= state.rejected.remove(href).is_some()
+                            | state.retired.remove(href).is_some();
                         out.added.push(href.clone());
                         out.touched.push(href.clone());
                     }
@@ -188,6 +194,58 @@ pub(crate) fn apply_batch(
         }
     }
     out
+}
+
+/// Retention, after the batch (every record of `state` loaded): the packages `retention` no
+/// longer keeps leave the metadata and become `retired` (their object stays for the grace
+/// period); retired entries older than `grace` leave the state and are returned, for the
+/// executor to delete their objects after the swap.
+pub(crate) fn apply_retention(
+    state: &mut State,
+    out: &mut Applied,
+    retention: &Retention,
+    now: i64,
+    grace: i64,
+) -> Vec<String> {
+    if retention.is_active() {
+        let drop = crate::retention::plan(
+            state
+                .packages
+                .iter()
+                .map(|(h, e)| (h.as_str(), &*e.package)),
+            retention,
+            now,
+        );
+        for href in drop {
+            let Some(e) = state.packages.remove(&href) else {
+                continue;
+            };
+            out.before
+                .entry(href.clone())
+                .or_insert_with(|| e.package.pkgid.clone());
+            state.retired.insert(
+                href.clone(),
+                Rejected {
+                    etag: e.etag.clone().unwrap_or_default(),
+                    reason: "retention".into(),
+                    since: now,
+                },
+            );
+            out.changed = true;
+            out.added.retain(|a| a != &href);
+            out.removed.push(href);
+        }
+    }
+    let due: Vec<String> = state
+        .retired
+        .iter()
+        .filter(|(_, r)| r.since + grace <= now)
+        .map(|(h, _)| h.clone())
+        .collect();
+    for h in &due {
+        state.retired.remove(h);
+    }
+    due
 }
 
 /// What a publish round does once the batch is applied.
@@ -464,6 +522,60 @@ mod tests {
                 assert_eq!(state.rejected[h].since, 7, "row {i}");
             }
         }
+    }
+
+    #[test]
+    fn retention_retires_then_expires() {
+        let mut state = State::default();
+        for (h, v) in [("a1", "1.0~rc1"), ("a2", "1.0"), ("a3", "1.0^git1")] {
+            let mut p = (*pkg(h, &format!("id-{h}"))).clone();
+            p.name = "a".into();
+            p.version = v.into();
+            state.packages.insert(
+                h.into(),
+                Entry {
+                    etag: Some(format!("e-{h}")),
+                    package: Arc::new(p),
+                },
+            );
+        }
+        let keep = Retention {
+            keep_versions: Some(1),
+            keep_days: None,
+        };
+        let mut out = Applied {
+            added: vec!["a1".into()],
+            ..Applied::default()
+        };
+        let due = apply_retention(&mut state, &mut out, &keep, 100, 50);
+        assert!(due.is_empty());
+        assert_eq!(state.packages.keys().collect::<Vec<_>>(), ["a3"]);
+        assert_eq!(out.removed, ["a1", "a2"]);
+        assert!(out.added.is_empty(), "added and dropped in one batch");
+        assert_eq!(out.before["a2"], "id-a2");
+        assert_eq!(state.retired["a1"].etag, "e-a1");
+        assert!(out.changed);
+        // The same object seen again stays out; after the grace period it is due.
+        let mut know = Knowledge::default();
+        know.seen.insert("a2".into(), meta("e-a2"));
+        let again = apply_batch(&mut state, &["a2".to_string()].into(), &know, 120);
+        assert!(!again.changed && again.added.is_empty());
+        let mut out = Applied::default();
+        let due = apply_retention(&mut state, &mut out, &keep, 150, 50);
+        assert_eq!(due, ["a1", "a2"]);
+        assert!(state.retired.is_empty());
+        // A retired key that disappears leaves the retired list.
+        state.retired.insert(
+            "gone".into(),
+            Rejected {
+                etag: "x".into(),
+                reason: "retention".into(),
+                since: 150,
+            },
+        );
+        know.seen.insert("gone".into(), Seen::Absent);
+        let out = apply_batch(&mut state, &["gone".to_string()].into(), &know, 160);
+        assert!(out.rejected_changed && !state.retired.contains_key("gone"));
     }
 
     #[test]
