@@ -166,7 +166,14 @@ async fn upload(srv: &Server, cred: Option<&str>, file: &Path, dir_url: &str) ->
 
 /// One raw HTTP request on a fresh connection → status code (0: connection closed).
 async fn raw_status(addr: SocketAddr, request: String) -> u16 {
-    let Ok(mut c) = TcpStream::connect(addr).await else {
+    raw_status_from("127.0.0.1", addr, request).await
+}
+
+/// [`raw_status`] from the loopback address `from`.
+async fn raw_status_from(from: &str, addr: SocketAddr, request: String) -> u16 {
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let Ok(mut c) = sock.connect(addr).await else {
         return 0;
     };
     if c.write_all(request.as_bytes()).await.is_err() {
@@ -197,7 +204,19 @@ async fn credential_storm_stays_small_and_a_valid_upload_goes_through() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = token_file(dir.path());
     let root = dir.path().join("root");
-    let srv = Server::start(&root, &["--tokens", tokens.to_str().unwrap()]);
+    // Let the whole storm reach authentication (the per-address connection cap would
+    // otherwise turn most of it away first).
+    let srv = Server::start(
+        &root,
+        &[
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--max-connections-per-client",
+            "300",
+            "--auth-failures-per-minute",
+            "5",
+        ],
+    );
     let cred = format!("ci:{GOOD}");
     // The CI client authenticated before the storm.
     let (code, body) = upload(&srv, Some(&cred), &fixture(fx::BASIC), "el9/").await;
@@ -218,7 +237,9 @@ async fn credential_storm_stays_small_and_a_valid_upload_goes_through() {
                     1 => format!("Basic {}", basic(&format!("nobody{i}"), &secret)),
                     _ => format!("Bearer {secret}"),
                 };
-                raw_status(
+                // From another address than the CI client's.
+                raw_status_from(
+                    "127.0.0.3",
                     addr,
                     format!(
                         "PUT /el9/storm-{i}.rpm HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 4\r\nConnection: close\r\n\r\njunk"
@@ -490,7 +511,7 @@ async fn one_over_long_key_among_five_good_uploads() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(&dir.path().join("root"), &[]);
     let good = [fx::BASIC, fx::LIB_1_0, fx::LIB_1_2, fx::META, fx::UTF8];
-    let long = format!("el9/{}/x.rpm", ["d".repeat(200); 10].join("/"));
+    let long = format!("el9/{}/x.rpm", vec!["d".repeat(200); 10].join("/"));
     assert!(long.len() > 2000);
     let (code, body) = curl(vec![
         s("-T"),
@@ -571,7 +592,7 @@ async fn payload_corrupt_package_is_rejected_by_serve_and_reconcile() {
         .unwrap();
     let primary = String::from_utf8_lossy(&primary.stdout);
     assert!(
-        primary.contains("fx-basic") && !primary.contains("fx-lib"),
+        primary.contains("href=\"fx-basic") && !primary.contains("href=\"fx-lib"),
         "{primary}"
     );
 }

@@ -296,7 +296,7 @@ async fn hostile_requests_against_the_gateway() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
         assert!(body.contains(why), "{path}: {body}");
     }
-    let long = format!("/el9/{}/x.rpm", ["d".repeat(200); 10].join("/"));
+    let long = format!("/el9/{}/x.rpm", vec!["d".repeat(200); 10].join("/"));
     let (status, _, body) = send("PUT", &long, Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("longer than 1024 bytes"), "{body}");
