@@ -17,7 +17,6 @@ const GOOD: &str = "5f2b6c9d0e1a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2
 struct Server {
     child: Child,
     addr: SocketAddr,
-    root: PathBuf,
 }
 
 impl Drop for Server {
@@ -57,11 +56,7 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Server {
-            child,
-            addr,
-            root: root.to_path_buf(),
-        }
+        Server { child, addr }
     }
 
     fn url(&self, path: &str) -> String {
