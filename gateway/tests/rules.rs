@@ -198,7 +198,7 @@ async fn put_redirects_to_presigned_url() {
 async fn presign_text_and_json_with_checksum() {
     let ci = basic("ci", "ci-secret");
     let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    let uri = format!("/presign{PKG}?sha256={hex}");
+    let uri = format!("/presign{PKG}?sha256={hex}&size=8");
     let (status, _, text) = send("GET", &uri, Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.starts_with("http://127.0.0.1:9/bucket/el9/"), "{text}");
@@ -216,6 +216,9 @@ async fn presign_text_and_json_with_checksum() {
         v["headers"]["x-amz-checksum-sha256"],
         "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
     );
+    // The size is signed too.
+    assert_eq!(v["headers"]["content-length"], "8", "{v}");
+    assert_eq!(v["size"], 8);
     // A header and a query that disagree are refused.
     let (status, _, body) = send(
         "GET",
