@@ -79,7 +79,7 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
         trust: rpmbucket_engine::RepoConfig::default().with_signer(args.signing.signer()?),
     };
     let loc = Location::open(&args.location).await?;
-    let indexer = loc.indexer(&args.remote, &meta, args.workers);
+    let indexer = loc.indexer(&args.remote, &meta, args.workers, true);
     let roots = indexer
         .list_roots(&loc.prefix)
         .await

@@ -134,9 +134,19 @@ impl Location {
         })
     }
 
-    /// An indexer over this location.
-    pub fn indexer(&self, remote: &RemoteArgs, meta: &Metadata, workers: Option<usize>) -> Indexer {
-        let mut options = IndexerOptions::default();
+    /// An indexer over this location; `verify_payload`: read new packages whole and check
+    /// their payload digest (reconcile), instead of trusting a stored checksum.
+    pub fn indexer(
+        &self,
+        remote: &RemoteArgs,
+        meta: &Metadata,
+        workers: Option<usize>,
+        verify_payload: bool,
+    ) -> Indexer {
+        let mut options = IndexerOptions {
+            verify_payload,
+            ..IndexerOptions::default()
+        };
         if let Some(n) = workers {
             options.read_concurrency = n.max(1);
         }
@@ -243,7 +253,7 @@ async fn index_remote(
 ) -> anyhow::Result<ExitCode> {
     let loc = Location::open(location).await?;
     let indexer = loc
-        .indexer(&args.remote, meta, args.workers)
+        .indexer(&args.remote, meta, args.workers, false)
         .overriding_settings();
     let mut roots = indexer
         .list_roots(&loc.prefix)

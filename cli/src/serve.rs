@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use rpmbucket_gateway::auth::Tokens;
@@ -29,6 +30,38 @@ pub struct ServeArgs {
     /// was created with; `rpmbucket index` changes it).
     #[command(flatten)]
     pub policy: crate::trust::PolicyArgs,
+    /// Base URL clients reach this server at, written into `.repo` files (default:
+    /// http://LISTEN unless listening on an unspecified address). Never taken from requests.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Largest upload accepted, in bytes (larger: 413, nothing kept).
+    #[arg(long, value_name = "BYTES", default_value_t = rpmbucket_gateway::app::DEFAULT_MAX_UPLOAD)]
+    pub max_upload: u64,
+    /// Seconds to receive a request's header, counted from the connection's start or the end
+    /// of the previous response (so also the idle keep-alive timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds to receive one request body.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub body_timeout: u64,
+    /// Open connections at most (more: 503 and closed).
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_connections: usize,
+    /// Open connections per client address at most (more: 503 and closed).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_connections_per_client: usize,
+    /// Requests waiting in `/status?wait=` at once (more: 503).
+    #[arg(long, value_name = "N", default_value_t = rpmbucket_gateway::app::DEFAULT_MAX_WAITERS)]
+    pub max_waiters: usize,
+    /// argon2 (legacy token) verifications at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub auth_concurrency: usize,
+    /// Milliseconds a request waits for an argon2 slot before 503.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub auth_queue_timeout_ms: u64,
+    /// Failed authentications per client address per minute before 429.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
 }
 
 /// Run the server until Ctrl-C.
@@ -50,6 +83,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut opts = LocalOptions::new(&args.root)
         .with_listen(args.listen)
         .with_config(config);
+    opts.public_url = args.public_url.clone();
+    opts.limits = rpmbucket_gateway::app::Limits::new(args.max_upload, args.max_waiters);
+    opts.conn = rpmbucket_gateway::local::ConnLimits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        max_connections_per_client: args.max_connections_per_client.max(1),
+    };
+    opts.auth = rpmbucket_gateway::auth::AuthLimits {
+        slow_concurrency: args.auth_concurrency.max(1),
+        slow_queue_timeout: Duration::from_millis(args.auth_queue_timeout_ms),
+        failures_per_minute: args.auth_failures_per_minute,
+    };
     if let Some(t) = tokens {
         opts = opts.with_tokens(t);
     }
@@ -78,6 +124,11 @@ pub enum TokenCmd {
         /// Generate a new random secret (printed to stderr) instead of reading stdin.
         #[arg(long)]
         generate: bool,
+        /// Hash scheme: `sha256` (fast; for generated, high-entropy secrets), `argon2`
+        /// (slow password hash; for secrets a person chose), `auto`: sha256 with --generate,
+        /// argon2 otherwise. See SECURITY.md.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "sha256", "argon2"])]
+        scheme: String,
     },
 }
 
@@ -89,6 +140,7 @@ pub fn token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
             permissions,
             prefixes,
             generate,
+            scheme,
         } => {
             let secret = if generate {
                 let s = rpmbucket_gateway::auth::generate_secret();
@@ -100,10 +152,13 @@ pub fn token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                 s.trim_end_matches(['\r', '\n']).to_string()
             };
             anyhow::ensure!(!secret.is_empty(), "empty secret");
-            let line = format!(
-                "{user}:{} {permissions} {prefixes}",
-                rpmbucket_gateway::auth::hash_token(&secret)
-            );
+            let hash = match (scheme.as_str(), generate) {
+                ("sha256", _) | ("auto", true) => {
+                    rpmbucket_gateway::auth::hash_token_fast(&secret).map_err(anyhow::Error::msg)?
+                }
+                _ => rpmbucket_gateway::auth::hash_token(&secret),
+            };
+            let line = format!("{user}:{hash} {permissions} {prefixes}");
             // Check that the line parses before printing it.
             Tokens::parse(&line)?;
             println!("{}", line.trim_end());

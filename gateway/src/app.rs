@@ -13,10 +13,11 @@
 //! S3 refuses another body, the local server checks it while streaming, and the indexer is told
 //! the checksum so it needs no full read. Refusals carry a one-line reason in the body.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -25,7 +26,7 @@ use serde_json::json;
 use crate::auth::{AuthError, Permission, Tokens};
 use crate::local::LocalSink;
 use crate::path::{self, PackagePath};
-use crate::presign::{self, Presigner};
+use crate::presign::{self, Bucket};
 use crate::repo::Repository;
 
 /// Who may do what.
@@ -42,7 +43,7 @@ pub enum Access {
 pub enum Writes {
     /// Redirect to presigned S3 URLs; deletes go to the store.
     Presign {
-        presigner: Arc<dyn Presigner>,
+        presigner: Bucket,
         expires: Duration,
     },
     /// Store directly into a local directory and index in-process.
@@ -60,6 +61,57 @@ pub struct AppState {
     pub baseurl: Option<String>,
     /// Longest `?wait=` honoured by `/status`.
     pub max_wait: Duration,
+    /// Upload size and `/status` waiter limits.
+    pub limits: Limits,
+    /// gpg settings written into `.repo` files; `None`: `gpgcheck=0`. The signing work fills
+    /// this from the repository's signing settings.
+    pub gpg: Option<RepoGpg>,
+}
+
+/// Default [`Limits::max_upload`]: 4 GiB, larger than any real package.
+pub const DEFAULT_MAX_UPLOAD: u64 = 4 << 30;
+/// Default [`Limits::max_waiters`].
+pub const DEFAULT_MAX_WAITERS: usize = 256;
+
+/// Per-request limits shared by the local server and the S3 gateway.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest package accepted, in bytes: a larger `Content-Length` gets 413 before the body
+    /// is read, a body growing past it is cut and nothing of it is kept; presigned URLs bind
+    /// the declared length.
+    pub max_upload: u64,
+    /// Requests waiting in `/status?wait=` at once; more get 503.
+    pub max_waiters: usize,
+    waiters: Arc<tokio::sync::Semaphore>,
+}
+
+impl Limits {
+    /// Limits with these values.
+    pub fn new(max_upload: u64, max_waiters: usize) -> Limits {
+        Limits {
+            max_upload,
+            max_waiters,
+            waiters: Arc::new(tokio::sync::Semaphore::new(max_waiters)),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::new(DEFAULT_MAX_UPLOAD, DEFAULT_MAX_WAITERS)
+    }
+}
+
+/// What a `.repo` file says about signatures (`gpgcheck`, `repo_gpgcheck`, `gpgkey`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoGpg {
+    /// Packages are signed: `gpgcheck=1`.
+    pub gpgcheck: bool,
+    /// `repomd.xml` is signed: `repo_gpgcheck=1`.
+    pub repo_gpgcheck: bool,
+    /// URL of the public key (`gpgkey=`), relative to the repository's baseurl when it does
+    /// not start with a scheme.
+    pub gpgkey: Option<String>,
 }
 
 /// Environment variable: base URL for generated `.repo` files.
@@ -91,20 +143,27 @@ pub(crate) fn refuse(status: StatusCode, reason: impl std::fmt::Display) -> Resp
 pub(crate) struct Refusal {
     status: StatusCode,
     reason: String,
+    retry_after: Option<u64>,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, reason: impl std::fmt::Display) -> Refusal {
+    pub(crate) fn new(status: StatusCode, reason: impl std::fmt::Display) -> Refusal {
         Refusal {
             status,
             reason: reason.to_string(),
+            retry_after: None,
         }
     }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        refuse(self.status, self.reason)
+        let mut r = refuse(self.status, self.reason);
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 
@@ -113,12 +172,32 @@ impl From<AuthError> for Refusal {
         let status = match e {
             AuthError::Missing | AuthError::Invalid => StatusCode::UNAUTHORIZED,
             AuthError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AuthError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         };
-        Refusal::new(status, e)
+        let retry_after = e.retry_after();
+        Refusal {
+            retry_after,
+            ..Refusal::new(status, e)
+        }
     }
 }
 
+/// The address of the client, as the server saw it: `ConnectInfo` from the local server's
+/// accept loop, or [`ClientAddr`] set by the Lambda adapter from the function URL's context.
+fn client_ip(req: &Request) -> Option<IpAddr> {
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        return Some(addr.ip());
+    }
+    req.extensions().get::<ClientAddr>().map(|c| c.0)
+}
+
+/// A client address supplied by an adapter that has no socket (the Lambda function URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
+    let client = client_ip(&req);
     let uri = req.uri().clone();
     let raw = uri.path();
     let method = req.method().clone();
@@ -126,17 +205,17 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         if method != Method::GET {
             return refuse(StatusCode::METHOD_NOT_ALLOWED, "presign takes GET");
         }
-        return presign(&state, rest, &uri, req.headers()).await;
+        return presign(&state, rest, &uri, req.headers(), client).await;
     }
     if let Some(rest) = raw.strip_prefix("/status").filter(|r| r.starts_with('/')) {
         if method != Method::GET && method != Method::HEAD {
             return refuse(StatusCode::METHOD_NOT_ALLOWED, "status takes GET");
         }
-        return status(&state, rest, &uri, req.headers()).await;
+        return status(&state, rest, &uri, req.headers(), client).await;
     }
     match method {
-        Method::PUT => put(&state, req).await,
-        Method::DELETE => delete(&state, raw, req.headers()).await,
+        Method::PUT => put(&state, req, client).await,
+        Method::DELETE => delete(&state, raw, req.headers(), client).await,
         Method::GET | Method::HEAD if raw.ends_with(".repo") => {
             repo_file(&state, raw, req.headers()).await
         }
@@ -158,6 +237,7 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
 async fn check(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     perm: Permission,
     key: &str,
 ) -> Result<(), Refusal> {
@@ -167,7 +247,10 @@ async fn check(
             let auth = headers
                 .get(header::AUTHORIZATION)
                 .map(HeaderValue::as_bytes);
-            let id = tokens.authenticate(auth).await.map_err(Refusal::from)?;
+            let id = tokens
+                .authenticate(auth, client)
+                .await
+                .map_err(Refusal::from)?;
             tokens.authorize(&id, perm, key).map_err(Refusal::from)
         }
     }
@@ -220,12 +303,29 @@ pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-async fn put(state: &AppState, req: Request) -> Response {
+async fn put(state: &AppState, req: Request, client: Option<IpAddr>) -> Response {
     let (p, root) = match package(state, req.uri().path()) {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check(state, req.headers(), Permission::Write, &p.key).await {
+    // The declared size is checked before anything else: the body is never read.
+    let length = match req.headers().get(header::CONTENT_LENGTH) {
+        Some(v) => match v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(n) => Some(n),
+            None => return refuse(StatusCode::BAD_REQUEST, "Content-Length is not a number"),
+        },
+        None => None,
+    };
+    if let Some(n) = length.filter(|n| *n > state.limits.max_upload) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Content-Length {n} is larger than the upload limit of {} bytes",
+                state.limits.max_upload
+            ),
+        );
+    }
+    if let Err(r) = check(state, req.headers(), client, Permission::Write, &p.key).await {
         return r.into_response();
     }
     let sha256 = match bound_sha256(req.uri(), req.headers()) {
@@ -243,10 +343,16 @@ async fn put(state: &AppState, req: Request) -> Response {
                     "to bind a checksum in the redirect flow send it as a header: -H 'x-amz-checksum-sha256: BASE64' (curl forwards it to S3; a sha256= query is not)",
                 );
             }
+            let Some(length) = length else {
+                return refuse(
+                    StatusCode::LENGTH_REQUIRED,
+                    "Content-Length required: the presigned URL binds the package size (curl -T sends it)",
+                );
+            };
             // Answer before touching the body: with `Expect: 100-continue` the client has not
             // sent it yet, and it goes straight to S3 after the redirect.
             match presigner
-                .presign_put(&p.key, *expires, sha256.as_deref())
+                .presign_put(&p.key, *expires, sha256.as_deref(), length)
                 .await
             {
                 Ok(signed) => {
@@ -273,16 +379,25 @@ async fn put(state: &AppState, req: Request) -> Response {
                 Err(e) => refuse(StatusCode::BAD_GATEWAY, format!("presigning failed: {e}")),
             }
         }
-        Writes::Local(sink) => sink.put(&p, &root, sha256, req.into_body()).await,
+        Writes::Local(sink) => {
+            sink.put(&p, &root, sha256, state.limits.max_upload, req.into_body())
+                .await
+        }
     }
 }
 
-async fn presign(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) -> Response {
+async fn presign(
+    state: &AppState,
+    rest: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Response {
     let (p, _root) = match package(state, rest) {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check(state, headers, Permission::Write, &p.key).await {
+    if let Err(r) = check(state, headers, client, Permission::Write, &p.key).await {
         return r.into_response();
     }
     let sha256 = match bound_sha256(uri, headers) {
@@ -298,8 +413,26 @@ async fn presign(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) -
             "presign is for the S3 gateway; PUT the package to this server directly",
         );
     };
+    let size = match query_param(uri, "size").map(|s| s.parse::<u64>()) {
+        Some(Ok(n)) if n > 0 => n,
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "size=BYTES required: the presigned URL binds the package size",
+            )
+        }
+    };
+    if size > state.limits.max_upload {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "size {size} is larger than the upload limit of {} bytes",
+                state.limits.max_upload
+            ),
+        );
+    }
     let signed = match presigner
-        .presign_put(&p.key, *expires, sha256.as_deref())
+        .presign_put(&p.key, *expires, sha256.as_deref(), size)
         .await
     {
         Ok(s) => s,
@@ -318,6 +451,7 @@ async fn presign(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) -
             "headers": hdrs,
             "expires_in": signed.expires_in.as_secs(),
             "sha256": sha256,
+            "size": size,
         });
         return json_response(StatusCode::OK, &body);
     }
@@ -329,12 +463,17 @@ async fn presign(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) -
     r
 }
 
-async fn delete(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
+async fn delete(
+    state: &AppState,
+    raw: &str,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Response {
     let (p, root) = match package(state, raw) {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check(state, headers, Permission::Delete, &p.key).await {
+    if let Err(r) = check(state, headers, client, Permission::Delete, &p.key).await {
         return r.into_response();
     }
     match &state.writes {
@@ -346,12 +485,18 @@ async fn delete(state: &AppState, raw: &str, headers: &HeaderMap) -> Response {
     }
 }
 
-async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) -> Response {
+async fn status(
+    state: &AppState,
+    rest: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Response {
     let (p, root) = match package(state, rest) {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = check(state, headers, Permission::Read, &p.key).await {
+    if let Err(r) = check(state, headers, client, Permission::Read, &p.key).await {
         return r.into_response();
     }
     let wait = match query_param(uri, "wait") {
@@ -362,7 +507,35 @@ async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) ->
         None => Duration::ZERO,
     };
     let deadline = tokio::time::Instant::now() + wait;
+    let _permit = if wait.is_zero() {
+        None
+    } else {
+        match Arc::clone(&state.limits.waiters).try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                let mut r = refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "too many /status waiters (limit {}); retry or poll without wait=",
+                        state.limits.max_waiters
+                    ),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
+        }
+    };
+    // The local server wakes waiters when a publish happened; the S3 gateway has no
+    // in-process publisher and looks again every second.
+    let mut publications = match &state.writes {
+        Writes::Local(sink) => Some(sink.publications()),
+        Writes::Presign { .. } => None,
+    };
     let revision = loop {
+        if let Some(rx) = publications.as_mut() {
+            rx.borrow_and_update();
+        }
         match state.repo.published(&root, &p.key).await {
             Ok(Some(rev)) => break Some(rev),
             Ok(None) => {
@@ -379,12 +552,20 @@ async fn status(state: &AppState, rest: &str, uri: &Uri, headers: &HeaderMap) ->
                 if tokio::time::Instant::now() >= deadline {
                     break None;
                 }
-                // Local metadata is cheap to read; S3 costs two GETs a poll.
-                let poll = match state.writes {
-                    Writes::Local(_) => Duration::from_millis(100),
-                    Writes::Presign { .. } => Duration::from_millis(500),
+                let closed = match publications.as_mut() {
+                    Some(rx) => matches!(
+                        tokio::time::timeout_at(deadline, rx.changed()).await,
+                        Ok(Err(_))
+                    ),
+                    None => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        false
+                    }
                 };
-                tokio::time::sleep(poll).await;
+                if closed {
+                    // The index loop is gone: nothing will be published any more.
+                    publications = None;
+                }
             }
             Err(e) => return refuse(StatusCode::BAD_GATEWAY, format!("reading metadata: {e}")),
         }
@@ -412,17 +593,19 @@ async fn repo_file(state: &AppState, raw: &str, headers: &HeaderMap) -> Response
         Ok(x) => x,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
     };
-    let base = match &state.baseurl {
-        Some(b) => b.trim_end_matches('/').to_string(),
-        None => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-            Some(host) => format!("http://{host}"),
-            None => {
-                return refuse(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("{BASEURL_ENV} is not configured"),
-                )
-            }
-        },
+    let _ = headers;
+    // Never from the Host header: a client could make the file point anywhere.
+    let Some(base) = state
+        .baseurl
+        .as_deref()
+        .map(|b| b.trim_end_matches('/').to_string())
+    else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no public URL configured: start the server with --public-url (or set {BASEURL_ENV})"
+            ),
+        );
     };
     let baseurl = format!("{base}/{}", path::encode_key(&dir));
     let name = if dir.is_empty() {

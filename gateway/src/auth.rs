@@ -18,15 +18,37 @@
 //! keys (a missing trailing `/` is added); none, `*` or `/` mean every repository.
 //!
 //! Clients present the token with HTTP Basic (`curl -u ci:SECRET`) or as a Bearer token
-//! (`Authorization: Bearer ci:SECRET`, or just the secret). User names are compared in constant
-//! time (`subtle`), secrets with argon2's verification. argon2 is deliberately slow, so each
-//! verified (or refused) presentation is remembered for the life of the process, keyed by the
-//! SHA-256 of what was presented; the secret itself is never kept.
+//! (`Authorization: Bearer ci:SECRET`, or just the secret).
+//!
+//! # Two hash schemes, and why
+//!
+//! - `$rpmbucket-sha256$HEX` (what `rpmbucket token hash --generate` writes): the SHA-256 of a
+//!   256-bit random secret, compared in constant time. A password hash exists to make guessing
+//!   a *low-entropy* secret from a stolen hash expensive; a 256-bit random secret cannot be
+//!   guessed at any hash speed, so a slow hash buys nothing and costs every request (and lets
+//!   unauthenticated clients spend the server's memory). A keyed hash (HMAC with a server key)
+//!   would add a key to generate, store and rotate on every instance for no gain with such
+//!   secrets. Verification costs microseconds.
+//! - `$argon2id$...` (legacy, and secrets typed by a person): still accepted. Each verification
+//!   costs ~19 MiB and tens of milliseconds, so it runs under a small semaphore
+//!   ([`AuthLimits::slow_concurrency`]); a request that cannot get a permit within
+//!   [`AuthLimits::slow_queue_timeout`] is refused with [`AuthError::Busy`] (503 +
+//!   Retry-After). A presented user name that has no argon2 token is verified against a dummy
+//!   hash with the same parameters, so unknown users cost (and take) as long as known ones.
+//!
+//! Failed attempts are counted per client address; past [`AuthLimits::failures_per_minute`] in
+//! a minute the address gets [`AuthError::TooMany`] (429 + Retry-After) without any hashing,
+//! except for credentials already verified (a CI job keeps working while someone else on its
+//! address is guessing). Verified presentations are remembered for the life of the process,
+//! keyed by SHA-256 over the scheme, the user and the secret (so `Basic :S` and `Bearer S` are
+//! different entries); refusals are not cached (random guesses would only evict good entries).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordVerifier};
@@ -34,9 +56,41 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 /// Environment variable holding the token configuration text.
 pub const TOKENS_ENV: &str = "RPMBUCKET_TOKENS";
+
+/// Prefix of the fast hash scheme: `$rpmbucket-sha256$` + 64 hex digits.
+pub const FAST_SCHEME: &str = "$rpmbucket-sha256$";
+
+/// Shortest secret accepted for the fast scheme (32 bytes: the generated secrets are 64 hex
+/// digits).
+pub const FAST_MIN_SECRET: usize = 32;
+
+/// Longest secret looked at; longer presentations are refused without hashing.
+const MAX_SECRET: usize = 1024;
+
+/// Limits on what authentication may cost (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthLimits {
+    /// argon2 verifications running at once (each holds ~19 MiB with default parameters).
+    pub slow_concurrency: usize,
+    /// How long a request waits for an argon2 permit before 503.
+    pub slow_queue_timeout: Duration,
+    /// Failed attempts per client address per minute before 429.
+    pub failures_per_minute: u32,
+}
+
+impl Default for AuthLimits {
+    fn default() -> AuthLimits {
+        AuthLimits {
+            slow_concurrency: 2,
+            slow_queue_timeout: Duration::from_secs(2),
+            failures_per_minute: 30,
+        }
+    }
+}
 
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +173,24 @@ pub enum AuthError {
         perm: Permission,
         key: String,
     },
+    /// Too many failed attempts from this client address (→ 429 + Retry-After).
+    #[error("too many failed authentication attempts from this address; retry in {retry_after} s")]
+    TooMany { retry_after: u64 },
+    /// Every slow (argon2) verification slot stayed busy for the queue timeout (→ 503 +
+    /// Retry-After).
+    #[error("authentication is busy (argon2 tokens verify a few at a time); retry shortly")]
+    Busy,
+}
+
+impl AuthError {
+    /// Seconds a client should wait before retrying, for the refusals that have one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AuthError::TooMany { retry_after } => Some(*retry_after),
+            AuthError::Busy => Some(1),
+            _ => None,
+        }
+    }
 }
 
 /// An authenticated caller.
@@ -148,18 +220,52 @@ enum JsonTokens {
 
 /// Most entries remembered in the verification cache before it is emptied.
 const CACHE_LIMIT: usize = 4096;
+/// Most client addresses tracked for failed attempts before expired ones are dropped.
+const FAILURES_LIMIT: usize = 16384;
+/// The window of [`AuthLimits::failures_per_minute`].
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
-/// The configured tokens plus the per-process verification cache.
+/// How one grant's secret is checked.
+#[derive(Debug, Clone)]
+enum Verifier {
+    /// SHA-256 of the secret.
+    Fast([u8; 32]),
+    /// argon2 PHC string.
+    Slow(String),
+}
+
+/// The configured tokens plus the per-process verification cache and limits.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
     grants: Arc<Vec<Grant>>,
-    /// SHA-256(user ":" secret) → index of the grant, or `None` for a refused presentation.
-    cache: Arc<Mutex<HashMap<[u8; 32], Option<usize>>>>,
+    verifiers: Arc<Vec<Verifier>>,
+    /// SHA-256(scheme, user, secret) → index of the grant (successes only).
+    cache: Arc<Mutex<HashMap<[u8; 32], usize>>>,
+    limits: AuthLimits,
+    slow: Arc<SlowGate>,
+    failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
+}
+
+/// The argon2 semaphore and the dummy hash unknown users are verified against.
+#[derive(Debug)]
+struct SlowGate {
+    permits: Arc<Semaphore>,
+    dummy: OnceLock<String>,
+}
+
+impl Default for SlowGate {
+    fn default() -> SlowGate {
+        SlowGate {
+            permits: Arc::new(Semaphore::new(AuthLimits::default().slow_concurrency)),
+            dummy: OnceLock::new(),
+        }
+    }
 }
 
 impl Tokens {
     /// Tokens from already-built grants (validated like parsed ones).
     pub fn new(grants: Vec<Grant>) -> Result<Tokens, ConfigError> {
+        let mut verifiers = Vec::with_capacity(grants.len());
         for g in &grants {
             if g.user.is_empty() || g.user.contains(':') {
                 return Err(ConfigError::Grant {
@@ -167,17 +273,44 @@ impl Tokens {
                     reason: "user name must be non-empty and contain no ':'".into(),
                 });
             }
+            if let Some(hexed) = g.hash.strip_prefix(FAST_SCHEME) {
+                let mut d = [0u8; 32];
+                hex::decode_to_slice(hexed, &mut d).map_err(|_| ConfigError::Grant {
+                    user: g.user.clone(),
+                    reason: format!("{FAST_SCHEME} must be followed by 64 hex digits"),
+                })?;
+                verifiers.push(Verifier::Fast(d));
+                continue;
+            }
             PasswordHash::new(&g.hash).map_err(|e| ConfigError::Grant {
                 user: g.user.clone(),
                 reason: format!(
-                    "hash is not an argon2 PHC string ({e}); make one with `rpmbucket token hash`"
+                    "hash is neither {FAST_SCHEME}HEX nor an argon2 PHC string ({e}); make one with `rpmbucket token hash`"
                 ),
             })?;
+            verifiers.push(Verifier::Slow(g.hash.clone()));
         }
         Ok(Tokens {
             grants: Arc::new(grants),
-            cache: Arc::default(),
+            verifiers: Arc::new(verifiers),
+            ..Tokens::default()
         })
+    }
+
+    /// Replace the authentication limits (a fresh semaphore; counters start empty).
+    pub fn with_limits(mut self, limits: AuthLimits) -> Tokens {
+        self.limits = limits;
+        self.slow = Arc::new(SlowGate {
+            permits: Arc::new(Semaphore::new(limits.slow_concurrency.max(1))),
+            dummy: OnceLock::new(),
+        });
+        self.failures = Arc::default();
+        self
+    }
+
+    /// The limits in use.
+    pub fn limits(&self) -> AuthLimits {
+        self.limits
     }
 
     /// Parse configuration text: JSON (starting with `[` or `{`) or the line format.
@@ -275,39 +408,183 @@ impl Tokens {
         self.grants.is_empty()
     }
 
-    /// Check the `Authorization` header value (Basic or Bearer). Runs argon2 on a blocking
-    /// thread the first time a presentation is seen; later ones come from the cache.
-    pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Identity, AuthError> {
-        let (user, secret) = credentials(authorization.ok_or(AuthError::Missing)?)?;
+    /// Check the `Authorization` header value (Basic or Bearer) presented from `client`.
+    /// Fast-scheme tokens are checked inline; argon2 ones on a blocking thread under the
+    /// semaphore. Verified presentations come from the cache afterwards.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&[u8]>,
+        client: Option<IpAddr>,
+    ) -> Result<Identity, AuthError> {
+        let (scheme, user, secret) = credentials(authorization.ok_or(AuthError::Missing)?)?;
         let mut h = Sha256::new();
+        h.update([scheme as u8, u8::from(user.is_some())]);
         h.update(user.as_deref().unwrap_or("").as_bytes());
         h.update([0u8]);
         h.update(secret.as_bytes());
         let digest: [u8; 32] = h.finalize().into();
         let cached = self.cache.lock().expect("cache lock").get(&digest).copied();
-        let found = match cached {
-            Some(found) => found,
-            None => {
-                let grants = Arc::clone(&self.grants);
-                let found =
-                    tokio::task::spawn_blocking(move || verify(&grants, user.as_deref(), &secret))
-                        .await
-                        .map_err(|_| AuthError::Invalid)?;
+        if let Some(grant) = cached {
+            return Ok(self.identity(grant));
+        }
+        self.check_rate(client)?;
+        let found = if secret.len() > MAX_SECRET {
+            None
+        } else {
+            match self.verify_fast(user.as_deref(), &secret) {
+                Some(g) => Some(g),
+                None => self.verify_slow(user, secret).await?,
+            }
+        };
+        match found {
+            Some(grant) => {
                 let mut cache = self.cache.lock().expect("cache lock");
                 if cache.len() >= CACHE_LIMIT {
                     cache.clear();
                 }
-                cache.insert(digest, found);
-                found
+                cache.insert(digest, grant);
+                Ok(self.identity(grant))
             }
-        };
-        match found {
-            Some(grant) => Ok(Identity {
-                user: self.grants[grant].user.clone(),
-                grant,
-            }),
-            None => Err(AuthError::Invalid),
+            None => {
+                self.record_failure(client);
+                Err(AuthError::Invalid)
+            }
         }
+    }
+
+    fn identity(&self, grant: usize) -> Identity {
+        Identity {
+            user: self.grants[grant].user.clone(),
+            grant,
+        }
+    }
+
+    /// 429 when `client` used up its failures for the current window.
+    fn check_rate(&self, client: Option<IpAddr>) -> Result<(), AuthError> {
+        let Some(ip) = client else { return Ok(()) };
+        let failures = self.failures.lock().expect("failures lock");
+        match failures.get(&ip) {
+            Some((start, n))
+                if *n >= self.limits.failures_per_minute && start.elapsed() < FAILURE_WINDOW =>
+            {
+                let left = FAILURE_WINDOW.saturating_sub(start.elapsed());
+                Err(AuthError::TooMany {
+                    retry_after: left.as_secs().max(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn record_failure(&self, client: Option<IpAddr>) {
+        let Some(ip) = client else { return };
+        let mut failures = self.failures.lock().expect("failures lock");
+        if failures.len() >= FAILURES_LIMIT {
+            failures.retain(|_, (start, _)| start.elapsed() < FAILURE_WINDOW);
+            if failures.len() >= FAILURES_LIMIT {
+                failures.clear();
+            }
+        }
+        let e = failures.entry(ip).or_insert((Instant::now(), 0));
+        if e.0.elapsed() >= FAILURE_WINDOW {
+            *e = (Instant::now(), 0);
+        }
+        e.1 = e.1.saturating_add(1);
+    }
+
+    /// Fast-scheme grants: one SHA-256, every candidate compared in constant time.
+    fn verify_fast(&self, user: Option<&str>, secret: &str) -> Option<usize> {
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let mut found = None;
+        for (i, (g, v)) in self.grants.iter().zip(self.verifiers.iter()).enumerate() {
+            let Verifier::Fast(want) = v else { continue };
+            let user_ok = match user {
+                Some(u) => bool::from(u.as_bytes().ct_eq(g.user.as_bytes())),
+                None => true,
+            };
+            let secret_ok = bool::from(digest.ct_eq(want));
+            if user_ok && secret_ok && found.is_none() {
+                found = Some(i);
+            }
+        }
+        found
+    }
+
+    /// argon2 grants, under the semaphore. With a user name exactly the hashes of that user
+    /// are tried, or one dummy hash when it has none; without a user name every argon2 grant.
+    async fn verify_slow(
+        &self,
+        user: Option<String>,
+        secret: String,
+    ) -> Result<Option<usize>, AuthError> {
+        let slow: Vec<(usize, String)> = self
+            .grants
+            .iter()
+            .zip(self.verifiers.iter())
+            .enumerate()
+            .filter_map(|(i, (g, v))| match v {
+                Verifier::Slow(h) if user.as_deref().is_none_or(|u| u == g.user) => {
+                    Some((i, h.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let any_slow = self
+            .verifiers
+            .iter()
+            .any(|v| matches!(v, Verifier::Slow(_)));
+        if !any_slow {
+            return Ok(None);
+        }
+        let dummy = if slow.is_empty() {
+            Some(self.dummy_hash())
+        } else {
+            None
+        };
+        let permit = tokio::time::timeout(
+            self.limits.slow_queue_timeout,
+            Arc::clone(&self.slow.permits).acquire_owned(),
+        )
+        .await
+        .map_err(|_| AuthError::Busy)?
+        .map_err(|_| AuthError::Busy)?;
+        let found = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            if let Some(d) = dummy {
+                let _ = verify_argon2(&d, &secret);
+                return None;
+            }
+            let mut found = None;
+            for (i, h) in &slow {
+                if verify_argon2(h, &secret) && found.is_none() {
+                    found = Some(*i);
+                }
+            }
+            found
+        })
+        .await
+        .map_err(|_| AuthError::Invalid)?;
+        Ok(found)
+    }
+
+    /// A hash with the parameters of the first argon2 grant, of a secret nobody knows.
+    fn dummy_hash(&self) -> String {
+        self.slow
+            .dummy
+            .get_or_init(|| {
+                let params = self
+                    .verifiers
+                    .iter()
+                    .find_map(|v| match v {
+                        Verifier::Slow(h) => PasswordHash::new(h)
+                            .ok()
+                            .and_then(|p| argon2::Params::try_from(&p).ok()),
+                        Verifier::Fast(_) => None,
+                    })
+                    .unwrap_or_default();
+                hash_token_with(&generate_secret(), params)
+            })
+            .clone()
     }
 
     /// May `id` do `perm` on `key`?
@@ -325,33 +602,23 @@ impl Tokens {
     }
 }
 
-/// Verify a presentation against every grant (no early exit on the user name, so the time
-/// does not tell which users exist beyond the argon2 work itself).
-fn verify(grants: &[Grant], user: Option<&str>, secret: &str) -> Option<usize> {
-    let mut found = None;
-    for (i, g) in grants.iter().enumerate() {
-        let user_ok = match user {
-            Some(u) => bool::from(u.as_bytes().ct_eq(g.user.as_bytes())),
-            None => true,
-        };
-        if !user_ok || found.is_some() {
-            continue;
-        }
-        let Ok(hash) = PasswordHash::new(&g.hash) else {
-            continue;
-        };
-        if Argon2::default()
-            .verify_password(secret.as_bytes(), &hash)
+fn verify_argon2(hash: &str, secret: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(secret.as_bytes(), &h)
             .is_ok()
-        {
-            found = Some(i);
-        }
-    }
-    found
+    })
 }
 
-/// (user, secret) from a Basic or Bearer header value.
-fn credentials(value: &[u8]) -> Result<(Option<String>, String), AuthError> {
+/// How the credentials were presented (part of the cache key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Basic = 1,
+    Bearer = 2,
+}
+
+/// (scheme, user, secret) from a Basic or Bearer header value.
+fn credentials(value: &[u8]) -> Result<(Scheme, Option<String>, String), AuthError> {
     let value = std::str::from_utf8(value).map_err(|_| AuthError::Invalid)?;
     let (scheme, rest) = value.split_once(' ').ok_or(AuthError::Invalid)?;
     let rest = rest.trim();
@@ -361,11 +628,11 @@ fn credentials(value: &[u8]) -> Result<(Option<String>, String), AuthError> {
             .map_err(|_| AuthError::Invalid)?;
         let raw = String::from_utf8(raw).map_err(|_| AuthError::Invalid)?;
         let (u, s) = raw.split_once(':').ok_or(AuthError::Invalid)?;
-        Ok((Some(u.to_string()), s.to_string()))
+        Ok((Scheme::Basic, Some(u.to_string()), s.to_string()))
     } else if scheme.eq_ignore_ascii_case("bearer") {
         match rest.split_once(':') {
-            Some((u, s)) => Ok((Some(u.to_string()), s.to_string())),
-            None => Ok((None, rest.to_string())),
+            Some((u, s)) => Ok((Scheme::Bearer, Some(u.to_string()), s.to_string())),
+            None => Ok((Scheme::Bearer, None, rest.to_string())),
         }
     } else {
         Err(AuthError::Missing)
@@ -426,6 +693,20 @@ pub fn hash_token_with(secret: &str, params: argon2::Params) -> String {
         .to_string()
 }
 
+/// Hash a high-entropy secret for the fast scheme (`$rpmbucket-sha256$HEX`). Refuses secrets
+/// shorter than [`FAST_MIN_SECRET`] bytes: those need [`hash_token`].
+pub fn hash_token_fast(secret: &str) -> Result<String, String> {
+    if secret.len() < FAST_MIN_SECRET {
+        return Err(format!(
+            "the fast scheme needs a generated secret of at least {FAST_MIN_SECRET} bytes (use --generate, or the argon2 scheme for a chosen secret)"
+        ));
+    }
+    Ok(format!(
+        "{FAST_SCHEME}{}",
+        hex::encode(Sha256::digest(secret.as_bytes()))
+    ))
+}
+
 /// A new random secret (32 bytes, hex) for a token.
 pub fn generate_secret() -> String {
     use argon2::password_hash::rand_core::RngCore;
@@ -462,21 +743,30 @@ mod tests {
     #[tokio::test]
     async fn basic_and_bearer() {
         let t = tokens();
-        let id = t.authenticate(Some(&basic("ci", "s3cret"))).await.unwrap();
+        let id = t
+            .authenticate(Some(&basic("ci", "s3cret")), None)
+            .await
+            .unwrap();
         assert_eq!(id.user, "ci");
-        let id = t.authenticate(Some(b"Bearer ci:s3cret")).await.unwrap();
+        let id = t
+            .authenticate(Some(b"Bearer ci:s3cret"), None)
+            .await
+            .unwrap();
         assert_eq!(id.user, "ci");
-        let id = t.authenticate(Some(b"bearer root")).await.unwrap();
+        let id = t.authenticate(Some(b"bearer root"), None).await.unwrap();
         assert_eq!(id.user, "admin");
         // cached path gives the same answer
-        let id = t.authenticate(Some(b"Bearer ci:s3cret")).await.unwrap();
+        let id = t
+            .authenticate(Some(b"Bearer ci:s3cret"), None)
+            .await
+            .unwrap();
         assert_eq!(id.user, "ci");
     }
 
     #[tokio::test]
     async fn refusals() {
         let t = tokens();
-        assert_eq!(t.authenticate(None).await, Err(AuthError::Missing));
+        assert_eq!(t.authenticate(None, None).await, Err(AuthError::Missing));
         for bad in [
             basic("ci", "wrong"),
             basic("admin", "s3cret"),
@@ -484,16 +774,25 @@ mod tests {
             b"Bearer wrong".to_vec(),
             b"Basic !!!".to_vec(),
         ] {
-            assert_eq!(t.authenticate(Some(&bad)).await, Err(AuthError::Invalid));
+            assert_eq!(
+                t.authenticate(Some(&bad), None).await,
+                Err(AuthError::Invalid)
+            );
             // twice: the cached refusal stays a refusal
-            assert_eq!(t.authenticate(Some(&bad)).await, Err(AuthError::Invalid));
+            assert_eq!(
+                t.authenticate(Some(&bad), None).await,
+                Err(AuthError::Invalid)
+            );
         }
     }
 
     #[tokio::test]
     async fn scopes() {
         let t = tokens();
-        let ci = t.authenticate(Some(&basic("ci", "s3cret"))).await.unwrap();
+        let ci = t
+            .authenticate(Some(&basic("ci", "s3cret")), None)
+            .await
+            .unwrap();
         t.authorize(&ci, Permission::Write, "el9/x86_64/a.rpm")
             .unwrap();
         t.authorize(&ci, Permission::Read, "el8/a.rpm").unwrap();
@@ -501,9 +800,139 @@ mod tests {
             .authorize(&ci, Permission::Write, "el8-testing/a.rpm")
             .is_err());
         assert!(t.authorize(&ci, Permission::Delete, "el9/a.rpm").is_err());
-        let admin = t.authenticate(Some(&basic("admin", "root"))).await.unwrap();
+        let admin = t
+            .authenticate(Some(&basic("admin", "root")), None)
+            .await
+            .unwrap();
         t.authorize(&admin, Permission::Delete, "anything/a.rpm")
             .unwrap();
+    }
+
+    const GOOD: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn fast_tokens() -> Tokens {
+        Tokens::parse(&format!(
+            "ci:{} rw el9/\nold:{} rw\n",
+            hash_token_fast(GOOD).unwrap(),
+            cheap("legacy")
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn fast_scheme_and_legacy_side_by_side() {
+        let t = fast_tokens();
+        assert_eq!(
+            t.authenticate(Some(&basic("ci", GOOD)), None)
+                .await
+                .unwrap()
+                .user,
+            "ci"
+        );
+        let bearer = format!("Bearer {GOOD}");
+        assert_eq!(
+            t.authenticate(Some(bearer.as_bytes()), None)
+                .await
+                .unwrap()
+                .user,
+            "ci"
+        );
+        assert_eq!(
+            t.authenticate(Some(&basic("old", "legacy")), None)
+                .await
+                .unwrap()
+                .user,
+            "old"
+        );
+        // A fast secret under another user, or a legacy secret under the fast user: refused.
+        assert_eq!(
+            t.authenticate(Some(&basic("old", GOOD)), None).await,
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            t.authenticate(Some(&basic("ci", "legacy")), None).await,
+            Err(AuthError::Invalid)
+        );
+        assert!(hash_token_fast("short").is_err());
+        assert!(Tokens::parse(&format!("ci:{FAST_SCHEME}abcd rw")).is_err());
+    }
+
+    #[tokio::test]
+    async fn cache_entries_do_not_shadow_each_other() {
+        // `Basic :S` (empty user) is refused and must not make `Bearer S` fail, nor the other
+        // way round.
+        let t = fast_tokens();
+        let empty_user = basic("", GOOD);
+        assert_eq!(
+            t.authenticate(Some(&empty_user), None).await,
+            Err(AuthError::Invalid)
+        );
+        let bearer = format!("Bearer {GOOD}");
+        assert_eq!(
+            t.authenticate(Some(bearer.as_bytes()), None)
+                .await
+                .unwrap()
+                .user,
+            "ci"
+        );
+        assert_eq!(
+            t.authenticate(Some(&empty_user), None).await,
+            Err(AuthError::Invalid)
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_rate_limited_per_address_but_verified_tokens_pass() {
+        let t = fast_tokens().with_limits(AuthLimits {
+            failures_per_minute: 3,
+            ..AuthLimits::default()
+        });
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        // Verified before the storm: stays usable from the same address.
+        t.authenticate(Some(&basic("ci", GOOD)), Some(a))
+            .await
+            .unwrap();
+        for i in 0..3 {
+            let bad = basic("ci", &format!("guess{i}"));
+            assert_eq!(
+                t.authenticate(Some(&bad), Some(a)).await,
+                Err(AuthError::Invalid)
+            );
+        }
+        let bad = basic("ci", "guess4");
+        match t.authenticate(Some(&bad), Some(a)).await {
+            Err(AuthError::TooMany { retry_after }) => assert!((1..=60).contains(&retry_after)),
+            other => panic!("{other:?}"),
+        }
+        t.authenticate(Some(&basic("ci", GOOD)), Some(a))
+            .await
+            .unwrap();
+        // Another address is not affected.
+        assert_eq!(
+            t.authenticate(Some(&bad), Some(b)).await,
+            Err(AuthError::Invalid)
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_verification_queue_times_out_with_busy() {
+        let t = tokens().with_limits(AuthLimits {
+            slow_concurrency: 1,
+            slow_queue_timeout: Duration::from_millis(1),
+            failures_per_minute: 1000,
+        });
+        // Hold the only permit: the next argon2 verification cannot start.
+        let permit = t.slow.permits.acquire().await.unwrap();
+        assert_eq!(
+            t.authenticate(Some(&basic("ci", "x")), None).await,
+            Err(AuthError::Busy)
+        );
+        drop(permit);
+        assert_eq!(
+            t.authenticate(Some(&basic("ci", "x")), None).await,
+            Err(AuthError::Invalid)
+        );
     }
 
     #[test]

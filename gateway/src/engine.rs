@@ -30,8 +30,14 @@ pub fn engine_repository(
     layout: Layout,
     config: RepoConfig,
 ) -> Arc<dyn Repository> {
+    // The upload faces check every new package's payload digest, as `rpmbucket index` does.
     Arc::new(EngineRepo {
-        indexer: Indexer::new(Arc::clone(&store), layout, config),
+        indexer: Indexer::new(Arc::clone(&store), layout, config).with_options(
+            rpmbucket_engine::IndexerOptions {
+                verify_payload: true,
+                ..Default::default()
+            },
+        ),
         store,
     })
 }

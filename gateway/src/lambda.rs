@@ -90,7 +90,7 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
     Ok(AppState {
         access: Access::Tokens(tokens),
         writes: Writes::Presign {
-            presigner: std::sync::Arc::new(rpmbucket_engine::S3Store::new(
+            presigner: crate::presign::Bucket::new(rpmbucket_engine::S3Store::new(
                 client.clone(),
                 bucket.clone(),
                 "",
@@ -101,5 +101,27 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
         baseurl: env(BASEURL_ENV),
         // Function URLs time out with the function; keep waits well inside a typical timeout.
         max_wait: Duration::from_secs(25),
+        limits: crate::app::Limits::default(),
+        gpg: None,
     })
+}
+
+/// The router for the Lambda runtime: [`crate::app`] plus the client address from the function
+/// URL's request context (for the per-address limit on failed authentications).
+pub fn router(state: AppState) -> axum::Router {
+    crate::app(state).layer(axum::middleware::map_request(with_client_addr))
+}
+
+async fn with_client_addr(mut req: axum::extract::Request) -> axum::extract::Request {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt as _;
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(ip) = ip.and_then(|ip| ip.parse().ok()) {
+        req.extensions_mut().insert(crate::app::ClientAddr(ip));
+    }
+    req
 }

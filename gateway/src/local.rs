@@ -8,27 +8,54 @@
 //! publishes each touched repository once for the whole burst.
 
 use rpmbucket_repodata::extra::{self, ExtraKind};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
-use tower::ServiceExt;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tower::{Layer as _, ServiceExt};
 use tower_http::services::ServeDir;
 
-use crate::app::{app, refuse, Access, AppState, Writes};
-use crate::auth::Tokens;
+use crate::app::{app, refuse, Access, AppState, Limits, Writes};
+use crate::auth::{AuthLimits, Tokens};
 use crate::path::PackagePath;
+
+/// Connection limits of the local server (see SECURITY.md for the reasoning behind each
+/// default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Time to receive a request's complete header, counted from the connection's start or
+    /// the end of the previous response; so it is also the idle keep-alive timeout (hyper's
+    /// `header_read_timeout`).
+    pub header_timeout: Duration,
+    /// Longest time to receive one request body (tower-http's `RequestBodyTimeout`).
+    pub body_timeout: Duration,
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Open connections per client address at most; more are answered 503 and closed.
+    pub max_connections_per_client: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> ConnLimits {
+        ConnLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(3600),
+            max_connections: 512,
+            max_connections_per_client: 64,
+        }
+    }
+}
 use crate::repo::{Change, Repository};
 
 /// Quiet time after the last upload before publishing.
@@ -50,6 +77,15 @@ pub struct LocalOptions {
     /// Metadata settings of new repositories, signing key and package policy (default:
     /// `RepoConfig::from_env()`).
     pub config: Option<rpmbucket_engine::RepoConfig>,
+    /// Base URL written into `.repo` files; default `http://LISTEN` unless listening on an
+    /// unspecified address (then `.repo` files need it). Never taken from the Host header.
+    pub public_url: Option<String>,
+    /// Connection limits.
+    pub conn: ConnLimits,
+    /// Request limits (upload size, `/status` waiters).
+    pub limits: Limits,
+    /// Authentication limits.
+    pub auth: AuthLimits,
 }
 
 impl LocalOptions {
@@ -60,6 +96,10 @@ impl LocalOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tokens: None,
             config: None,
+            public_url: None,
+            conn: ConnLimits::default(),
+            limits: Limits::default(),
+            auth: AuthLimits::default(),
         }
     }
 
@@ -82,6 +122,39 @@ impl LocalOptions {
     }
 }
 
+/// One open connection of a client address; the count drops with it.
+struct ClientSlot {
+    ip: IpAddr,
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl ClientSlot {
+    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
+        let mut c = counts.lock().expect("connection counts");
+        let n = c.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            ip,
+            counts: Arc::clone(counts),
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut c = self.counts.lock().expect("connection counts");
+        if let Some(n) = c.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// The write side of the local server (used by the router in local mode).
 #[derive(Clone)]
 pub struct LocalSink {
@@ -90,6 +163,8 @@ pub struct LocalSink {
     files: ServeDir,
     repo: Arc<dyn Repository>,
     rename_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Bumped by the index loop after every publish attempt (`/status` waiters wake on it).
+    published: watch::Receiver<u64>,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -100,6 +175,7 @@ impl LocalSink {
         root: PathBuf,
         repo: Arc<dyn Repository>,
         tx: mpsc::UnboundedSender<Change>,
+        published: watch::Receiver<u64>,
     ) -> LocalSink {
         let files = ServeDir::new(&root).append_index_html_on_directories(true);
         LocalSink {
@@ -108,6 +184,28 @@ impl LocalSink {
             files,
             repo,
             rename_lock: Arc::default(),
+            published,
+        }
+    }
+
+    /// A receiver that changes after each publish attempt.
+    pub(crate) fn publications(&self) -> watch::Receiver<u64> {
+        self.published.clone()
+    }
+
+    /// Is `path` (existing, or its nearest existing ancestor) inside the served root once
+    /// symlinks are resolved?
+    async fn inside_root(&self, path: &Path) -> bool {
+        let mut p = path.to_path_buf();
+        loop {
+            match tokio::fs::canonicalize(&p).await {
+                Ok(real) => return real.starts_with(&self.root),
+                Err(_) => {
+                    if !p.pop() {
+                        return false;
+                    }
+                }
+            }
         }
     }
 
@@ -124,9 +222,25 @@ impl LocalSink {
         p: &PackagePath,
         _root: &str,
         bound: Option<String>,
+        max_upload: u64,
         body: Body,
     ) -> Response {
         let dest = self.dest(p);
+        if !self.inside_root(&dest).await {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!("{} leads outside the served directory (symlink)", p.key),
+            );
+        }
+        if tokio::fs::symlink_metadata(&dest)
+            .await
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!("{} is a symlink; not written through", p.key),
+            );
+        }
         if dest.is_dir() {
             return refuse(StatusCode::CONFLICT, format!("{} is a directory", p.key));
         }
@@ -142,7 +256,14 @@ impl LocalSink {
             std::process::id(),
             TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        match stream_to(&tmp, body).await {
+        match stream_to(&tmp, body, max_upload).await {
+            Err(StreamError::TooLarge) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("upload larger than the limit of {max_upload} bytes (--max-upload); nothing was kept"),
+                )
+            }
             Ok((size, sha256)) => {
                 let fail = |status, msg: String| {
                     let tmp = tmp.clone();
@@ -180,6 +301,13 @@ impl LocalSink {
                         return fail(StatusCode::CONFLICT, format!("creating directory: {e}"))
                             .await;
                     }
+                    if !self.inside_root(parent).await {
+                        return fail(
+                            StatusCode::FORBIDDEN,
+                            format!("{} leads outside the served directory (symlink)", p.key),
+                        )
+                        .await;
+                    }
                 }
                 // Rename and read the new version under one lock, so the checksum is paired
                 // with the ETag of this body even when the same key is uploaded twice at once.
@@ -204,7 +332,7 @@ impl LocalSink {
                 )
                     .into_response()
             }
-            Err(e) => {
+            Err(StreamError::Io(e)) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 refuse(StatusCode::BAD_REQUEST, format!("upload failed: {e}"))
             }
@@ -212,7 +340,14 @@ impl LocalSink {
     }
 
     pub(crate) async fn delete(&self, p: &PackagePath, _root: &str) -> Response {
-        match tokio::fs::remove_file(self.dest(p)).await {
+        let dest = self.dest(p);
+        if !self.inside_root(dest.parent().unwrap_or(&self.root)).await {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!("{} leads outside the served directory (symlink)", p.key),
+            );
+        }
+        match tokio::fs::remove_file(&dest).await {
             Ok(()) => {
                 let _ = self.tx.send(Change {
                     key: p.key.clone(),
@@ -231,12 +366,17 @@ impl LocalSink {
     }
 
     pub(crate) async fn serve(&self, req: Request) -> Response {
-        if req
-            .uri()
-            .path()
-            .split('/')
-            .any(|s| s.starts_with('.') || s.starts_with("%2e") || s.starts_with("%2E"))
-        {
+        // Decode once with the request-path rules (no encoded '/', no dot or hidden segment),
+        // and never serve through a symlink leading out of the root.
+        let segs = match crate::path::segments(req.uri().path()) {
+            Ok(s) => s,
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
+        };
+        let mut target = self.root.clone();
+        for seg in segs.iter().filter(|s| !s.is_empty()) {
+            target.push(seg);
+        }
+        if !self.inside_root(&target).await {
             return refuse(StatusCode::NOT_FOUND, "not found");
         }
         let path = req.uri().path();
@@ -267,68 +407,133 @@ impl LocalSink {
     }
 }
 
-/// Stream `body` into a new file at `tmp`, returning its size and hex SHA-256.
-async fn stream_to(tmp: &Path, body: Body) -> std::io::Result<(u64, String)> {
+/// Why an upload could not be stored.
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("upload larger than the limit")]
+    TooLarge,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Stream `body` into a new file at `tmp`, returning its size and hex SHA-256; stops as soon
+/// as more than `max` bytes arrived.
+async fn stream_to(tmp: &Path, body: Body, max: u64) -> Result<(u64, String), StreamError> {
     let mut file = tokio::fs::File::create(tmp).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(std::io::Error::other)?;
-        hasher.update(&chunk);
         size += chunk.len() as u64;
+        if size > max {
+            return Err(StreamError::TooLarge);
+        }
+        hasher.update(&chunk);
         file.write_all(&chunk).await?;
     }
     file.sync_all().await?;
     Ok((size, hex::encode(hasher.finalize())))
 }
 
+/// First wait after a failed publish; doubled after each failure up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait between retries of a failed publish.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 /// Receive changes and publish them in bursts: wait for [`QUIET`] without a new change (at
 /// most [`MAX_DELAY`] after the first), then apply each repository root's changes once.
-pub async fn index_loop(mut rx: mpsc::UnboundedReceiver<Change>, repo: Arc<dyn Repository>) {
+///
+/// A root whose publish fails keeps its changes (merged with newer ones, last change of a key
+/// winning) and is retried with exponential backoff ([`FIRST_BACKOFF`] .. [`MAX_BACKOFF`]): an
+/// acknowledged upload is never dropped. Keys the engine cannot publish (invalid, not a
+/// package) are not failures: they land in the repository's rejected list. After a restart
+/// the reconcile on start publishes or rejects whatever was stored. `published` is bumped
+/// after every publish attempt.
+pub async fn index_loop(
+    mut rx: mpsc::UnboundedReceiver<Change>,
+    repo: Arc<dyn Repository>,
+    published: watch::Sender<u64>,
+) {
+    let bump = |published: &watch::Sender<u64>| published.send_modify(|n| *n += 1);
     // First catch up with what is already in the directory (uploads stored just before a
     // crash, packages copied in by hand); uploads arriving meanwhile wait in the channel.
     for (root, result) in repo.reconcile_all().await {
         match result {
-            Ok(p) if p.added.is_empty() && p.removed.is_empty() => {}
+            Ok(p) if p.added.is_empty() && p.removed.is_empty() && p.rejected.is_empty() => {}
             Ok(p) => tracing::info!(
                 root = %p.root, revision = %p.revision, added = p.added.len(),
-                removed = p.removed.len(), "reconciled on start"
+                removed = p.removed.len(), rejected = ?p.rejected, "reconciled on start"
             ),
             Err(e) => tracing::error!(%root, error = %e, "reconciling on start failed"),
         }
     }
-    while let Some(first) = rx.recv().await {
-        let started = tokio::time::Instant::now();
-        let mut batch = vec![first];
-        loop {
-            let until = (tokio::time::Instant::now() + QUIET).min(started + MAX_DELAY);
-            match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(Some(c)) => batch.push(c),
-                Ok(None) | Err(_) => break,
+    bump(&published);
+    // Changes not yet published, by root; the backoff of roots whose last attempt failed.
+    let mut pending: BTreeMap<String, BTreeMap<String, Change>> = BTreeMap::new();
+    let mut backoff: Option<(tokio::time::Instant, Duration)> = None;
+    loop {
+        // Wait for the first change, or for the retry time of a failed root.
+        let first = match backoff {
+            Some((at, _)) => match tokio::time::timeout_at(at, rx.recv()).await {
+                Ok(Some(c)) => Some(c),
+                Ok(None) if pending.is_empty() => return,
+                Ok(None) => {
+                    tokio::time::sleep_until(at).await;
+                    None
+                }
+                Err(_) => None,
+            },
+            None => match rx.recv().await {
+                Some(c) => Some(c),
+                None => return,
+            },
+        };
+        let mut batch: Vec<Change> = first.into_iter().collect();
+        if !batch.is_empty() {
+            let started = tokio::time::Instant::now();
+            loop {
+                let until = (tokio::time::Instant::now() + QUIET).min(started + MAX_DELAY);
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(c)) => batch.push(c),
+                    Ok(None) | Err(_) => break,
+                }
             }
         }
-        // Last change of a key wins; group by repository root.
-        let mut by_root: BTreeMap<String, BTreeMap<String, Change>> = BTreeMap::new();
+        if backoff.is_some_and(|(at, _)| tokio::time::Instant::now() < at) && batch.is_empty() {
+            continue;
+        }
         for c in batch {
             match repo.root_of(&c.key) {
                 Some(root) => {
-                    by_root.entry(root).or_default().insert(c.key.clone(), c);
+                    pending.entry(root).or_default().insert(c.key.clone(), c);
                 }
                 None => tracing::warn!(key = %c.key, "not in a configured repository; not indexed"),
             }
         }
-        for (root, changes) in by_root {
-            let changes: Vec<Change> = changes.into_values().collect();
-            match repo.apply(&root, &changes).await {
+        let mut failed = false;
+        for (root, changes) in std::mem::take(&mut pending) {
+            let list: Vec<Change> = changes.values().cloned().collect();
+            match repo.apply(&root, &list).await {
                 Ok(p) => tracing::info!(
                     root = %p.root, revision = %p.revision, added = p.added.len(),
                     removed = p.removed.len(), rejected = ?p.rejected, ms = p.duration.as_millis() as u64,
                     "published"
                 ),
-                Err(e) => tracing::error!(%root, error = %e, "publishing failed"),
+                Err(e) => {
+                    tracing::error!(%root, error = %e, keys = list.len(), "publishing failed; will retry");
+                    failed = true;
+                    pending.insert(root, changes);
+                }
             }
         }
+        bump(&published);
+        backoff = if failed {
+            let wait = backoff.map_or(FIRST_BACKOFF, |(_, w)| (w * 2).min(MAX_BACKOFF));
+            Some((tokio::time::Instant::now() + wait, wait))
+        } else {
+            None
+        };
     }
 }
 
@@ -349,6 +554,7 @@ pub struct LocalServer {
     addr: SocketAddr,
     open_writes: bool,
     tokens: usize,
+    conn: ConnLimits,
 }
 
 impl LocalServer {
@@ -369,22 +575,35 @@ impl LocalServer {
             .with_context(|| format!("listening on {}", opts.listen))?;
         let addr = listener.local_addr()?;
         let n_tokens = opts.tokens.as_ref().map_or(0, Tokens::len);
-        let (access, open_writes) = access_for(opts.tokens, addr);
+        let tokens = opts.tokens.map(|t| t.with_limits(opts.auth));
+        let (access, open_writes) = access_for(tokens, addr);
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(index_loop(rx, Arc::clone(&repo)));
+        let (published_tx, published_rx) = watch::channel(0u64);
+        tokio::spawn(index_loop(rx, Arc::clone(&repo), published_tx));
+        let baseurl = match opts.public_url {
+            Some(u) => Some(u),
+            None if !addr.ip().is_unspecified() => Some(format!("http://{addr}")),
+            None => None,
+        };
         let state = AppState {
             access,
-            writes: Writes::Local(LocalSink::new(root, Arc::clone(&repo), tx)),
+            writes: Writes::Local(LocalSink::new(root, Arc::clone(&repo), tx, published_rx)),
             repo,
-            baseurl: None,
+            baseurl,
             max_wait: Duration::from_secs(300),
+            limits: opts.limits,
+            gpg: None,
         };
+        let router = app(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            opts.conn.body_timeout,
+        ));
         Ok(LocalServer {
             listener,
-            router: app(state),
+            router,
             addr,
             open_writes,
             tokens: n_tokens,
+            conn: opts.conn,
         })
     }
 
@@ -423,14 +642,64 @@ impl LocalServer {
         )
     }
 
-    /// Serve until `shutdown` resolves.
+    /// Serve until `shutdown` resolves: HTTP/1.1 through hyper with the header-read timeout,
+    /// at most [`ConnLimits::max_connections`] connections and
+    /// [`ConnLimits::max_connections_per_client`] per client address (more are answered 503
+    /// and closed at once, so they cost no file descriptor for long).
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: 47\r\nConnection: close\r\n\r\ntoo many connections (from this address or all)\n";
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.conn.header_timeout)
+            .keep_alive(true);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(self.conn.max_connections.max(1)));
+        let per_client: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                r = self.listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Out of descriptors or a connection reset before accept: wait a
+                        // little instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                let _ = stream.try_write(BUSY);
+                continue;
+            };
+            let Some(client) =
+                ClientSlot::take(&per_client, peer.ip(), self.conn.max_connections_per_client)
+            else {
+                let _ = stream.try_write(BUSY);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let svc = axum::Extension(ConnectInfo(peer)).layer(self.router.clone());
+            let conn = http.serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(svc),
+            );
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop((slot, client));
+            });
+        }
+        drop(self.listener);
+        // In-flight requests finish; idle connections close.
+        let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+        Ok(())
     }
 }
 

@@ -1,9 +1,13 @@
 //! Request path → object key validation.
 //!
 //! URLs mirror keys: `PUT /el9/x86_64/pkg.rpm` writes the key `el9/x86_64/pkg.rpm`. The raw
-//! (still percent-encoded) path is split on `/` first and each segment decoded on its own, so an
-//! encoded separator (`%2f`, `%5c`) or dot segment (`%2e%2e`) can never turn into structure.
-//! Every rejection carries a one-line reason that the gateway returns with `400`.
+//! (still percent-encoded) path is split on `/` first and each segment decoded once, on its
+//! own, so an encoded separator (`%2f`) can never turn into structure. The decoded key is then
+//! checked by the engine's one key rule ([`rpmbucket_engine::store::validate_key`], the same
+//! function the stores and the indexer apply: dot segments, backslashes, control and Unicode
+//! format characters, length) and, for packages, [`rpmbucket_engine::layout::is_package_key`].
+//! The gateway adds one rule of its own: no hidden names (a segment starting with `.`). Every
+//! rejection carries a one-line reason that the gateway returns with `400`.
 //!
 //! `curl -T pkg.rpm http://host/el9/x86_64/` appends the local file name itself (the request
 //! line says `/el9/x86_64/pkg.rpm`), so the server never has to guess a name; a PUT that still
@@ -67,19 +71,23 @@ pub fn segments(raw: &str) -> Result<Vec<String>, PathError> {
         if decoded.contains('/') {
             return Err(err("encoded '/' (%2f) in a path segment"));
         }
-        if decoded.contains('\\') {
-            return Err(err("backslash in the path"));
-        }
-        if decoded.chars().any(char::is_control) {
-            return Err(err("control character in the path"));
-        }
-        if decoded == "." || decoded == ".." {
-            return Err(err("'.' or '..' segment (path traversal)"));
-        }
-        if decoded.starts_with('.') {
-            return Err(err("hidden name (starts with '.')"));
-        }
         out.push(decoded.into_owned());
+    }
+    let key = out
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("/");
+    if !key.is_empty() {
+        if let Err(rpmbucket_engine::store::Error::InvalidKey { reason, .. }) =
+            rpmbucket_engine::store::validate_key(&key)
+        {
+            return Err(err(format!("invalid key: {reason}")));
+        }
+    }
+    if out.iter().any(|s| s.starts_with('.')) {
+        return Err(err("hidden name (starts with '.')"));
     }
     Ok(out)
 }
@@ -108,6 +116,9 @@ pub fn package_path(raw: &str) -> Result<PackagePath, PathError> {
     for d in dirs {
         dir.push_str(d);
         dir.push('/');
+    }
+    if !rpmbucket_engine::layout::is_package_key(&format!("{dir}{name}")) {
+        return Err(err("not a package key"));
     }
     Ok(PackagePath {
         key: format!("{dir}{name}"),
@@ -201,6 +212,10 @@ mod tests {
         directory: "/el9/x86_64/" => "no file name";
         bad_utf8: "/el9/%ff.rpm" => "UTF-8";
         hidden: "/.rpmbucket/x.rpm" => "hidden";
+        bidi_override: "/el9/evil%E2%80%AEmpr.exe.rpm" => "Unicode format character";
+        zero_width: "/el9/a%E2%80%8Bb.rpm" => "Unicode format character";
+        too_long: &format!("/el9/{}.rpm", "a".repeat(2000)) => "longer than 1024 bytes";
+        reserved: "/el9/.rpmbucket-lock/x.rpm" => "reserved name";
     }
 
     #[test]

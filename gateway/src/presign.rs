@@ -1,13 +1,14 @@
-//! Presigned S3 PUT URLs: the gateway's seam ([`Presigner`]) over the engine's
-//! [`S3Store::presign_put`].
+//! Presigned S3 PUT URLs: the gateway's [`Bucket`] over the engine's
+//! [`S3Store::presign_put_sized`]. Every URL binds the declared size (`content-length` is a
+//! signed header), so the gateway's upload limit holds for the redirected upload too.
 //!
 //! A presigned URL with a bound checksum carries `x-amz-checksum-sha256` as a *signed header*:
 //! the uploader must send that header with exactly the signed value, and S3 then refuses a body
 //! whose SHA-256 differs (400 BadDigest). Without the header S3 refuses the request (403).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use rpmbucket_engine::{ObjectStore, S3Store};
 
@@ -24,32 +25,49 @@ pub struct PresignedPut {
     pub expires_in: Duration,
 }
 
-/// The bucket side of the gateway: presigned uploads and deletes.
-#[async_trait]
-pub trait Presigner: Send + Sync + 'static {
-    /// Presign a PUT of `key` valid for `expires`; `sha256` (hex) binds the body's checksum.
-    async fn presign_put(
-        &self,
-        key: &str,
-        expires: Duration,
-        sha256: Option<&str>,
-    ) -> Result<PresignedPut, String>;
-    /// Delete `key` (a missing key is not an error).
-    async fn delete(&self, key: &str) -> Result<(), String>;
+/// Why presigning or deleting failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {key}: {source}")]
+pub struct BucketError {
+    op: &'static str,
+    key: String,
+    #[source]
+    source: rpmbucket_engine::store::Error,
 }
 
-/// The engine's S3 store presigns (the one presigner: `S3Store::presign_put`) and deletes.
-#[async_trait]
-impl Presigner for S3Store {
-    async fn presign_put(
+/// The bucket side of the gateway: presigned uploads and deletes, over the engine's S3 store
+/// (the one presigner: [`S3Store::presign_put_sized`]).
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    store: Arc<S3Store>,
+}
+
+impl Bucket {
+    /// The bucket behind `store`.
+    pub fn new(store: S3Store) -> Bucket {
+        Bucket {
+            store: Arc::new(store),
+        }
+    }
+
+    /// Presign a PUT of `key` valid for `expires`; `sha256` (hex) binds the body's checksum,
+    /// `length` its size.
+    pub async fn presign_put(
         &self,
         key: &str,
         expires: Duration,
         sha256: Option<&str>,
-    ) -> Result<PresignedPut, String> {
-        let signed = S3Store::presign_put(self, key, expires, sha256)
+        length: u64,
+    ) -> Result<PresignedPut, BucketError> {
+        let signed = self
+            .store
+            .presign_put_sized(key, expires, sha256, Some(length))
             .await
-            .map_err(|e| format!("presigning: {e}"))?;
+            .map_err(|source| BucketError {
+                op: "presigning",
+                key: key.to_string(),
+                source,
+            })?;
         Ok(PresignedPut {
             url: signed.url,
             headers: signed.headers,
@@ -57,10 +75,15 @@ impl Presigner for S3Store {
         })
     }
 
-    async fn delete(&self, key: &str) -> Result<(), String> {
-        ObjectStore::delete(self, key)
+    /// Delete `key` (a missing key is not an error).
+    pub async fn delete(&self, key: &str) -> Result<(), BucketError> {
+        ObjectStore::delete(&*self.store, key)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|source| BucketError {
+                op: "deleting",
+                key: key.to_string(),
+                source,
+            })
     }
 }
 

@@ -51,8 +51,14 @@ async fn put(file: &std::path::Path, url: &str, headers: &[String]) -> (String, 
     (c.stdout, std::fs::read_to_string(out).unwrap_or_default())
 }
 
+/// Presign `key` for the fixture of the same file name (its size is signed).
 async fn presign(gw: &Gateway, key: &str, sha256: Option<&str>) -> serde_json::Value {
-    let q = sha256.map(|h| format!("?sha256={h}")).unwrap_or_default();
+    let name = key.rsplit('/').next().unwrap();
+    let size = std::fs::metadata(fixture(name)).unwrap().len();
+    let q = match sha256 {
+        Some(h) => format!("?sha256={h}&size={size}"),
+        None => format!("?size={size}"),
+    };
     let c = curl(vec![
         s("-f"),
         s("-u"),

@@ -3,7 +3,6 @@
 //! The router runs in S3 mode with a real presigner (presigning is local computation; nothing
 //! is sent) and a store that is never reached by these requests.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -49,12 +48,14 @@ fn state(dir: &std::path::Path) -> AppState {
     AppState {
         access: Access::Tokens(tokens),
         writes: Writes::Presign {
-            presigner: Arc::new(S3Store::new(client, "bucket", "")),
+            presigner: rpmbucket_gateway::presign::Bucket::new(S3Store::new(client, "bucket", "")),
             expires: Duration::from_secs(120),
         },
         repo,
         baseurl: Some("https://bucket.example/".into()),
         max_wait: Duration::from_secs(2),
+        limits: rpmbucket_gateway::app::Limits::default(),
+        gpg: None,
     }
 }
 
@@ -71,6 +72,14 @@ async fn send(
     }
     for (k, v) in headers {
         req = req.header(*k, *v);
+    }
+    if method == "PUT"
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        // What curl -T sends; the body is never read in S3 mode.
+        req = req.header(header::CONTENT_LENGTH, "8");
     }
     let resp = app(state(dir.path()))
         .oneshot(req.body(Body::from("not read")).unwrap())
@@ -189,7 +198,7 @@ async fn put_redirects_to_presigned_url() {
 async fn presign_text_and_json_with_checksum() {
     let ci = basic("ci", "ci-secret");
     let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    let uri = format!("/presign{PKG}?sha256={hex}");
+    let uri = format!("/presign{PKG}?sha256={hex}&size=8");
     let (status, _, text) = send("GET", &uri, Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.starts_with("http://127.0.0.1:9/bucket/el9/"), "{text}");
@@ -207,6 +216,9 @@ async fn presign_text_and_json_with_checksum() {
         v["headers"]["x-amz-checksum-sha256"],
         "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
     );
+    // The size is signed too.
+    assert_eq!(v["headers"]["content-length"], "8", "{v}");
+    assert_eq!(v["size"], 8);
     // A header and a query that disagree are refused.
     let (status, _, body) = send(
         "GET",
@@ -240,4 +252,116 @@ async fn repo_file_and_status() {
     assert!(body.starts_with("not published"), "{body}");
     let (status, _, _) = send("GET", &format!("/status{PKG}"), None, &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The hostile-client attacks that apply to the Lambda gateway, in-process.
+#[tokio::test]
+async fn hostile_requests_against_the_gateway() {
+    let ci = basic("ci", "ci-secret");
+    // Oversized declared body: 413 before anything else (no token needed to learn the limit).
+    let (status, _, body) = send("PUT", PKG, None, &[("content-length", "5368709120")]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // No declared length: the presigned URL could not bind it.
+    let dir = tempfile::tempdir().unwrap();
+    let req = Request::builder()
+        .method("PUT")
+        .uri(PKG)
+        .header(header::AUTHORIZATION, &ci)
+        .body(Body::from("x"))
+        .unwrap();
+    let resp = app(state(dir.path())).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::LENGTH_REQUIRED);
+    // The presigned URL binds the size.
+    let (status, headers, body) = send("PUT", PKG, Some(&ci), &[("content-length", "1234")]).await;
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT, "{body}");
+    let location = headers[header::LOCATION].to_str().unwrap();
+    assert!(location.contains("content-length"), "{location}");
+    let (status, _, body) = send("GET", &format!("/presign{PKG}"), Some(&ci), &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("size="), "{body}");
+    let (status, _, _) = send(
+        "GET",
+        &format!("/presign{PKG}?size=5368709120"),
+        Some(&ci),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Hostile keys: 400 naming the rule.
+    for (path, why) in [
+        ("/el9%2F..%2Fx.rpm", "%2f"),
+        ("/el9/%2e%2e/x.rpm", "traversal"),
+        ("/el9/a%5Cb.rpm", "backslash"),
+        ("/el9/a%00b.rpm", "control character"),
+        ("/el9/evil%E2%80%AEmpr.rpm", "Unicode format character"),
+    ] {
+        let (status, _, body) = send("PUT", path, Some(&ci), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(body.contains(why), "{path}: {body}");
+    }
+    let long = format!("/el9/{}/x.rpm", vec!["d".repeat(200); 10].join("/"));
+    let (status, _, body) = send("PUT", &long, Some(&ci), &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("longer than 1024 bytes"), "{body}");
+    // `.repo` never takes its baseurl from the Host header.
+    let (_, _, body) = send(
+        "GET",
+        "/el9/x86_64/mine.repo",
+        None,
+        &[("host", "evil.example")],
+    )
+    .await;
+    assert!(!body.contains("evil.example"), "{body}");
+}
+
+#[tokio::test]
+async fn failed_authentications_are_rate_limited_per_client_address() {
+    use rpmbucket_gateway::app::ClientAddr;
+    let dir = tempfile::tempdir().unwrap();
+    let router = app(state(dir.path()));
+    let from = |ip: &str, auth: &str| {
+        let mut req = Request::builder()
+            .method("GET")
+            .uri(format!("/status{PKG}"))
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut().insert(ClientAddr(ip.parse().unwrap()));
+        req
+    };
+    let reader = basic("reader", "read-secret");
+    // Verified before the guessing starts.
+    let r = router
+        .clone()
+        .oneshot(from("192.0.2.9", &reader))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let mut codes = Vec::new();
+    for i in 0..40 {
+        let r = router
+            .clone()
+            .oneshot(from("192.0.2.9", &basic("nobody", &format!("guess{i}"))))
+            .await
+            .unwrap();
+        codes.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers().contains_key(header::RETRY_AFTER));
+        }
+    }
+    assert_eq!(codes[0], StatusCode::UNAUTHORIZED);
+    assert_eq!(codes[39], StatusCode::TOO_MANY_REQUESTS, "{codes:?}");
+    // The verified reader still works from there; another address is not limited.
+    let r = router
+        .clone()
+        .oneshot(from("192.0.2.9", &reader))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = router
+        .clone()
+        .oneshot(from("192.0.2.10", &basic("nobody", "x")))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }

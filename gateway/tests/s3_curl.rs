@@ -116,7 +116,10 @@ async fn presign_flow_text_and_json() {
         s("-f"),
         s("-u"),
         s("ci:pw"),
-        gw.url("presign/el9/x86_64/fx-lib-1.0-1.noarch.rpm"),
+        gw.url(&format!(
+            "presign/el9/x86_64/fx-lib-1.0-1.noarch.rpm?size={}",
+            std::fs::metadata(&pkg).unwrap().len()
+        )),
     ])
     .await;
     assert!(url.ok, "{}", url.stderr);
@@ -144,8 +147,9 @@ async fn presign_flow_text_and_json() {
         s("-H"),
         s("Accept: application/json"),
         gw.url(&format!(
-            "presign/el9/{}?sha256={hex}",
-            fx::EPOCH.replace('^', "%5E")
+            "presign/el9/{}?sha256={hex}&size={}",
+            fx::EPOCH.replace('^', "%5E"),
+            std::fs::metadata(&pkg).unwrap().len()
         )),
     ])
     .await;
@@ -157,7 +161,16 @@ async fn presign_flow_text_and_json() {
         args.push(s("-H"));
         args.push(format!("{k}: {}", val.as_str().unwrap()));
     }
-    assert_eq!(args.len(), 3, "exactly the checksum header: {v}");
+    // The checksum header and the signed size.
+    assert_eq!(
+        args.len(),
+        5,
+        "exactly the checksum and length headers: {v}"
+    );
+    assert!(
+        args.iter().any(|a| a.starts_with("content-length: ")),
+        "{v}"
+    );
     args.extend([
         s("-T"),
         pkg.display().to_string(),
@@ -277,7 +290,11 @@ async fn uploaded_packages_are_indexed_and_installable_from_the_bucket() {
     assert!(curl(a).await.ok);
     // 3. presign flow, text
     let mut a = auth.to_vec();
-    a.push(gw.url(&format!("presign/{root}{}", fx::UTF8)));
+    a.push(gw.url(&format!(
+        "presign/{root}{}?size={}",
+        fx::UTF8,
+        std::fs::metadata(fixture(fx::UTF8)).unwrap().len()
+    )));
     let url = curl(a).await;
     assert!(url.ok, "{}", url.stderr);
     let c = curl(vec![
@@ -295,8 +312,9 @@ async fn uploaded_packages_are_indexed_and_installable_from_the_bucket() {
         s("-H"),
         s("Accept: application/json"),
         gw.url(&format!(
-            "presign/{root}{}?sha256={space_hex}",
-            fx::SPACE.replace(' ', "%20")
+            "presign/{root}{}?sha256={space_hex}&size={}",
+            fx::SPACE.replace(' ', "%20"),
+            std::fs::metadata(fixture(fx::SPACE)).unwrap().len()
         )),
     ]);
     let j = curl(a).await;

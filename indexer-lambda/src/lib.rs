@@ -9,4 +9,6 @@ pub mod handler;
 mod repo;
 
 pub use handler::{handle, handle_opts, Error, Failure, Metrics, Options};
-pub use repo::{indexer_from_env, signer_from_env, Indexer, SignerError, SIGNING_KEY_SECRET_ENV};
+pub use repo::{
+    indexer_from_env, lambda_indexer, signer_from_env, Indexer, SignerError, SIGNING_KEY_SECRET_ENV,
+};

@@ -21,11 +21,21 @@ pub fn indexer_from_env(
     let bucket = bucket.ok_or("no bucket configured")?;
     let client = s3::client(sdk, &S3Options::default());
     let store = S3Store::new(client, bucket, "");
-    Ok(Indexer::new(
-        Arc::new(store),
+    Ok(lambda_indexer(
+        store,
         Layout::from_env(),
         RepoConfig::from_env(),
     ))
+}
+
+/// The indexer of the Lambda over `store`: every new package is read whole and its payload
+/// digest checked, as `rpmbucket index` does (a stored checksum says the bytes arrived as
+/// sent, not that the package is whole).
+pub fn lambda_indexer(store: S3Store, layout: Layout, config: RepoConfig) -> Indexer {
+    Indexer::new(Arc::new(store), layout, config).with_options(rpmbucket_engine::IndexerOptions {
+        verify_payload: true,
+        ..Default::default()
+    })
 }
 
 /// Environment: ARN (or name) of the Secrets Manager secret whose string value is the

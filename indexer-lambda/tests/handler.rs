@@ -207,3 +207,51 @@ async fn records_of_another_bucket_change_nothing() {
     assert_eq!(response["ignored"], 1);
     assert_eq!(b.names("el9/").await, Vec::<String>::new());
 }
+
+/// A payload-corrupt package and an over-long key in one batch: the good package publishes,
+/// the corrupt one is rejected with its reason, and no message is handed back for redelivery
+/// (a poison key is not retried forever).
+#[tokio::test(flavor = "multi_thread")]
+async fn payload_corrupt_package_is_rejected_and_not_redelivered() {
+    let b = Bucket::new().await;
+    let name = b.name().to_owned();
+    let indexer = rpmbucket_indexer_lambda::lambda_indexer(
+        b.store.clone(),
+        rpmbucket_engine::Layout::new(vec![]),
+        rpmbucket_engine::RepoConfig::default(),
+    );
+    let good = b
+        .put_fixture("el9/x86_64/fx-basic-1.0-1.noarch.rpm", fx::BASIC)
+        .await;
+    let mut bytes = std::fs::read(rpmbucket_tests::fixture(fx::LIB_1_2)).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let bad = b.put("el9/x86_64/fx-lib-1.2-1.noarch.rpm", bytes).await;
+    let long = format!("el9/x86_64/{}.rpm", "l".repeat(2000));
+    let event = sqs_event(&[
+        (
+            "m1",
+            json!({"Records": [moto_record(&name, "ObjectCreated:Put", "el9/x86_64/fx-basic-1.0-1.noarch.rpm", Some(&good))]}),
+        ),
+        (
+            "m2",
+            json!({"Records": [moto_record(&name, "ObjectCreated:Put", "el9/x86_64/fx-lib-1.2-1.noarch.rpm", Some(&bad))]}),
+        ),
+        (
+            "m3",
+            json!({"Records": [moto_record(&name, "ObjectCreated:Put", &long, Some("0123"))]}),
+        ),
+    ]);
+    let response = handle_opts(event, &indexer, &opts(&b)).await.unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert_eq!(b.names("el9/x86_64/").await, set(&["fx-basic"]));
+    let (rejected, _) = b
+        .store
+        .get("el9/x86_64/repodata/rpmbucket-rejected.json")
+        .await
+        .unwrap();
+    let rejected = String::from_utf8_lossy(&rejected);
+    assert!(rejected.contains("fx-lib-1.2-1.noarch.rpm"), "{rejected}");
+    assert!(rejected.contains("payload digest"), "{rejected}");
+    assert!(rejected.contains("longer than 1024 bytes"), "{rejected}");
+}

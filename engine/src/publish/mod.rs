@@ -43,7 +43,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use sha2::Digest;
 
 use crate::backend::{self, Compression, Extent, FileFacts, Record, Repomd};
 use crate::config::RepoConfig;
@@ -69,6 +68,9 @@ pub use execute::{MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE};
 pub const CACHE_SHORT: &str = "max-age=10";
 /// Cache-Control of content-addressed files.
 pub const CACHE_IMMUTABLE: &str = "max-age=31536000, immutable";
+/// The version token given to a key that breaks [`store::validate_key`] (it names no object).
+const INVALID_KEY_ETAG: &str = "invalid-key";
+
 /// Per-repository list of rejected keys (machine-readable, rewritten after each publish that
 /// changes it).
 pub const REJECTED_FILE: &str = "rpmbucket-rejected.json";
@@ -191,6 +193,10 @@ pub struct IndexerOptions {
     /// Largest extra-metadata source (`updateinfo.xml`, `comps.xml`, `modules.yaml`) read;
     /// a bigger one is rejected with this limit named in the reason.
     pub max_extra_bytes: u64,
+    /// Read every new package whole and check its payload digest (as `rpmbucket index`
+    /// does), even when the store or the uploader supplied its SHA-256; the upload faces
+    /// (`serve`, the indexer Lambda, `reconcile`) turn it on.
+    pub verify_payload: bool,
 }
 
 /// Default of [`IndexerOptions::max_extra_bytes`]: 64 MiB (Fedora's updateinfo is ~10 MiB).
@@ -208,6 +214,7 @@ impl Default for IndexerOptions {
             render_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_target: CHUNK_TARGET,
             max_extra_bytes: MAX_EXTRA_BYTES,
+            verify_payload: false,
         }
     }
 }
@@ -768,6 +775,20 @@ impl Indexer {
 
     async fn head(&self, run: &Run, href: &str) -> Result<Seen> {
         let key = format!("{}{href}", run.root);
+        if store::validate_key(&key).is_err() {
+            // Not a key any store can hold: seen as an object that reads as bad, so it lands
+            // in the rejected list (with the rule it breaks) and the rest of the batch publishes.
+            return Ok(Seen::Present {
+                meta: ObjectMeta {
+                    key,
+                    size: 0,
+                    etag: INVALID_KEY_ETAG.to_string(),
+                    last_modified: 0,
+                    sha256: None,
+                },
+                headed: true,
+            });
+        }
         match retry(&self.options, "head", || run.store.head(&key)).await {
             Ok(meta) => Ok(Seen::Present { meta, headed: true }),
             Err(store::Error::NotFound { .. }) => Ok(Seen::Absent),

@@ -1,6 +1,9 @@
 //! Reading one package: its header through ranged GETs when the store has its sha256, or the
 //! whole object streamed through sha256 when it has not.
 
+use rpmbucket_repodata::header::RpmHeaders;
+use rpmbucket_repodata::parse::FileHasher;
+
 use super::*;
 
 impl Indexer {
@@ -15,8 +18,40 @@ impl Indexer {
         hints: &HashMap<(String, String), String>,
     ) -> Result<(Seen, Option<Read>)> {
         let key = format!("{}{href}", run.root);
+        if let Err(store::Error::InvalidKey { reason, .. }) = store::validate_key(&key) {
+            let read = Read::Bad(format!("invalid key: {reason}"));
+            tracing::warn!(key = %key, reason, "package rejected");
+            return Ok((Seen::Present { meta, headed }, Some(read)));
+        }
         for _ in 0..3 {
             let hint = hints.get(&(key.clone(), meta.etag.clone())).cloned();
+            if self.options.verify_payload {
+                // Read every byte: the payload digest is checked, no stored checksum trusted.
+                let policy = run.policy.lock().expect("policy lock").clone();
+                match self
+                    .read_streamed(run, &key, &meta, policy.as_deref())
+                    .await
+                {
+                    Ok(read) => {
+                        if let Read::Bad(reason) = &read {
+                            tracing::warn!(key = %key, reason = %reason, "package rejected");
+                        }
+                        return Ok((Seen::Present { meta, headed }, Some(read)));
+                    }
+                    Err(ReadError::Changed)
+                    | Err(ReadError::Store(store::Error::NotFound { .. })) => {
+                        match self.head(run, href).await? {
+                            Seen::Present { meta: m, .. } => {
+                                meta = m;
+                                headed = true;
+                                continue;
+                            }
+                            Seen::Absent => return Ok((Seen::Absent, None)),
+                        }
+                    }
+                    Err(ReadError::Store(e)) => return Err(e.into()),
+                }
+            }
             if meta.sha256.is_none() && hint.is_none() && !headed {
                 // A listing has no checksums; HEAD may have one.
                 match self.head(run, href).await? {
@@ -128,48 +163,47 @@ impl Indexer {
         if m.etag != meta.etag {
             return Err(ReadError::Changed);
         }
-        let mut hasher = sha2::Sha256::new();
+        // The headers are buffered until complete; from then on repodata's FileHasher takes
+        // every byte: the pkgid (SHA-256 of the file) and the payload-digest check `index`
+        // makes, so a corrupt payload is rejected on every path.
         let mut buf: Vec<u8> = Vec::new();
-        let mut end: Option<Result<u64, String>> = None;
+        let mut hasher: Option<(FileHasher, u64)> = None;
         let mut total = 0u64;
-        // With a signature policy: the payload checked against the (signed) payload digest.
-        let mut payload: Option<rpmbucket_repodata::parse::FileHasher> = None;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            hasher.update(&chunk);
             total += chunk.len() as u64;
-            if let Some(p) = payload.as_mut() {
-                p.update(&chunk);
+            if let Some((h, _)) = &mut hasher {
+                h.update(&chunk);
+                continue;
             }
-            match end {
-                None => {
-                    buf.extend_from_slice(&chunk);
-                    match backend::header_extent(&buf) {
-                        Ok(Extent::Complete { end: e }) => {
-                            end = Some(Ok(e));
-                            if policy.is_some() {
-                                if let Ok(h) = rpmbucket_repodata::header::RpmHeaders::parse(&buf) {
-                                    let mut p = rpmbucket_repodata::parse::FileHasher::new(&h);
-                                    p.update(&buf);
-                                    payload = Some(p);
-                                }
-                            }
-                        }
-                        Ok(Extent::NeedBytes(_)) => {}
-                        Err(reason) => end = Some(Err(reason)),
-                    }
+            buf.extend_from_slice(&chunk);
+            match backend::header_extent(&buf) {
+                Ok(Extent::Complete { end }) if end <= buf.len() as u64 => {
+                    let headers = match RpmHeaders::parse(&buf[..end as usize]) {
+                        Ok(h) => h,
+                        Err(e) => return Ok(Read::Bad(e.to_string())),
+                    };
+                    let mut h = FileHasher::new(&headers);
+                    h.update(&buf);
+                    buf.truncate(end as usize);
+                    hasher = Some((h, end));
                 }
-                Some(Ok(e)) if (buf.len() as u64) < e => {
-                    let need = (e - buf.len() as u64).min(chunk.len() as u64) as usize;
-                    buf.extend_from_slice(&chunk[..need]);
-                }
-                Some(_) => {}
+                Ok(_) => {}
+                Err(reason) => return Ok(Read::Bad(reason)),
             }
         }
         if total != meta.size {
             return Err(ReadError::Changed);
         }
-        let sha = hex::encode(hasher.finalize());
+        let Some((hasher, end)) = hasher else {
+            return Ok(Read::Bad(format!(
+                "truncated: {total} bytes hold no complete header"
+            )));
+        };
+        let sha = match hasher.finish() {
+            Ok(sha) => sha,
+            Err(e) => return Ok(Read::Bad(e.to_string())),
+        };
         run.hashed_by_stream.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             key,
@@ -177,26 +211,12 @@ impl Indexer {
             bytes = total,
             "hashed package by streaming it"
         );
-        match end {
-            Some(Ok(e)) if e <= buf.len() as u64 => {
-                if let Some(ring) = policy {
-                    if let Some(Err(err)) = payload.map(|p| p.finish()) {
-                        return Ok(Read::Bad(err.to_string()));
-                    }
-                    if let Err(reason) = crate::trust::check_package(ring, &buf[..e as usize]) {
-                        return Ok(Read::Bad(reason));
-                    }
-                }
-                Ok(self.parse(key, run, meta, sha, &buf[..e as usize]))
+        if let Some(ring) = policy {
+            if let Err(reason) = crate::trust::check_package(ring, &buf[..end as usize]) {
+                return Ok(Read::Bad(reason));
             }
-            Some(Ok(e)) => Ok(Read::Bad(format!(
-                "truncated: headers end at {e}, object has {total} bytes"
-            ))),
-            Some(Err(reason)) => Ok(Read::Bad(reason)),
-            None => Ok(Read::Bad(format!(
-                "truncated: {total} bytes hold no complete header"
-            ))),
         }
+        Ok(self.parse(key, run, meta, sha, &buf[..end as usize]))
     }
 
     pub(super) fn parse(

@@ -120,9 +120,25 @@ const _: () = {
 /// start with it.
 pub const RESERVED_PREFIX: &str = ".rpmbucket-";
 
-/// Checks that `key` is a plain relative `/`-separated path both backends store the same way:
-/// not empty, no leading or trailing `/`, no empty, `.` or `..` segment, no backslash, NUL or
-/// other control character, no segment starting with [`RESERVED_PREFIX`], at most 1024 bytes.
+/// Longest key accepted, in bytes (S3's own limit).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Unicode format characters (general category Cf: bidirectional overrides and isolates such
+/// as U+202E, zero-width joiners and spaces, the BOM, tag characters...). They make a key
+/// display differently from what it is, so no key may hold one. Table: Unicode 16 `Cf`.
+pub fn is_format_char(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// The one key rule, used by the stores, the indexer and the gateway: `key` is a plain
+/// relative `/`-separated path both backends store the same way: not empty, no leading or
+/// trailing `/`, no empty, `.` or `..` segment, no backslash, NUL or other control character,
+/// no Unicode format character ([`is_format_char`]), no segment starting with
+/// [`RESERVED_PREFIX`], at most [`MAX_KEY_BYTES`] bytes. The error's reason says which rule.
 pub fn validate_key(key: &str) -> Result<()> {
     let bad = |reason| {
         Err(Error::InvalidKey {
@@ -133,7 +149,7 @@ pub fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return bad("empty key");
     }
-    if key.len() > 1024 {
+    if key.len() > MAX_KEY_BYTES {
         return bad("longer than 1024 bytes");
     }
     if key.starts_with('/') {
@@ -145,10 +161,13 @@ pub fn validate_key(key: &str) -> Result<()> {
     if key.chars().any(char::is_control) {
         return bad("control character in key");
     }
+    if key.chars().any(is_format_char) {
+        return bad("Unicode format character (such as a bidirectional override) in key");
+    }
     for segment in key.split('/') {
         match segment {
             "" => return bad("empty path segment"),
-            "." | ".." => return bad("`.` or `..` path segment"),
+            "." | ".." => return bad("`.` or `..` path segment (path traversal)"),
             s if s.starts_with(RESERVED_PREFIX) => return bad("reserved name"),
             _ => {}
         }

@@ -206,6 +206,19 @@ impl S3Store {
         expires: Duration,
         sha256: Option<&str>,
     ) -> Result<PresignedPut> {
+        self.presign_put_sized(key, expires, sha256, None).await
+    }
+
+    /// [`S3Store::presign_put`] that also signs `content-length` when `length` is given: S3
+    /// refuses a body of any other size (the upload gateway's size limit holds for the
+    /// redirected upload too).
+    pub async fn presign_put_sized(
+        &self,
+        key: &str,
+        expires: Duration,
+        sha256: Option<&str>,
+        length: Option<u64>,
+    ) -> Result<PresignedPut> {
         validate_key(key)?;
         let presigning = PresigningConfig::expires_in(expires).map_err(|e| Error::other(key, e))?;
         let mut req = self
@@ -219,6 +232,9 @@ impl S3Store {
                 .filter(|b| b.len() == 32)
                 .ok_or_else(|| Error::other(key, format!("not a hex SHA-256: {hex_digest:?}")))?;
             req = req.checksum_sha256(aws_smithy_types::base64::encode(raw));
+        }
+        if let Some(n) = length {
+            req = req.content_length(i64::try_from(n).map_err(|e| Error::other(key, e))?);
         }
         let signed = req
             .presigned(presigning)

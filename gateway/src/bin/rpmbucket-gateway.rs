@@ -13,7 +13,7 @@ use lambda_http::{run, tracing, Error};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let state = rpmbucket_gateway::lambda::state_from_env().await?;
-    let router = rpmbucket_gateway::app(state);
+    let router = rpmbucket_gateway::lambda::router(state);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return run(router).await;
     }
@@ -23,10 +23,13 @@ async fn main() -> Result<(), Error> {
         "rpmbucket-gateway: listening on http://{}/",
         listener.local_addr()?
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
@@ -65,12 +64,18 @@ impl Gateway {
         let state = AppState {
             access: Access::Tokens(Tokens::parse(&format!("ci:{hash} rwd el9/")).unwrap()),
             writes: Writes::Presign {
-                presigner: Arc::new(S3Store::new(client.clone(), bucket.clone(), "")),
+                presigner: rpmbucket_gateway::presign::Bucket::new(S3Store::new(
+                    client.clone(),
+                    bucket.clone(),
+                    "",
+                )),
                 expires,
             },
             repo: rpmbucket_gateway::s3_repository(client.clone(), bucket.clone()),
             baseurl: Some(format!("https://example.invalid/{bucket}/")),
             max_wait: Duration::from_secs(5),
+            limits: rpmbucket_gateway::app::Limits::default(),
+            gpg: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,0 +1,593 @@
+//! A hostile client against a real `rpmbucket serve` process on 127.0.0.1 (bounded in count
+//! and time): credential storms, idle and slow connections, oversized bodies, hostile keys,
+//! symlinks, one bad key among good ones, a payload-corrupt package.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rpmbucket_tests::{fixture, fx, rpmbucket_bin};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// A 64-hex-digit secret for the fast scheme.
+const GOOD: &str = "5f2b6c9d0e1a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4";
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// `rpmbucket serve --root ROOT` with `extra` flags; waits until it accepts connections.
+    fn start(root: &Path, extra: &[&str]) -> Server {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Command::new(rpmbucket_bin())
+            .args(["serve", "--root"])
+            .arg(root)
+            .args(["--listen", &addr.to_string()])
+            .args(extra)
+            .env("RPMBUCKET_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rpmbucket serve");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.addr)
+    }
+
+    /// Peak resident set of the server process (VmHWM), in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status")
+    }
+}
+
+/// A token file: `ci` with the fast scheme (GOOD), `old` with a default-parameter argon2 hash
+/// (19 MiB per verification) made by the real `rpmbucket token hash`.
+fn token_file(dir: &Path) -> PathBuf {
+    let out = Command::new(rpmbucket_bin())
+        .args([
+            "token",
+            "hash",
+            "--user",
+            "old",
+            "--scheme",
+            "argon2",
+            "--permissions",
+            "rw",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"legacy-secret\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    let old = String::from_utf8(out.stdout).unwrap();
+    let out = Command::new(rpmbucket_bin())
+        .args([
+            "token",
+            "hash",
+            "--user",
+            "ci",
+            "--scheme",
+            "sha256",
+            "--permissions",
+            "rwd",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{GOOD}\n").as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    let ci = String::from_utf8(out.stdout).unwrap();
+    assert!(ci.contains("$rpmbucket-sha256$"), "{ci}");
+    let path = dir.join("tokens");
+    std::fs::write(&path, format!("{old}{ci}")).unwrap();
+    path
+}
+
+/// curl (blocking, off the runtime) → (HTTP status, body).
+async fn curl(args: Vec<String>) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl")
+            .args(["-sS", "--noproxy", "*", "-w", "\n%{http_code}"])
+            .args(&args)
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    })
+    .await
+    .unwrap()
+}
+
+fn s(x: impl AsRef<str>) -> String {
+    x.as_ref().to_string()
+}
+
+async fn upload(srv: &Server, cred: Option<&str>, file: &Path, dir_url: &str) -> (u16, String) {
+    let mut a = vec![s("--max-time"), s("30")];
+    if let Some(c) = cred {
+        a.extend([s("-u"), s(c)]);
+    }
+    a.extend([s("-T"), file.display().to_string(), srv.url(dir_url)]);
+    curl(a).await
+}
+
+/// One raw HTTP request on a fresh connection → status code (0: connection closed).
+async fn raw_status(addr: SocketAddr, request: String) -> u16 {
+    raw_status_from("127.0.0.1", addr, request).await
+}
+
+/// [`raw_status`] from the loopback address `from`.
+async fn raw_status_from(from: &str, addr: SocketAddr, request: String) -> u16 {
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let Ok(mut c) = sock.connect(addr).await else {
+        return 0;
+    };
+    if c.write_all(request.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut buf = vec![0u8; 256];
+    let mut n = 0;
+    while n < 12 {
+        match c.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    std::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(|t| t.get(9..12))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn basic(user: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn credential_storm_stays_small_and_a_valid_upload_goes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = token_file(dir.path());
+    let root = dir.path().join("root");
+    // Let the whole storm reach authentication (the per-address connection cap would
+    // otherwise turn most of it away first).
+    let srv = Server::start(
+        &root,
+        &[
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--max-connections-per-client",
+            "300",
+            "--auth-failures-per-minute",
+            "5",
+        ],
+    );
+    let cred = format!("ci:{GOOD}");
+    // The CI client authenticated before the storm.
+    let (code, body) = upload(&srv, Some(&cred), &fixture(fx::BASIC), "el9/").await;
+    assert_eq!(code, 201, "{body}");
+
+    let addr = srv.addr;
+    let storm = tokio::spawn(async move {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(150));
+        let mut tasks = Vec::new();
+        for i in 0..600u32 {
+            let permit = std::sync::Arc::clone(&sem).acquire_owned().await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                let _p = permit;
+                // Known and unknown users, Basic and Bearer, random secrets.
+                let secret = format!("{:032x}{i}", rand_u128(i));
+                let auth = match i % 3 {
+                    0 => format!("Basic {}", basic("old", &secret)),
+                    1 => format!("Basic {}", basic(&format!("nobody{i}"), &secret)),
+                    _ => format!("Bearer {secret}"),
+                };
+                // From another address than the CI client's.
+                raw_status_from(
+                    "127.0.0.3",
+                    addr,
+                    format!(
+                        "PUT /el9/storm-{i}.rpm HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 4\r\nConnection: close\r\n\r\njunk"
+                    ),
+                )
+                .await
+            }));
+        }
+        let mut codes = std::collections::BTreeMap::<u16, u32>::new();
+        for t in tasks {
+            *codes.entry(t.await.unwrap()).or_default() += 1;
+        }
+        codes
+    });
+    // A valid upload while the storm runs.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (code, body) = upload(&srv, Some(&cred), &fixture(fx::LIB_1_0), "el9/").await;
+    assert_eq!(code, 201, "valid upload during the storm: {body}");
+    let codes = storm.await.unwrap();
+    eprintln!("storm answers: {codes:?}");
+    assert_eq!(codes.values().sum::<u32>(), 600);
+    for c in codes.keys() {
+        assert!(
+            [401, 429, 503].contains(c),
+            "unexpected answer {c}: {codes:?}"
+        );
+    }
+    assert!(
+        codes.get(&429).copied().unwrap_or(0) > 0,
+        "rate limit never hit: {codes:?}"
+    );
+    let peak = srv.peak_rss_kib();
+    eprintln!("peak RSS {} MiB", peak / 1024);
+    assert!(peak < 256 * 1024, "peak RSS {peak} KiB");
+    // Nothing of the storm was stored.
+    assert!(!root.join("el9/storm-0.rpm").exists());
+}
+
+/// A cheap deterministic scramble (no RNG crate needed for junk secrets).
+fn rand_u128(i: u32) -> u128 {
+    let mut x = u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) ^ 0xDEAD_BEEF;
+    x ^= x >> 67;
+    x.wrapping_mul(0xD6E8_FEB8_6659_FD93)
+}
+
+fn fd_soft_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_up_to_the_fd_limit_do_not_block_an_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("root"), &["--header-timeout", "30"]);
+    // Idle connections from another loopback address, as many as this process may open.
+    let want = fd_soft_limit().saturating_sub(200).min(20_000);
+    let mut idle = Vec::new();
+    for _ in 0..want {
+        let sock = TcpSocket::new_v4().unwrap();
+        if sock.bind("127.0.0.2:0".parse().unwrap()).is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_secs(2), sock.connect(srv.addr)).await {
+            Ok(Ok(c)) => idle.push(c),
+            _ => break,
+        }
+    }
+    assert!(
+        idle.len() as u64 >= want.min(500),
+        "opened only {}",
+        idle.len()
+    );
+    let started = Instant::now();
+    let (code, body) = curl(vec![
+        s("--max-time"),
+        s("5"),
+        s("-T"),
+        fixture(fx::BASIC).display().to_string(),
+        srv.url("el9/"),
+    ])
+    .await;
+    assert_eq!(code, 201, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The server refused the connections over its per-client limit instead of holding them.
+    let mut closed = 0;
+    for c in idle.iter_mut() {
+        let mut b = [0u8; 64];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(1), c.read(&mut b)).await {
+            if n == 0 || b.starts_with(b"HTTP/1.1 503") {
+                closed += 1;
+            }
+        }
+    }
+    assert!(closed > 0 || idle.len() <= 64, "no connection was refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_sent_one_byte_a_second_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("root"), &["--header-timeout", "2"]);
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    let header = b"GET /el9/repodata/repomd.xml HTTP/1.1\r\nHost: x\r\n\r\n";
+    let started = Instant::now();
+    let mut cut = false;
+    for b in header {
+        if c.write_all(&[*b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_secs(1), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                cut = true;
+                break;
+            }
+            Ok(Ok(n)) => {
+                // hyper answers 408 before closing.
+                assert!(buf[..n].starts_with(b"HTTP/1.1 408"), "{:?}", &buf[..n]);
+                cut = true;
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(cut, "the slow header was never cut");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+fn stored_files(root: &Path) -> Vec<String> {
+    walkdir(root)
+        .into_iter()
+        .filter(|p| !p.contains("repodata"))
+        .collect()
+}
+
+fn walkdir(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_uploads_get_413_and_nothing_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let srv = Server::start(&root, &["--max-upload", "1048576"]);
+    // Declared 5 GiB: refused before the body is read.
+    let code = raw_status(
+        srv.addr,
+        "PUT /el9/big.rpm HTTP/1.1\r\nHost: x\r\nContent-Length: 5368709120\r\n\r\n".into(),
+    )
+    .await;
+    assert_eq!(code, 413);
+    // Chunked, crossing the limit: cut, nothing kept.
+    let big = dir.path().join("big.rpm");
+    std::fs::write(&big, vec![7u8; 3 << 20]).unwrap();
+    let (code, body) = curl(vec![
+        s("-H"),
+        s("Transfer-Encoding: chunked"),
+        s("-T"),
+        big.display().to_string(),
+        srv.url("el9/"),
+    ])
+    .await;
+    assert_eq!(code, 413, "{body}");
+    assert!(body.contains("limit"), "{body}");
+    let files = stored_files(&root);
+    assert!(files.is_empty(), "kept: {files:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_keys_get_400_with_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("el9")).unwrap();
+    std::fs::write(root.join("el9/.secret"), "secret").unwrap();
+    let srv = Server::start(&root, &[]);
+    for (path, why) in [
+        ("el9%2F..%2Fx.rpm", "%2f"),
+        ("el9/%2e%2e/x.rpm", "traversal"),
+        ("el9/a%5Cb.rpm", "backslash"),
+        ("el9/a%00b.rpm", "control character"),
+        ("el9/evil%E2%80%AEmpr.rpm", "Unicode format character"),
+    ] {
+        let code_body = curl(vec![
+            s("--path-as-is"),
+            s("-T"),
+            fixture(fx::BASIC).display().to_string(),
+            srv.url(path),
+        ])
+        .await;
+        assert_eq!(code_body.0, 400, "{path}: {}", code_body.1);
+        assert!(code_body.1.contains(why), "{path}: {}", code_body.1);
+    }
+    // The encoded slash does not reach a dotfile.
+    let (code, body) = curl(vec![s("--path-as-is"), srv.url("el9%2F.secret")]).await;
+    assert_ne!(code, 200);
+    assert!(!body.contains("secret\n") && body != "secret", "{body}");
+    assert!(stored_files(&root).iter().all(|f| f == "el9/.secret"));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symlinks_out_of_the_root_are_neither_served_nor_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(root.join("el9")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.rpm"), "outside secret").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("el9/out")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.rpm"), root.join("el9/link.rpm")).unwrap();
+    let srv = Server::start(&root, &[]);
+    for path in ["el9/out/secret.rpm", "el9/link.rpm"] {
+        let (code, body) = curl(vec![srv.url(path)]).await;
+        assert_ne!(code, 200, "{path} served: {body}");
+        assert!(!body.contains("outside secret"));
+    }
+    // Writes through the directory link or onto the file link are refused.
+    let (code, body) = upload(&srv, None, &fixture(fx::BASIC), "el9/out/").await;
+    assert_eq!(code, 403, "{body}");
+    let (code, body) = curl(vec![
+        s("-T"),
+        fixture(fx::BASIC).display().to_string(),
+        srv.url("el9/link.rpm"),
+    ])
+    .await;
+    assert_eq!(code, 403, "{body}");
+    let (code, body) = curl(vec![s("-X"), s("DELETE"), srv.url("el9/out/secret.rpm")]).await;
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.rpm")).unwrap(),
+        "outside secret"
+    );
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+}
+
+async fn published(srv: &Server, key: &str) -> bool {
+    curl(vec![srv.url(&format!("status/{key}?wait=20"))])
+        .await
+        .0
+        == 200
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_over_long_key_among_five_good_uploads() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("root"), &[]);
+    let good = [fx::BASIC, fx::LIB_1_0, fx::LIB_1_2, fx::META, fx::UTF8];
+    let long = format!("el9/{}/x.rpm", vec!["d".repeat(200); 10].join("/"));
+    assert!(long.len() > 2000);
+    let (code, body) = curl(vec![
+        s("-T"),
+        fixture(fx::DEPS).display().to_string(),
+        srv.url(&long),
+    ])
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("longer than 1024 bytes"), "{body}");
+    for f in good {
+        let (code, body) = upload(&srv, None, &fixture(f), "el9/").await;
+        assert_eq!(code, 201, "{f}: {body}");
+    }
+    for f in good {
+        assert!(
+            published(&srv, &format!("el9/{f}")).await,
+            "{f} not published"
+        );
+    }
+}
+
+/// A fixture with its last byte flipped: the header is intact, the payload digest is wrong.
+fn corrupt_copy(dir: &Path, name: &str) -> PathBuf {
+    let mut bytes = std::fs::read(fixture(name)).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_corrupt_package_is_rejected_by_serve_and_reconcile() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt_dir = dir.path().join("corrupt");
+    std::fs::create_dir_all(&corrupt_dir).unwrap();
+    let bad = corrupt_copy(&corrupt_dir, fx::LIB_1_2);
+    // serve
+    let root = dir.path().join("root");
+    let srv = Server::start(&root, &[]);
+    let (code, body) = upload(&srv, None, &bad, "el9/").await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = upload(&srv, None, &fixture(fx::BASIC), "el9/").await;
+    assert_eq!(code, 201, "{body}");
+    assert!(published(&srv, &format!("el9/{}", fx::BASIC)).await);
+    assert!(!published(&srv, &format!("el9/{}", fx::LIB_1_2)).await);
+    let rejected =
+        std::fs::read_to_string(root.join("el9/repodata/rpmbucket-rejected.json")).unwrap();
+    assert!(
+        rejected.contains(fx::LIB_1_2) && rejected.contains("payload digest"),
+        "{rejected}"
+    );
+    drop(srv);
+    // reconcile over a directory holding the same corrupt package
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy(&bad, repo.join(fx::LIB_1_2)).unwrap();
+    std::fs::copy(fixture(fx::BASIC), repo.join(fx::BASIC)).unwrap();
+    let out = Command::new(rpmbucket_bin())
+        .arg("reconcile")
+        .arg(&repo)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rejected = std::fs::read_to_string(repo.join("repodata/rpmbucket-rejected.json")).unwrap();
+    assert!(
+        rejected.contains(fx::LIB_1_2) && rejected.contains("payload digest"),
+        "{text}\n{rejected}"
+    );
+    let primary = Command::new("sh")
+        .arg("-c")
+        .arg(format!("zcat {}/repodata/*primary.xml.gz", repo.display()))
+        .output()
+        .unwrap();
+    let primary = String::from_utf8_lossy(&primary.stdout);
+    assert!(
+        primary.contains("href=\"fx-basic") && !primary.contains("href=\"fx-lib"),
+        "{primary}"
+    );
+}
