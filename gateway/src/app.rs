@@ -352,7 +352,7 @@ async fn put(state: &AppState, req: Request, client: Option<IpAddr>) -> Response
             // Answer before touching the body: with `Expect: 100-continue` the client has not
             // sent it yet, and it goes straight to S3 after the redirect.
             match presigner
-                .presign_put(&p.key, *expires, sha256.as_deref(), length)
+                .presign_put(&p.key, *expires, sha256.as_deref(), Some(length))
                 .await
             {
                 Ok(signed) => {
@@ -413,16 +413,19 @@ async fn presign(
             "presign is for the S3 gateway; PUT the package to this server directly",
         );
     };
+    // `size=BYTES` binds the package size into the URL (and is checked against the upload
+    // limit here); without it the URL binds no size, as plain `curl -T FILE "$URL"` needs.
     let size = match query_param(uri, "size").map(|s| s.parse::<u64>()) {
-        Some(Ok(n)) if n > 0 => n,
-        _ => {
+        None => None,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
-                "size=BYTES required: the presigned URL binds the package size",
+                "size= must be the package size in bytes (a positive whole number)",
             )
         }
     };
-    if size > state.limits.max_upload {
+    if let Some(size) = size.filter(|&n| n > state.limits.max_upload) {
         return refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(

@@ -117,8 +117,12 @@ pub fn package_path(raw: &str) -> Result<PackagePath, PathError> {
         dir.push_str(d);
         dir.push('/');
     }
-    if !rpmbucket_engine::layout::is_package_key(&format!("{dir}{name}")) {
+    let key = format!("{dir}{name}");
+    if rpm && !rpmbucket_engine::layout::is_package_key(&key) {
         return Err(err("not a package key"));
+    }
+    if !rpm && !rpmbucket_engine::layout::is_extra_key(&key) {
+        return Err(err("not an extra-metadata key"));
     }
     Ok(PackagePath {
         key: format!("{dir}{name}"),

@@ -51,17 +51,17 @@ impl Bucket {
     }
 
     /// Presign a PUT of `key` valid for `expires`; `sha256` (hex) binds the body's checksum,
-    /// `length` its size.
+    /// `length` (when known) its size.
     pub async fn presign_put(
         &self,
         key: &str,
         expires: Duration,
         sha256: Option<&str>,
-        length: u64,
+        length: Option<u64>,
     ) -> Result<PresignedPut, BucketError> {
         let signed = self
             .store
-            .presign_put_sized(key, expires, sha256, Some(length))
+            .presign_put_sized(key, expires, sha256, length)
             .await
             .map_err(|source| BucketError {
                 op: "presigning",

@@ -275,12 +275,12 @@ async fn tokens_apply_to_the_local_server() {
         code(vec![srv.url("el9/fx-lib-1.0-1.noarch.rpm")]).await,
         "200"
     );
-    // Traversal through the file server is refused too.
+    // Traversal through the file server is refused too (400: the key rule names it).
     assert_eq!(
         code(vec![s("--path-as-is"), srv.url("el9/../../etc/passwd")]).await,
-        "404"
+        "400"
     );
-    assert_eq!(code(vec![srv.url(".rpmbucket-uploads/")]).await, "404");
+    assert_eq!(code(vec![srv.url(".rpmbucket-uploads/")]).await, "400");
     srv.stop().await;
 }
 

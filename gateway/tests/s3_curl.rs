@@ -71,7 +71,7 @@ async fn redirect_flow_with_bound_checksum_header() {
     ])
     .await;
     assert!(c.ok, "{}", c.stderr);
-    // The presigned URL signs the checksum header, and curl sends it on to S3.
+    // The presigned URL signs the length and the checksum header, and curl sends it on to S3.
     let location = c
         .stderr
         .lines()
@@ -79,7 +79,7 @@ async fn redirect_flow_with_bound_checksum_header() {
         .unwrap()
         .to_string();
     assert!(
-        location.contains("X-Amz-SignedHeaders=host%3Bx-amz-checksum-sha256"),
+        location.contains("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256"),
         "{location}"
     );
     let sent = c

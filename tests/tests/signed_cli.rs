@@ -104,7 +104,7 @@ fn rotation_keeps_dnf_working() {
     let repo = dir.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
     std::fs::copy(fixture(fx::BASIC), repo.join(fx::BASIC)).unwrap();
-    let base = file_url(&repo);
+    let base = format!("{}/", file_url(&repo));
     let published = format!("{base}repodata/repomd.xml.key");
     let key_a = format!("file://{}", pub_a.display());
     let key_b = format!("file://{}", pub_b.display());
