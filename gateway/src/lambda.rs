@@ -106,7 +106,7 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
     })
 }
 
-/// The router for the Lambda runtime: [`crate::app`] plus the client address from the function
+/// The router for the Lambda runtime: [`crate::app()`] plus the client address from the function
 /// URL's request context (for the per-address limit on failed authentications).
 pub fn router(state: AppState) -> axum::Router {
     crate::app(state).layer(axum::middleware::map_request(with_client_addr))
