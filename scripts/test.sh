@@ -35,7 +35,8 @@ MOTO_VERSION=5.2.5
 CARGO_DENY_VERSION=0.20.2
 VENV=$RPMBUCKET_CACHE/venv
 
-step() { printf '==> %s\n' "$*"; }
+# Each step prints the seconds since the test command started (where the time goes).
+step() { printf '==> [%5d s] %s\n' "$SECONDS" "$*"; }
 die() {
   printf 'test.sh: error: %s\n' "$*" >&2
   exit 1
@@ -291,6 +292,7 @@ main() {
     step "test: cargo test $*"
     cargo test "$@"
   fi
+  step "passed"
 }
 
 # Sourcing the script (tests do, to call fixtures_key) defines the functions
