@@ -31,10 +31,13 @@
 //!   secrets. Verification costs microseconds.
 //! - `$argon2id$...` (legacy, and secrets typed by a person): still accepted. Each verification
 //!   costs ~19 MiB and tens of milliseconds, so it runs under a small semaphore
-//!   ([`AuthLimits::slow_concurrency`]); a request that cannot get a permit within
-//!   [`AuthLimits::slow_queue_timeout`] is refused with [`AuthError::Busy`] (503 +
-//!   Retry-After). A presented user name that has no argon2 token is verified against a dummy
-//!   hash with the same parameters, so unknown users cost (and take) as long as known ones.
+//!   ([`AuthLimits::slow_concurrency`]) on as many dedicated threads, each reusing one argon2
+//!   memory block for every verification (so the memory argon2 can hold is fixed: threads ×
+//!   block, never one block per blocking-pool thread left in the allocator's per-thread
+//!   arenas); a request that cannot get a permit within [`AuthLimits::slow_queue_timeout`] is
+//!   refused with [`AuthError::Busy`] (503 + Retry-After). A presented user name that has no
+//!   argon2 token is verified against a dummy with the same parameters, so unknown users cost
+//!   (and take) as long as known ones.
 //!
 //! Failed attempts are counted per client address; past [`AuthLimits::failures_per_minute`] in
 //! a minute the address gets [`AuthError::TooMany`] (429 + Retry-After) without any hashing,
@@ -47,16 +50,16 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
-use argon2::{Argon2, PasswordVerifier};
+use argon2::{Argon2, Block};
 use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 /// Environment variable holding the token configuration text.
 pub const TOKENS_ENV: &str = "RPMBUCKET_TOKENS";
@@ -230,8 +233,80 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 enum Verifier {
     /// SHA-256 of the secret.
     Fast([u8; 32]),
-    /// argon2 PHC string.
-    Slow(String),
+    /// An argon2 hash, parsed once.
+    Slow(SlowHash),
+}
+
+/// An argon2 PHC string taken apart: what [`SlowHash::verify`] recomputes.
+#[derive(Debug, Clone)]
+struct SlowHash {
+    algorithm: argon2::Algorithm,
+    version: argon2::Version,
+    params: argon2::Params,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl SlowHash {
+    fn parse(phc: &str) -> Result<SlowHash, String> {
+        let h = PasswordHash::new(phc).map_err(|e| e.to_string())?;
+        let algorithm = argon2::Algorithm::try_from(h.algorithm).map_err(|e| e.to_string())?;
+        let version = match h.version {
+            Some(v) => argon2::Version::try_from(v).map_err(|e| e.to_string())?,
+            None => argon2::Version::default(),
+        };
+        let params = argon2::Params::try_from(&h).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 64];
+        let salt = h
+            .salt
+            .ok_or("no salt")?
+            .decode_b64(&mut buf)
+            .map_err(|e| e.to_string())?
+            .to_vec();
+        let hash = h.hash.ok_or("no hash output")?.as_bytes().to_vec();
+        Ok(SlowHash {
+            algorithm,
+            version,
+            params,
+            salt,
+            hash,
+        })
+    }
+
+    /// A hash of nobody's secret with these parameters (what unknown users are checked
+    /// against).
+    fn dummy(&self) -> SlowHash {
+        use argon2::password_hash::rand_core::RngCore;
+        let mut salt = vec![0u8; self.salt.len().max(16)];
+        OsRng.fill_bytes(&mut salt);
+        SlowHash {
+            salt,
+            ..self.clone()
+        }
+    }
+
+    /// Recompute the hash of `secret` in `memory` (grown to this hash's block count, kept for
+    /// the next call) and compare in constant time.
+    fn verify(&self, secret: &[u8], memory: &mut Vec<Block>) -> bool {
+        let need = self.params.block_count();
+        if memory.len() < need {
+            memory.resize(need, Block::default());
+        }
+        let mut out = vec![0u8; self.hash.len()];
+        Argon2::new(self.algorithm, self.version, self.params.clone())
+            .hash_password_into_with_memory(secret, &self.salt, &mut out, &mut memory[..need])
+            .is_ok()
+            && bool::from(out.ct_eq(&self.hash))
+    }
+}
+
+/// One argon2 verification for the pool: the hashes to try (the first match wins, all are
+/// computed), the secret, where to answer, and the semaphore permit it holds until done.
+struct SlowJob {
+    hashes: Vec<(Option<usize>, SlowHash)>,
+    secret: String,
+    reply: oneshot::Sender<Option<usize>>,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// The configured tokens plus the per-process verification cache and limits.
@@ -246,19 +321,70 @@ pub struct Tokens {
     failures: Arc<Mutex<HashMap<IpAddr, (Instant, u32)>>>,
 }
 
-/// The argon2 semaphore and the dummy hash unknown users are verified against.
+/// The argon2 semaphore and the threads verifications run on (started at the first one).
 #[derive(Debug)]
 struct SlowGate {
     permits: Arc<Semaphore>,
-    dummy: OnceLock<String>,
+    threads: usize,
+    jobs: OnceLock<Mutex<std_mpsc::SyncSender<SlowJob>>>,
+}
+
+impl SlowGate {
+    fn new(threads: usize) -> SlowGate {
+        let threads = threads.max(1);
+        SlowGate {
+            permits: Arc::new(Semaphore::new(threads)),
+            threads,
+            jobs: OnceLock::new(),
+        }
+    }
+
+    /// Queue a job (it holds one of the `threads` permits, so the queue never holds more
+    /// than `threads` jobs); the threads exit when the gate is dropped.
+    fn submit(&self, job: SlowJob) -> Result<(), AuthError> {
+        let jobs = self.jobs.get_or_init(|| {
+            let (tx, rx) = std_mpsc::sync_channel::<SlowJob>(self.threads);
+            let rx = Arc::new(Mutex::new(rx));
+            for n in 0..self.threads {
+                let rx = Arc::clone(&rx);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("rpmbucket-argon2-{n}"))
+                    .spawn(move || slow_worker(&rx));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "starting an argon2 verification thread");
+                }
+            }
+            Mutex::new(tx)
+        });
+        jobs.lock()
+            .expect("argon2 job queue")
+            .try_send(job)
+            .map_err(|_| AuthError::Busy)
+    }
 }
 
 impl Default for SlowGate {
     fn default() -> SlowGate {
-        SlowGate {
-            permits: Arc::new(Semaphore::new(AuthLimits::default().slow_concurrency)),
-            dummy: OnceLock::new(),
+        SlowGate::new(AuthLimits::default().slow_concurrency)
+    }
+}
+
+/// An argon2 thread: one memory block, reused for every job.
+fn slow_worker(rx: &Mutex<std_mpsc::Receiver<SlowJob>>) {
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let mut found = None;
+        for (grant, h) in &job.hashes {
+            if h.verify(job.secret.as_bytes(), &mut memory) && found.is_none() {
+                found = *grant;
+            }
         }
+        let _ = job.reply.send(found);
     }
 }
 
@@ -282,13 +408,13 @@ impl Tokens {
                 verifiers.push(Verifier::Fast(d));
                 continue;
             }
-            PasswordHash::new(&g.hash).map_err(|e| ConfigError::Grant {
+            let slow = SlowHash::parse(&g.hash).map_err(|e| ConfigError::Grant {
                 user: g.user.clone(),
                 reason: format!(
                     "hash is neither {FAST_SCHEME}HEX nor an argon2 PHC string ({e}); make one with `rpmbucket token hash`"
                 ),
             })?;
-            verifiers.push(Verifier::Slow(g.hash.clone()));
+            verifiers.push(Verifier::Slow(slow));
         }
         Ok(Tokens {
             grants: Arc::new(grants),
@@ -300,10 +426,7 @@ impl Tokens {
     /// Replace the authentication limits (a fresh semaphore; counters start empty).
     pub fn with_limits(mut self, limits: AuthLimits) -> Tokens {
         self.limits = limits;
-        self.slow = Arc::new(SlowGate {
-            permits: Arc::new(Semaphore::new(limits.slow_concurrency.max(1))),
-            dummy: OnceLock::new(),
-        });
+        self.slow = Arc::new(SlowGate::new(limits.slow_concurrency));
         self.failures = Arc::default();
         self
     }
@@ -510,37 +633,35 @@ impl Tokens {
         found
     }
 
-    /// argon2 grants, under the semaphore. With a user name exactly the hashes of that user
-    /// are tried, or one dummy hash when it has none; without a user name every argon2 grant.
+    /// argon2 grants, under the semaphore, on the argon2 threads. With a user name exactly the
+    /// hashes of that user are tried, or one dummy when it has none; without a user name every
+    /// argon2 grant.
     async fn verify_slow(
         &self,
         user: Option<String>,
         secret: String,
     ) -> Result<Option<usize>, AuthError> {
-        let slow: Vec<(usize, String)> = self
+        let mut hashes: Vec<(Option<usize>, SlowHash)> = self
             .grants
             .iter()
             .zip(self.verifiers.iter())
             .enumerate()
             .filter_map(|(i, (g, v))| match v {
                 Verifier::Slow(h) if user.as_deref().is_none_or(|u| u == g.user) => {
-                    Some((i, h.clone()))
+                    Some((Some(i), h.clone()))
                 }
                 _ => None,
             })
             .collect();
-        let any_slow = self
-            .verifiers
-            .iter()
-            .any(|v| matches!(v, Verifier::Slow(_)));
-        if !any_slow {
-            return Ok(None);
+        if hashes.is_empty() {
+            let Some(first) = self.verifiers.iter().find_map(|v| match v {
+                Verifier::Slow(h) => Some(h),
+                Verifier::Fast(_) => None,
+            }) else {
+                return Ok(None);
+            };
+            hashes.push((None, first.dummy()));
         }
-        let dummy = if slow.is_empty() {
-            Some(self.dummy_hash())
-        } else {
-            None
-        };
         let permit = tokio::time::timeout(
             self.limits.slow_queue_timeout,
             Arc::clone(&self.slow.permits).acquire_owned(),
@@ -548,43 +669,14 @@ impl Tokens {
         .await
         .map_err(|_| AuthError::Busy)?
         .map_err(|_| AuthError::Busy)?;
-        let found = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            if let Some(d) = dummy {
-                let _ = verify_argon2(&d, &secret);
-                return None;
-            }
-            let mut found = None;
-            for (i, h) in &slow {
-                if verify_argon2(h, &secret) && found.is_none() {
-                    found = Some(*i);
-                }
-            }
-            found
-        })
-        .await
-        .map_err(|_| AuthError::Invalid)?;
-        Ok(found)
-    }
-
-    /// A hash with the parameters of the first argon2 grant, of a secret nobody knows.
-    fn dummy_hash(&self) -> String {
-        self.slow
-            .dummy
-            .get_or_init(|| {
-                let params = self
-                    .verifiers
-                    .iter()
-                    .find_map(|v| match v {
-                        Verifier::Slow(h) => PasswordHash::new(h)
-                            .ok()
-                            .and_then(|p| argon2::Params::try_from(&p).ok()),
-                        Verifier::Fast(_) => None,
-                    })
-                    .unwrap_or_default();
-                hash_token_with(&generate_secret(), params)
-            })
-            .clone()
+        let (reply, answer) = oneshot::channel();
+        self.slow.submit(SlowJob {
+            hashes,
+            secret,
+            reply,
+            _permit: permit,
+        })?;
+        answer.await.map_err(|_| AuthError::Busy)
     }
 
     /// May `id` do `perm` on `key`?
@@ -600,14 +692,6 @@ impl Tokens {
             })
         }
     }
-}
-
-fn verify_argon2(hash: &str, secret: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(secret.as_bytes(), &h)
-            .is_ok()
-    })
 }
 
 /// How the credentials were presented (part of the cache key).
@@ -933,6 +1017,31 @@ mod tests {
             t.authenticate(Some(&basic("ci", "x")), None).await,
             Err(AuthError::Invalid)
         );
+    }
+
+    #[test]
+    fn slow_hash_agrees_with_argon2_for_every_variant() {
+        let params = argon2::Params::new(64, 2, 2, Some(24)).unwrap();
+        let mut memory = Vec::new();
+        for alg in [
+            argon2::Algorithm::Argon2id,
+            argon2::Algorithm::Argon2i,
+            argon2::Algorithm::Argon2d,
+        ] {
+            for ver in [argon2::Version::V0x13, argon2::Version::V0x10] {
+                let salt = SaltString::generate(&mut OsRng);
+                let phc = Argon2::new(alg, ver, params.clone())
+                    .hash_password(b"pw", &salt)
+                    .unwrap()
+                    .to_string();
+                let h = SlowHash::parse(&phc).unwrap();
+                assert!(h.verify(b"pw", &mut memory), "{phc}");
+                assert!(!h.verify(b"pW", &mut memory), "{phc}");
+                assert!(!h.dummy().verify(b"pw", &mut memory), "{phc}");
+            }
+        }
+        // One block reused, grown to the largest parameters seen.
+        assert_eq!(memory.len(), params.block_count());
     }
 
     #[test]
