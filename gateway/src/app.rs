@@ -63,9 +63,6 @@ pub struct AppState {
     pub max_wait: Duration,
     /// Upload size and `/status` waiter limits.
     pub limits: Limits,
-    /// gpg settings written into `.repo` files; `None`: `gpgcheck=0`. The signing work fills
-    /// this from the repository's signing settings.
-    pub gpg: Option<RepoGpg>,
 }
 
 /// Default [`Limits::max_upload`]: 4 GiB, larger than any real package.
@@ -100,18 +97,6 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits::new(DEFAULT_MAX_UPLOAD, DEFAULT_MAX_WAITERS)
     }
-}
-
-/// What a `.repo` file says about signatures (`gpgcheck`, `repo_gpgcheck`, `gpgkey`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RepoGpg {
-    /// Packages are signed: `gpgcheck=1`.
-    pub gpgcheck: bool,
-    /// `repomd.xml` is signed: `repo_gpgcheck=1`.
-    pub repo_gpgcheck: bool,
-    /// URL of the public key (`gpgkey=`), relative to the repository's baseurl when it does
-    /// not start with a scheme.
-    pub gpgkey: Option<String>,
 }
 
 /// Environment variable: base URL for generated `.repo` files.

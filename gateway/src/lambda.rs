@@ -102,7 +102,6 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
         // Function URLs time out with the function; keep waits well inside a typical timeout.
         max_wait: Duration::from_secs(25),
         limits: crate::app::Limits::default(),
-        gpg: None,
     })
 }
 

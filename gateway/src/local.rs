@@ -592,7 +592,6 @@ impl LocalServer {
             baseurl,
             max_wait: Duration::from_secs(300),
             limits: opts.limits,
-            gpg: None,
         };
         let router = app(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             opts.conn.body_timeout,

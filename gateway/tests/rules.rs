@@ -55,7 +55,6 @@ fn state(dir: &std::path::Path) -> AppState {
         baseurl: Some("https://bucket.example/".into()),
         max_wait: Duration::from_secs(2),
         limits: rpmbucket_gateway::app::Limits::default(),
-        gpg: None,
     }
 }
 

@@ -75,7 +75,6 @@ impl Gateway {
             baseurl: Some(format!("https://example.invalid/{bucket}/")),
             max_wait: Duration::from_secs(5),
             limits: rpmbucket_gateway::app::Limits::default(),
-            gpg: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
