@@ -15,8 +15,8 @@ use clap::Args;
 use rpmbucket_engine::layout::normalise_prefix;
 use rpmbucket_engine::store::s3::{parse_url, S3Options};
 use rpmbucket_engine::{
-    retention, store, Change, Compression, Indexer, Layout, ObjectStore, PutOptions, RepoConfig,
-    Snapshot,
+    retention, store, Change, Compression, Indexer, Layout, ObjectStore, Profile, PutOptions,
+    RepoConfig, Snapshot,
 };
 use rpmbucket_repodata::page::datetime;
 
@@ -79,7 +79,9 @@ impl Repo {
 
 /// Example lines shown under `--help`.
 pub const CONFIG_HELP: &str = "\
-Keys:
+Keys (applied in order, so later keys override a profile):
+  profile=compat|modern              compat: gzip XML + sqlite (createrepo_c 0.x, EL7 yum);
+                                     modern: zstd XML, no sqlite (createrepo_c 1.x defaults)
   compression=gz|zstd|xz|bz2|none   XML compression
   sqlite=on|off                      publish the sqlite databases
   changelog-limit=N                  changelog entries kept per package (-1: all)
@@ -90,7 +92,8 @@ Keys:
 Examples:
   rpmbucket config s3://my-rpms/el9/x86_64/
   rpmbucket config ./repo keep-versions=3 keep-days=14 --dry-run
-  rpmbucket config ./repo compression=zstd sqlite=off
+  rpmbucket config ./repo profile=modern
+  rpmbucket config ./repo profile=modern sqlite=on
 
 Exit status: 0 shown or changed, 1 error (bad KEY=VALUE, unreadable repository)";
 
@@ -126,6 +129,9 @@ fn set_key(c: &mut RepoConfig, kv: &str) -> anyhow::Result<()> {
             .with_context(|| format!("{key}={value}: {what} must be a positive number or off"))
     };
     match key.trim() {
+        "profile" => Profile::from_name(value)
+            .with_context(|| format!("profile={value}: compat or modern"))?
+            .apply(c),
         "compression" => {
             c.compression = Compression::from_name(value)
                 .with_context(|| format!("compression={value}: one of gz, zstd, xz, bz2, none"))?
@@ -146,8 +152,8 @@ fn set_key(c: &mut RepoConfig, kv: &str) -> anyhow::Result<()> {
         "page" if on || off => c.page = on,
         "page" => bail!("page={value}: on or off"),
         other => bail!(
-            "unknown setting {other:?} (compression, sqlite, changelog-limit, keep-versions, \
-             keep-days, page)"
+            "unknown setting {other:?} (profile, compression, sqlite, changelog-limit, \
+             keep-versions, keep-days, page)"
         ),
     }
     Ok(())
@@ -155,6 +161,7 @@ fn set_key(c: &mut RepoConfig, kv: &str) -> anyhow::Result<()> {
 
 fn settings_json(c: &RepoConfig) -> serde_json::Value {
     serde_json::json!({
+        "profile": profile_name(c),
         "compression": c.compression.name(),
         "sqlite": c.database,
         "changelog-limit": c.changelog_limit,
@@ -164,9 +171,15 @@ fn settings_json(c: &RepoConfig) -> serde_json::Value {
     })
 }
 
+/// `compat`, `modern`, or `custom` for settings that match neither.
+fn profile_name(c: &RepoConfig) -> &'static str {
+    Profile::of(c).map_or("custom", Profile::name)
+}
+
 fn print_settings(c: &RepoConfig) {
     let onoff = |b: bool| if b { "on" } else { "off" };
     let opt = |v: Option<u32>| v.map_or("off".to_string(), |n| n.to_string());
+    println!("profile={}", profile_name(c));
     println!("compression={}", c.compression.name());
     println!("sqlite={}", onoff(c.database));
     println!("changelog-limit={}", c.changelog_limit);

@@ -35,6 +35,67 @@ pub struct RepoConfig {
     pub page_limit: usize,
 }
 
+/// A named set of metadata settings: what createrepo_c writes by default in a given era.
+/// Stored as the settings it stands for (compression, sqlite), so an explicit override after
+/// a profile (`profile=modern sqlite=on`) is kept, and [`Profile::of`] names the settings
+/// again when they match one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// createrepo_c 0.x and `createrepo_c --compatibility` (≥ 1.0.4): gzip XML and the bzip2
+    /// sqlite databases. Every client from EL7's yum on reads it. The default.
+    Compat,
+    /// createrepo_c 1.x defaults: zstd XML (`primary.xml.zst`, …), no sqlite databases. dnf
+    /// on Fedora ≥ 30 / EL ≥ 8.4 and zypper read it; EL7's yum cannot.
+    Modern,
+}
+
+impl Profile {
+    /// Every profile.
+    pub const ALL: [Profile; 2] = [Profile::Compat, Profile::Modern];
+
+    /// `compat` or `modern`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Compat => "compat",
+            Profile::Modern => "modern",
+        }
+    }
+
+    /// Parses [`Profile::name`].
+    pub fn from_name(name: &str) -> Option<Profile> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// XML compression of the profile.
+    pub fn compression(self) -> Compression {
+        match self {
+            Profile::Compat => Compression::Gz,
+            Profile::Modern => Compression::Zstd,
+        }
+    }
+
+    /// Does the profile publish the sqlite databases?
+    pub fn database(self) -> bool {
+        self == Profile::Compat
+    }
+
+    /// Set `config`'s compression and databases to the profile's.
+    pub fn apply(self, config: &mut RepoConfig) {
+        config.compression = self.compression();
+        config.database = self.database();
+    }
+
+    /// The profile whose settings `config` has, `None` when they were overridden
+    /// (`profile=modern sqlite=on`, `compression=xz`).
+    pub fn of(config: &RepoConfig) -> Option<Profile> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.compression() == config.compression && p.database() == config.database)
+    }
+}
+
 /// Retention rules (stored per repository; `rpmbucket config REPO keep-versions=N`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retention {
@@ -74,11 +135,22 @@ impl Default for RepoConfig {
 }
 
 impl RepoConfig {
-    /// Read `RPMBUCKET_COMPRESSION` (`gz`, `zstd`, `xz`, `bz2`, `none`), `RPMBUCKET_DATABASE`
-    /// (`1`/`0`, `true`/`false`, `yes`/`no`), `RPMBUCKET_GRACE_SECONDS` and
+    /// Read `RPMBUCKET_PROFILE` (`compat`, `modern`), then `RPMBUCKET_COMPRESSION` (`gz`,
+    /// `zstd`, `xz`, `bz2`, `none`) and `RPMBUCKET_DATABASE` (`1`/`0`, `true`/`false`,
+    /// `yes`/`no`) which override the profile's, `RPMBUCKET_GRACE_SECONDS` and
     /// `RPMBUCKET_CHANGELOG_LIMIT`; unset or unparsable values keep the default (with a warning).
+    /// These are the settings of repositories this indexer creates; an existing repository
+    /// keeps the ones stored with it.
     pub fn from_env() -> RepoConfig {
         let mut c = RepoConfig::default();
+        if let Some(v) = env("RPMBUCKET_PROFILE") {
+            match Profile::from_name(&v) {
+                Some(p) => p.apply(&mut c),
+                None => {
+                    tracing::warn!(value = %v, "unknown RPMBUCKET_PROFILE (compat, modern), keeping compat")
+                }
+            }
+        }
         if let Some(v) = env("RPMBUCKET_COMPRESSION") {
             match Compression::from_name(&v) {
                 Some(x) => c.compression = x,
@@ -115,6 +187,12 @@ impl RepoConfig {
     /// Builder-style setter.
     pub fn with_compression(mut self, compression: Compression) -> RepoConfig {
         self.compression = compression;
+        self
+    }
+
+    /// Builder-style setter: the profile's compression and databases.
+    pub fn with_profile(mut self, profile: Profile) -> RepoConfig {
+        profile.apply(&mut self);
         self
     }
 
@@ -163,6 +241,29 @@ fn parse_bool(s: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_name_their_settings() {
+        assert_eq!(Profile::of(&RepoConfig::default()), Some(Profile::Compat));
+        let modern = RepoConfig::default().with_profile(Profile::Modern);
+        assert_eq!(
+            (modern.compression, modern.database),
+            (Compression::Zstd, false)
+        );
+        assert_eq!(Profile::of(&modern), Some(Profile::Modern));
+        // An override after the profile: no profile any more.
+        assert_eq!(Profile::of(&modern.clone().with_database(true)), None);
+        assert_eq!(
+            Profile::of(&RepoConfig::default().with_compression(Compression::Xz)),
+            None
+        );
+        for p in Profile::ALL {
+            assert_eq!(Profile::from_name(p.name()), Some(p));
+            assert_eq!(Profile::of(&RepoConfig::default().with_profile(p)), Some(p));
+        }
+        assert_eq!(Profile::from_name(" Modern "), Some(Profile::Modern));
+        assert_eq!(Profile::from_name("fast"), None);
+    }
 
     #[test]
     fn bools() {

@@ -58,7 +58,7 @@ pub mod store;
 pub mod testkit;
 pub mod trust;
 
-pub use config::{Compression, RepoConfig, Retention};
+pub use config::{Compression, Profile, RepoConfig, Retention};
 pub use counting::{CountingStore, RequestCounts};
 pub use error::{Error, Result};
 pub use layout::{Layout, LayoutRule};

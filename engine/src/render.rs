@@ -1,5 +1,5 @@
 //! Rendering a generation from chunks: fresh chunks are rendered from their records, unchanged
-//! chunks' gzip members are copied out of the previous generation's files
+//! chunks' gzip members (zstd frames) are copied out of the previous generation's files
 //! ([`rpmbucket_repodata::members`] has the file format). Synchronous and pure (bytes in, bytes
 //! out); the publish code runs it on a blocking thread. A copied member that does not inflate
 //! to its recorded size fails the render, and the caller renders everything from records.
@@ -30,7 +30,7 @@ pub enum Piece<'a> {
 pub struct NewChunk {
     pub count: usize,
     pub first: String,
-    /// `None` when the XML is not gzip (nothing to reuse next time).
+    /// `None` when the XML is neither gzip nor zstd (nothing to reuse next time).
     pub members: Option<Members>,
     /// The reused chunk's href, or `None` for a fresh chunk (its file is in `file`).
     pub href: Option<String>,
@@ -41,7 +41,7 @@ pub struct NewChunk {
 /// The three XML files and the chunks.
 #[derive(Debug)]
 pub struct RenderedXml {
-    /// primary, filelists, other (`*.xml.gz`).
+    /// primary, filelists, other (`*.xml.gz` or `*.xml.zst`).
     pub files: Vec<RenderedFile>,
     pub chunks: Vec<NewChunk>,
     /// How many chunks were rendered and how many copied.
@@ -64,13 +64,15 @@ struct FreshOut {
     file: (String, Vec<u8>),
 }
 
-/// Render `pieces` into gzip `primary`/`filelists`/`other` files. `previous` holds the previous
-/// generation's three files (primary, filelists, other) when any piece is reused. `threads`
-/// fresh chunks are rendered at once.
-pub fn render_gz(
+/// Render `pieces` into `primary`/`filelists`/`other` files made of gzip members or zstd frames
+/// (`compression`, one that [`Compression::concatenates`]). `previous` holds the previous
+/// generation's three files (primary, filelists, other, in the same compression) when any
+/// piece is reused. `threads` fresh chunks are rendered at once.
+pub fn render_members(
     pieces: &[Piece],
     previous: Option<&[bytes::Bytes; 3]>,
     threads: usize,
+    compression: Compression,
 ) -> Result<RenderedXml, ReuseError> {
     // 1. Fresh chunks, in parallel.
     let fresh_idx: Vec<usize> = pieces
@@ -92,7 +94,7 @@ pub fn render_gz(
                         let Piece::Fresh(entries) = &pieces[i] else {
                             unreachable!()
                         };
-                        out.push((i, render_fresh(entries)));
+                        out.push((i, render_fresh(entries, compression)));
                     }
                     out
                 })
@@ -120,7 +122,9 @@ pub fn render_gz(
         let handles: Vec<_> = XmlKind::ALL
             .iter()
             .enumerate()
-            .map(|(k, &kind)| s.spawn(move || assemble(kind, k, pieces, fresh, previous, total)))
+            .map(|(k, &kind)| {
+                s.spawn(move || assemble(kind, k, pieces, fresh, previous, total, compression))
+            })
             .collect();
         handles
             .into_iter()
@@ -177,9 +181,9 @@ pub fn render_gz(
     })
 }
 
-fn render_fresh(entries: &[&Entry]) -> FreshOut {
+fn render_fresh(entries: &[&Entry], compression: Compression) -> FreshOut {
     let packages: Vec<&rpmbucket_repodata::Package> = entries.iter().map(|e| &*e.package).collect();
-    let run = run_members(&packages);
+    let run = run_members(&packages, compression);
     let bytes = encode_chunk(entries);
     let sum = hex::encode(Sha256::digest(&bytes));
     FreshOut {
@@ -196,6 +200,7 @@ fn assemble(
     fresh: &[Option<FreshOut>],
     previous: Option<&[bytes::Bytes; 3]>,
     total: usize,
+    compression: Compression,
 ) -> Result<(RenderedFile, Vec<Span>), ReuseError> {
     let file = kind.name();
     let bad = |reason: String| ReuseError { file, reason };
@@ -221,7 +226,8 @@ fn assemble(
             }
         });
     }
-    let out = assemble_members(kind, total, &members).map_err(|e| bad(e.to_string()))?;
+    let out =
+        assemble_members(kind, total, &members, compression).map_err(|e| bad(e.to_string()))?;
     let spans = out
         .offsets
         .iter()
@@ -235,7 +241,7 @@ fn assemble(
     Ok((
         RenderedFile {
             data_type: file.to_string(),
-            name: format!("{file}.xml.gz"),
+            name: format!("{file}.xml{}", compression.suffix()),
             bytes: out.bytes,
             checksum: out.digest.checksum,
             open: Some((out.digest.open_checksum, out.digest.open_size)),
@@ -281,7 +287,8 @@ pub enum RenderFailure {
 
 /// Render the next generation of `state`: the chunks in `dirty` (indexes into `state.chunks`)
 /// and every chunk that cannot be copied are rendered from the loaded records, the others are
-/// copied from `previous` (the current primary, filelists and other files, gzip only). A chunk
+/// copied from `previous` (the current primary, filelists and other files, in the configured
+/// compression, which must be gzip or zstd). A chunk
 /// that grew past twice `chunk_target` ([`CHUNK_TARGET`](crate::state::CHUNK_TARGET) by default) is cut into chunks of
 /// about that size; an emptied chunk
 /// disappears. The databases, when configured, are built from every record (`state` must then
@@ -295,7 +302,7 @@ pub fn render_generation(
     threads: usize,
     chunk_target: usize,
 ) -> Result<Generation, RenderFailure> {
-    let gz = config.compression == Compression::Gz;
+    let chunked = config.compression.concatenates();
     let mut groups: Vec<Vec<&Entry>> = vec![Vec::new(); state.chunks.len().max(1)];
     for e in state.packages.values() {
         groups[state.chunk_for(&e.package.location_href).unwrap_or(0)].push(e);
@@ -308,7 +315,7 @@ pub fn render_generation(
         cut(&groups[0], chunk_target, &mut pieces);
     }
     for (j, c) in state.chunks.iter().enumerate() {
-        if gz && previous.is_some() && c.members.is_some() && !dirty.contains(&j) {
+        if chunked && previous.is_some() && c.members.is_some() && !dirty.contains(&j) {
             pieces.push(Piece::Reuse(c));
         } else if state.loaded.get(j) == Some(&true) {
             cut(&groups[j], chunk_target, &mut pieces);
@@ -320,8 +327,8 @@ pub fn render_generation(
         }
     }
 
-    if gz {
-        let xml = render_gz(&pieces, previous, threads)?;
+    if chunked {
+        let xml = render_members(&pieces, previous, threads, config.compression)?;
         let mut files = xml.files;
         if config.database {
             let sums = [
@@ -353,10 +360,11 @@ pub fn render_generation(
         });
     }
 
-    // Other compressions: one stream per file from every record; chunks without members.
+    // Other compressions (xz, bz2, none): one stream per file from every record; chunks
+    // without members.
     if !state.complete() {
         return Err(RenderFailure::Other(
-            "non-gzip metadata needs every record".into(),
+            "metadata that is neither gzip nor zstd needs every record".into(),
         ));
     }
     let ordered = state.ordered_packages();
@@ -365,7 +373,7 @@ pub fn render_generation(
         .iter()
         .map(|p| {
             let Piece::Fresh(entries) = p else {
-                unreachable!("nothing is reused without gzip")
+                unreachable!("nothing is reused without gzip or zstd")
             };
             let bytes = encode_chunk(entries);
             NewChunk {
@@ -429,11 +437,10 @@ mod tests {
         }
     }
 
-    fn gunzip_all(b: &[u8]) -> Vec<u8> {
+    /// Everything a client reads from `b` (all gzip members, all zstd frames).
+    fn open_all(c: Compression, b: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(b)
-            .read_to_end(&mut out)
-            .unwrap();
+        c.decoder(b).unwrap().read_to_end(&mut out).unwrap();
         out
     }
 
@@ -470,19 +477,26 @@ mod tests {
 
     #[test]
     fn reused_members_give_the_same_content_and_bad_spans_are_refused() {
+        for c in [Compression::Gz, Compression::Zstd] {
+            reuse_in(c);
+        }
+    }
+
+    fn reuse_in(c: Compression) {
         let es: Vec<Entry> = (0..6).map(|i| entry(&format!("p{i}"))).collect();
         let refs: Vec<&Entry> = es.iter().collect();
-        let first = render_gz(
+        let first = render_members(
             &[
                 Piece::Fresh(refs[..3].to_vec()),
                 Piece::Fresh(refs[3..].to_vec()),
             ],
             None,
             2,
+            c,
         )
         .unwrap();
         for (k, kind) in XmlKind::ALL.iter().enumerate() {
-            assert_eq!(gunzip_all(&first.files[k].bytes), plain(*kind, &refs));
+            assert_eq!(open_all(c, &first.files[k].bytes), plain(*kind, &refs));
         }
         let previous: [bytes::Bytes; 3] =
             std::array::from_fn(|k| bytes::Bytes::from(first.files[k].bytes.clone()));
@@ -494,17 +508,19 @@ mod tests {
         };
         let kept = chunk(&first.chunks[0]);
         // Reuse the first chunk, drop p4 from the second.
-        let second = render_gz(
+        let second = render_members(
             &[Piece::Reuse(&kept), Piece::Fresh(vec![refs[3], refs[5]])],
             Some(&previous),
             1,
+            c,
         )
         .unwrap();
         assert_eq!((second.fresh, second.reused), (1, 1));
         let now = [refs[0], refs[1], refs[2], refs[3], refs[5]];
         for (k, kind) in XmlKind::ALL.iter().enumerate() {
             let f = &second.files[k];
-            let open = gunzip_all(&f.bytes);
+            assert!(f.name.ends_with(c.suffix()), "{}", f.name);
+            let open = open_all(c, &f.bytes);
             assert_eq!(open, plain(*kind, &now));
             let (sum, size) = f.open.clone().unwrap();
             assert_eq!(size, open.len() as u64);
@@ -513,13 +529,13 @@ mod tests {
         // A span that is off by one byte, or points past the file: refused, not copied.
         let mut bad = kept.clone();
         bad.members.as_mut().unwrap().filelists.offset += 1;
-        let err = render_gz(&[Piece::Reuse(&bad)], Some(&previous), 1).unwrap_err();
+        let err = render_members(&[Piece::Reuse(&bad)], Some(&previous), 1, c).unwrap_err();
         assert_eq!(err.file, "filelists");
         let mut bad = kept.clone();
         bad.members.as_mut().unwrap().other.size = u64::MAX;
-        assert!(render_gz(&[Piece::Reuse(&bad)], Some(&previous), 1).is_err());
+        assert!(render_members(&[Piece::Reuse(&bad)], Some(&previous), 1, c).is_err());
         let mut bad = kept;
         bad.members.as_mut().unwrap().primary.open_size += 1;
-        assert!(render_gz(&[Piece::Reuse(&bad)], Some(&previous), 1).is_err());
+        assert!(render_members(&[Piece::Reuse(&bad)], Some(&previous), 1, c).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Incremental publishing against createrepo_c: after every batch of additions, removals and
-//! overwrites, the repository the engine publishes (built from copied gzip members of
-//! unchanged chunks and databases updated in place) holds the same XML, byte for byte once
+//! overwrites, the repository the engine publishes (built from copied gzip members or zstd
+//! frames of unchanged chunks and databases updated in place) holds the same XML, byte for byte once
 //! decompressed, and the same database rows as `createrepo_c` run on the same directory; and
 //! dnf and zypper read it.
 
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rpmbucket_engine::state::State;
 use rpmbucket_engine::store::local::LocalStore;
-use rpmbucket_engine::{Change, Indexer, IndexerOptions, Layout, RepoConfig};
+use rpmbucket_engine::{Change, Compression, Indexer, IndexerOptions, Layout, Profile, RepoConfig};
 use rpmbucket_repodata::repomd::Repomd;
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -162,15 +162,21 @@ fn assert_matches_createrepo_c(dir: &Path, database: bool) {
     }
 }
 
-/// Number of gzip members in a file.
+/// Number of gzip members or zstd frames in a file.
 fn members(path: &Path) -> usize {
     let raw = std::fs::read(path).unwrap();
     let mut rest = &raw[..];
     let mut n = 0;
+    let zstd = path.to_string_lossy().ends_with(".zst");
     while !rest.is_empty() {
-        let mut d = flate2::bufread::GzDecoder::new(rest);
-        std::io::copy(&mut d, &mut std::io::sink()).unwrap();
-        rest = d.into_inner();
+        if zstd {
+            let len = zstd::zstd_safe::find_frame_compressed_size(rest).unwrap();
+            rest = &rest[len..];
+        } else {
+            let mut d = flate2::bufread::GzDecoder::new(rest);
+            std::io::copy(&mut d, &mut std::io::sink()).unwrap();
+            rest = d.into_inner();
+        }
         n += 1;
     }
     n
@@ -193,13 +199,18 @@ fn chunk_hrefs(dir: &Path) -> BTreeSet<String> {
 }
 
 async fn run_sequence(database: bool) -> tempfile::TempDir {
+    run_sequence_with(RepoConfig {
+        database,
+        ..RepoConfig::default()
+    })
+    .await
+}
+
+async fn run_sequence_with(config: RepoConfig) -> tempfile::TempDir {
+    let database = config.database;
     let pkgs: Vec<PathBuf> = common::synthetic(40);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::new(dir.path()).unwrap());
-    let config = RepoConfig {
-        database,
-        ..RepoConfig::default()
-    };
     let ix = Indexer::new(store, Layout::new(vec![]), config).with_options(IndexerOptions {
         chunk_target: 4,
         ..IndexerOptions::default()
@@ -304,6 +315,143 @@ async fn run_sequence(database: bool) -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_xml_matches_createrepo_c() {
     run_sequence(false).await;
+}
+
+/// The `modern` profile (zstd XML, no databases): the same sequence, files made of one zstd
+/// frame per chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_zstd_matches_createrepo_c() {
+    let dir = run_sequence_with(RepoConfig::default().with_profile(Profile::Modern)).await;
+    let md = repomd(dir.path());
+    assert!(md.record("primary_db").is_none());
+    for t in ["primary", "filelists", "other"] {
+        let href = &md.record(t).unwrap().location_href;
+        assert!(href.ends_with(&format!("-{t}.xml.zst")), "{href}");
+    }
+}
+
+/// A publish that changes one package of a zstd (or gzip) repository reads one chunk and the
+/// three current files, not every chunk; an xz repository (one stream per file: clients do not
+/// read concatenated xz streams) reads every chunk and renders everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_frames_are_copied_for_zstd_and_gzip_not_xz() {
+    let pkgs: Vec<PathBuf> = common::synthetic(25);
+    for compression in [Compression::Zstd, Compression::Gz, Compression::Xz] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LocalStore::new(dir.path()).unwrap());
+        let config = RepoConfig::default()
+            .with_compression(compression)
+            .with_database(false);
+        let ix =
+            Indexer::new(store.clone(), Layout::new(vec![]), config).with_options(IndexerOptions {
+                chunk_target: 2,
+                ..IndexerOptions::default()
+            });
+        for (i, p) in pkgs[..24].iter().enumerate() {
+            copy_in(dir.path(), p, &format!("p{i:02}.rpm"));
+        }
+        ix.reindex("").await.unwrap();
+        let chunks = state(dir.path()).chunks.len();
+        assert_eq!(chunks, 12, "{compression:?}");
+        let k = copy_in(dir.path(), &pkgs[24], "p05a.rpm");
+        let r = ix.apply("", &[Change::created(k)]).await.unwrap();
+        assert_matches_createrepo_c(dir.path(), false);
+        let gets = r.requests.get + r.requests.get_range + r.requests.get_stream;
+        let primary = dir
+            .path()
+            .join(&repomd(dir.path()).record("primary").unwrap().location_href);
+        if compression.concatenates() {
+            // repomd.xml, the state, the changed chunk, primary, filelists, other (and the new
+            // package's header).
+            assert!(gets <= 8, "{compression:?}: {gets} reads: {:?}", r.requests);
+            assert_eq!(members(&primary), chunks + 2, "{compression:?}");
+        } else {
+            assert!(
+                gets >= 2 + chunks as u64,
+                "{compression:?}: {gets} reads: {:?}",
+                r.requests
+            );
+            // One xz stream: a single-stream decoder reads the whole content.
+            let raw = std::fs::read(&primary).unwrap();
+            let mut out = Vec::new();
+            xz2::read::XzDecoder::new(&raw[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            let rec = repomd(dir.path());
+            assert_eq!(
+                out.len() as u64,
+                rec.record("primary").unwrap().open_size.unwrap()
+            );
+        }
+    }
+}
+
+/// Switching profiles rewrites the repository once, in the new format, and the files of the
+/// previous format stay (as garbage within the grace period) for clients that read the
+/// previous repomd.xml; the next publish in the new format copies frames again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_profiles_rewrites_once_and_keeps_old_files() {
+    let pkgs: Vec<PathBuf> = common::synthetic(23);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::new(dir.path()).unwrap());
+    let options = IndexerOptions {
+        chunk_target: 2,
+        ..IndexerOptions::default()
+    };
+    let ix = |p: Profile| {
+        Indexer::new(
+            store.clone(),
+            Layout::new(vec![]),
+            RepoConfig::default().with_profile(p),
+        )
+        .with_options(options.clone())
+        .overriding_settings()
+    };
+    for (i, p) in pkgs[..20].iter().enumerate() {
+        copy_in(dir.path(), p, &format!("p{i:02}.rpm"));
+    }
+    ix(Profile::Compat).reindex("").await.unwrap();
+    for (n, (to, suffix)) in [
+        (Profile::Modern, ".xml.zst"),
+        (Profile::Compat, ".xml.gz"),
+        (Profile::Modern, ".xml.zst"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = 20 + n;
+        let before: Vec<String> = repomd(dir.path())
+            .records
+            .iter()
+            .map(|r| r.location_href.clone())
+            .collect();
+        // The switch itself: no package change, everything rendered in the new format.
+        let r = ix(to).apply("", &[]).await.unwrap();
+        assert!(!r.unchanged, "{to:?}");
+        let md = repomd(dir.path());
+        for t in ["primary", "filelists", "other"] {
+            assert!(md.record(t).unwrap().location_href.ends_with(suffix));
+        }
+        assert_eq!(md.record("primary_db").is_some(), to == Profile::Compat);
+        assert_matches_createrepo_c(dir.path(), to == Profile::Compat);
+        for href in &before {
+            assert!(dir.path().join(href).is_file(), "{href} collected early");
+        }
+        // Then an ordinary publish copies the unchanged chunks' frames.
+        let k = copy_in(dir.path(), &pkgs[n], &format!("q{n}.rpm"));
+        let r = ix(to).apply("", &[Change::created(k)]).await.unwrap();
+        assert_matches_createrepo_c(dir.path(), to == Profile::Compat);
+        // repomd.xml, the state, one chunk, three XML files, the package (and the three
+        // databases); rendering from records would read all ten chunks.
+        let gets = r.requests.get + r.requests.get_range + r.requests.get_stream;
+        let databases = if to == Profile::Compat { 3 } else { 0 };
+        assert!(state(dir.path()).chunks.len() >= 10);
+        assert!(
+            gets <= 8 + databases,
+            "{to:?}: {gets} reads: {:?}",
+            r.requests
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

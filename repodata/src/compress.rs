@@ -305,10 +305,53 @@ pub fn compress_file(src: &Path, dst: &Path, compression: Compression) -> WriteR
     out.finish()
 }
 
+/// zstd level of metadata files (createrepo_c ≥ 1.1).
+const ZSTD_LEVEL: i32 = 10;
+
+impl Compression {
+    /// Can a file of this format be a concatenation of independently compressed pieces that
+    /// every client reads as one stream? gzip (concatenated members, RFC 1952 §2.2) and zstd
+    /// (concatenated frames, RFC 8878 §3) can: zlib, libsolv (dnf, zypper) and librepo read
+    /// through them. xz cannot: the xz format allows concatenated streams, but libsolv's and
+    /// librepo's readers stop after (or fail on) the first one, so xz files stay one stream. bzip2
+    /// and plain files are not cut either.
+    pub fn concatenates(self) -> bool {
+        matches!(self, Compression::Gz | Compression::Zstd)
+    }
+}
+
+/// One complete, independent compressed piece of a [`Compression::concatenates`] format
+/// holding `data`: a gzip member (level 6, mtime 0, OS 3, as [`Compression::Gz`] files) or a
+/// zstd frame (level 10, content size and checksum in the frame). Concatenated pieces form a valid file
+/// whose content is the concatenation of theirs: the engine rebuilds `primary.xml.gz` or
+/// `primary.xml.zst` from the pieces of unchanged packages and fresh pieces for the rest.
+///
+/// # Panics
+/// For a format that does not concatenate.
+pub fn member(compression: Compression, data: &[u8]) -> Vec<u8> {
+    match compression {
+        Compression::Gz => gzip_member(data),
+        Compression::Zstd => zstd_frame(data).expect("zstd compression into memory"),
+        other => panic!("{} files are not cut into members", other.name()),
+    }
+}
+
+/// Decompress exactly one piece made by [`member`] that must span all of `piece` (checksums
+/// and sizes checked by the decoder); trailing bytes, a second member or frame, or a format
+/// that does not concatenate are an error.
+pub fn unmember(compression: Compression, piece: &[u8], size_hint: usize) -> io::Result<Vec<u8>> {
+    match compression {
+        Compression::Gz => gunzip_member(piece, size_hint),
+        Compression::Zstd => unzstd_frame(piece, size_hint),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} files are not cut into members", other.name()),
+        )),
+    }
+}
+
 /// One complete gzip member holding `data`, with the same parameters as [`Compression::Gz`]
-/// files (level 6, mtime 0, OS 3). Concatenated members form a valid gzip file (RFC 1952 §2.2)
-/// whose content is the concatenation of theirs: the engine rebuilds `primary.xml.gz` from the
-/// members of unchanged packages and fresh members for the rest.
+/// files (level 6, mtime 0, OS 3).
 pub fn gzip_member(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
         Vec::with_capacity(data.len() / 6 + 64),
@@ -330,6 +373,52 @@ pub fn gunzip_member(member: &[u8], size_hint: usize) -> io::Result<Vec<u8>> {
             io::ErrorKind::InvalidData,
             format!("{} bytes after the gzip member", rest.len()),
         ));
+    }
+    Ok(out)
+}
+
+/// One zstd frame with its content size and a content checksum (so that a damaged frame is
+/// noticed when it is copied, as a gzip member's CRC is).
+fn zstd_frame(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    c.set_parameter(zstd::stream::raw::CParameter::ChecksumFlag(true))?;
+    c.set_parameter(zstd::stream::raw::CParameter::ContentSizeFlag(true))?;
+    c.compress(data)
+}
+
+/// Decompress exactly one zstd frame spanning all of `frame`.
+fn unzstd_frame(frame: &[u8], size_hint: usize) -> io::Result<Vec<u8>> {
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    let len = zstd::zstd_safe::find_frame_compressed_size(frame).map_err(|code| {
+        invalid(format!(
+            "not a complete zstd frame: {}",
+            zstd::zstd_safe::get_error_name(code)
+        ))
+    })?;
+    if len != frame.len() {
+        return Err(invalid(format!(
+            "{} bytes after the zstd frame",
+            frame.len() - len
+        )));
+    }
+    // The frame says how much it holds (it was written in one call); a frame that claims more
+    // than the caller expects is refused before anything is allocated for it.
+    let content = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) => n,
+        _ => return Err(invalid("zstd frame without a content size".into())),
+    };
+    if content > size_hint as u64 {
+        return Err(invalid(format!(
+            "zstd frame holds {content} bytes, expected {size_hint}"
+        )));
+    }
+    let mut out = Vec::with_capacity(content as usize);
+    zstd::stream::copy_decode(frame, &mut out)?;
+    if out.len() as u64 != content {
+        return Err(invalid(format!(
+            "zstd frame holds {} bytes, its header says {content}",
+            out.len()
+        )));
     }
     Ok(out)
 }
@@ -469,5 +558,56 @@ mod tests {
         let mut bad = a.clone();
         bad[12] ^= 0x40;
         assert!(gunzip_member(&bad, 0).is_err());
+    }
+
+    #[test]
+    fn zstd_frames_concatenate_and_are_checked() {
+        let a = member(Compression::Zstd, b"<a/>\n");
+        let b = member(Compression::Zstd, b"");
+        let c = member(Compression::Zstd, &b"<c/>".repeat(1000));
+        for m in [&a, &b, &c] {
+            assert_eq!(&m[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd frame magic");
+        }
+        let mut all = a.clone();
+        all.extend_from_slice(&b);
+        all.extend_from_slice(&c);
+        // Concatenated frames read as one stream, as clients read the file.
+        let mut back = Vec::new();
+        Compression::Zstd
+            .decoder(&all[..])
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        let mut expected = b"<a/>\n".to_vec();
+        expected.extend_from_slice(&b"<c/>".repeat(1000));
+        assert_eq!(back, expected);
+        assert_eq!(unmember(Compression::Zstd, &a, 5).unwrap(), b"<a/>\n");
+        assert_eq!(unmember(Compression::Zstd, &b, 0).unwrap(), b"");
+        assert_eq!(
+            unmember(Compression::Zstd, &c, 4000).unwrap(),
+            b"<c/>".repeat(1000)
+        );
+        // Two frames, a cut frame, trailing garbage, a flipped byte, more than expected: refused.
+        assert!(unmember(Compression::Zstd, &all, 10_000).is_err());
+        assert!(unmember(Compression::Zstd, &a[..a.len() - 1], 5).is_err());
+        let mut trailing = a.clone();
+        trailing.push(0);
+        assert!(unmember(Compression::Zstd, &trailing, 5).is_err());
+        assert!(unmember(Compression::Zstd, &c, 3999).is_err());
+        let mut bad = c.clone();
+        let at = bad.len() / 2;
+        bad[at] ^= 0x40;
+        assert!(unmember(Compression::Zstd, &bad, 4000).is_err());
+    }
+
+    #[test]
+    fn only_gzip_and_zstd_are_cut_into_members() {
+        for c in [Compression::Xz, Compression::Bz2, Compression::None] {
+            assert!(!c.concatenates());
+            assert!(unmember(c, b"x", 1).is_err());
+        }
+        assert!(Compression::Gz.concatenates() && Compression::Zstd.concatenates());
+        // gzip members made through the generic entry are the gzip members.
+        assert_eq!(member(Compression::Gz, b"abc"), gzip_member(b"abc"));
     }
 }

@@ -115,6 +115,22 @@ fn day2_commands_and_retention_on_a_directory() {
     let shown = expect(&env, &["config", repo], 0);
     assert!(shown.contains("keep-versions=off\n"), "{shown}");
     assert!(shown.contains("compression=gz\n"), "{shown}");
+    assert!(shown.starts_with("profile=compat\n"), "{shown}");
+    refused(&env, &["config", repo, "profile=fast"], "compat or modern");
+    let dry = expect(&env, &["config", repo, "profile=modern", "--dry-run"], 0);
+    assert!(
+        dry.contains("profile=modern\ncompression=zstd\nsqlite=off\n"),
+        "{dry}"
+    );
+    let dry = expect(
+        &env,
+        &["config", repo, "profile=modern", "sqlite=on", "--dry-run"],
+        0,
+    );
+    assert!(
+        dry.starts_with("profile=custom\ncompression=zstd\nsqlite=on\n"),
+        "{dry}"
+    );
     refused(
         &env,
         &["config", repo, "keep-versions=0"],

@@ -96,14 +96,16 @@ impl Indexer {
             .filter_map(|h| state.chunk_for(h))
             .collect();
         let mut previous = None;
-        let reusable = config.compression == Compression::Gz
+        let reusable = config.compression.concatenates()
             && state
                 .chunks
                 .iter()
                 .enumerate()
                 .any(|(j, c)| c.members.is_some() && !dirty.contains(&j));
         if reusable {
-            previous = self.current_files(run, xml_records(&base_repomd)).await?;
+            previous = self
+                .current_files(run, xml_records(&base_repomd, config.compression))
+                .await?;
         }
         let mut previous_db = None;
         if config.database {

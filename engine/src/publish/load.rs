@@ -49,10 +49,11 @@ impl Indexer {
     }
 
     /// Does the next generation need every package's record (not only the changed chunks)?
-    /// Not when the XML is gzip (unchanged chunks' members are copied) and the databases, if
-    /// configured, can be updated in place from the previous ones.
+    /// Not when the XML is gzip or zstd in both generations (unchanged chunks' members are
+    /// copied) and the databases, if configured, can be updated in place from the previous ones.
     pub(super) fn needs_all_records(config: &RepoConfig, base: &Base) -> bool {
-        config.compression != Compression::Gz
+        !config.compression.concatenates()
+            || xml_records(&base.repomd, config.compression).is_none()
             || config.retention.is_active()
             || base.state.chunks.iter().any(|c| c.members.is_none())
             || (config.database && db_records(&base.repomd).is_none())
@@ -259,10 +260,12 @@ pub(super) fn db_records(repomd: &Repomd) -> Option<[&Record; 3]> {
     })
 }
 
-/// The `primary`, `filelists` and `other` records, if all three are gzip XML.
-pub(super) fn xml_records(repomd: &Repomd) -> Option<[&Record; 3]> {
+/// The `primary`, `filelists` and `other` records, if all three are XML compressed with
+/// `compression` (after a change of compression, the previous files cannot be copied from).
+pub(super) fn xml_records(repomd: &Repomd, compression: Compression) -> Option<[&Record; 3]> {
+    let suffix = format!(".xml{}", compression.suffix());
     three_records(repomd, ["primary", "filelists", "other"], |r| {
-        r.href.ends_with(".xml.gz")
+        r.href.ends_with(&suffix)
     })
 }
 
