@@ -39,9 +39,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import botocore.config
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from lambda_runtime_api import RuntimeAPI  # noqa: E402 - shared with indexer-lambda/bench/runtime_api.py
+
 T0 = time.monotonic()
 REGION = "us-east-1"
-RUNTIME_PREFIX = "/2018-06-01/runtime"
 FUNCTION_URL_MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 STEPS = []  # (name, seconds, ok)
 
@@ -138,13 +140,10 @@ class Function:
         self.timeout = config["Timeout"]
         self.lock = threading.Lock()
         self.proc = None
-        self.server = None
-        self.pending = None
-        self.results = {}
+        self.api = None
         self.logfile = os.path.join(workdir, f"{name}.log")
         self.cold_starts = []  # (init seconds, first invocation seconds)
         self.invocations = 0
-        self._first = None
 
     def environment(self):
         """Lambda's reserved variables, the function's own (from GetFunction), and the endpoint."""
@@ -171,15 +170,11 @@ class Function:
         }
         env.update(self.config.get("Environment", {}).get("Variables", {}))
         env["AWS_ENDPOINT_URL"] = self.endpoint  # the one addition: AWS's endpoints are moto here
-        env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.server.server_address[1]}"
+        env["AWS_LAMBDA_RUNTIME_API"] = self.api.address
         return env
 
     def _start(self):
-        self.pending = queue.Queue()
-        self.results = {}
-        self.server = _RuntimeServer(("127.0.0.1", 0), _runtime_handler(self, self.pending, self.results))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self._first = None
+        self.api = RuntimeAPI(self.config["FunctionArn"])
         log_out = open(self.logfile, "a")
         self.spawned = time.monotonic()
         self.proc = subprocess.Popen([self.bootstrap], env=self.environment(), cwd=os.path.dirname(self.bootstrap),
@@ -191,10 +186,9 @@ class Function:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        if self.api is not None:
+            self.api.close()
+            self.api = None
 
     def invoke(self, payload):
         """Returns ("ok", bytes) or ("error", text)."""
@@ -203,16 +197,13 @@ class Function:
             if cold:
                 self.stop()
                 self._start()
-            rid = str(uuid.uuid4())
-            result = queue.Queue()
-            self.results[rid] = result
             started = time.monotonic()
-            self.pending.put((rid, payload, time.time() + self.timeout))
+            result = self.api.submit(payload, time.time() + self.timeout)
             self.invocations += 1
             deadline = started + self.timeout
             while True:
                 try:
-                    kind, body = result.get(timeout=0.1)
+                    kind, body, _ = result.get(timeout=0.1)
                     break
                 except queue.Empty:
                     pass
@@ -223,92 +214,24 @@ class Function:
                 if time.monotonic() > deadline:
                     self.stop()
                     return "error", f"{self.name}: Task timed out after {self.timeout} seconds (process killed)\n{tail(self.logfile, 15)}"
-            if cold and self._first is not None:
-                self.cold_starts.append((self._first - self.spawned, time.monotonic() - started))
+            if cold and self.api.first_next is not None:
+                self.cold_starts.append((self.api.first_next - self.spawned, time.monotonic() - started))
             if kind == "init-error":
                 self.stop()
                 return "error", f"{self.name}: init error: {body.decode(errors='replace')}\n{tail(self.logfile, 15)}"
             return ("ok", body) if kind == "response" else ("error", body.decode(errors="replace"))
 
 
-class _RuntimeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a killed process leaves a broken connection behind
-
-
-def _runtime_handler(fn, pending, results):
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def reply(self, code, body=b"", headers=()):
-            self.send_response(code)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def body(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            if n:
-                return self.rfile.read(n)
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                out = b""
-                while True:
-                    size = int(self.rfile.readline().strip(), 16)
-                    if size == 0:
-                        self.rfile.readline()
-                        return out
-                    out += self.rfile.read(size)
-                    self.rfile.readline()
-            return b""
-
-        def do_GET(self):
-            if self.path != RUNTIME_PREFIX + "/invocation/next":
-                return self.reply(404)
-            if fn._first is None:
-                fn._first = time.monotonic()
-            while True:
-                try:
-                    rid, payload, deadline = pending.get(timeout=1)
-                    break
-                except queue.Empty:
-                    if fn.server is None or self.server is not fn.server:
-                        return  # this process was replaced
-            self.reply(200, payload, [
-                ("Content-Type", "application/json"),
-                ("Lambda-Runtime-Aws-Request-Id", rid),
-                ("Lambda-Runtime-Deadline-Ms", str(int(deadline * 1000))),
-                ("Lambda-Runtime-Invoked-Function-Arn", fn.config["FunctionArn"]),
-                ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
-            ])
-
-        def do_POST(self):
-            body = self.body()
-            parts = self.path[len(RUNTIME_PREFIX):].strip("/").split("/")
-            if parts[:2] == ["init", "error"]:
-                for q in list(results.values()):
-                    q.put(("init-error", body))
-                return self.reply(202, b'{"status":"OK"}')
-            if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-                q = results.pop(parts[1], None)
-                if q is None:
-                    return self.reply(400, b'{"errorMessage":"unknown request id"}')
-                q.put((parts[2], body))
-                return self.reply(202, b'{"status":"OK"}')
-            self.reply(404)
-
-    return H
-
-
 # ---------------------------------------------------------------------------------------------------
 # Function URL: HTTP requests in, payload-2.0 events to the function, its answers back out
 # ---------------------------------------------------------------------------------------------------
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that went away
+
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
 
@@ -405,7 +328,7 @@ def start_function_url(fn, url_config):
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_any
 
-    server = _RuntimeServer(("127.0.0.1", 0), H)
+    server = _QuietServer(("127.0.0.1", 0), H)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
