@@ -762,10 +762,11 @@ provider "aws" {{
                     raise Failure(f"want 404 and no notification while notifications are off, got {code} {text.strip()}")
             finally:
                 self.s3.put_bucket_notification_configuration(Bucket=self.bucket, NotificationConfiguration=saved)
+        self.schedule = schedule
         with step(f"the scheduled reconcile ({schedule['Name']}, {schedule['ScheduleExpression']}) publishes it"):
             payload = schedule["Target"]["Input"]
-            log(f"invoking {self.indexer.name} with the schedule's input {payload}")
-            kind, out = self.indexer.invoke(payload.encode())
+            log(f"invoking {self.indexer.name} asynchronously with the schedule's input {payload}")
+            kind, out = self.invoke_async(self.indexer, payload)
             if kind != "ok":
                 raise Failure(f"the reconcile invocation failed: {out}")
             code, text = self.status(f"{key}?wait=5")
@@ -773,6 +774,71 @@ provider "aws" {{
                 raise Failure(f"after the reconcile, /status says {code} {text.strip()}")
             log(f"/status: {text.strip()}")
             self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def invoke_async(self, fn, payload):
+        """An asynchronous invocation, as the Scheduler makes it: Lambda retries a failed run
+        MaximumRetryAttempts times (GetFunctionEventInvokeConfig), then sends an invocation record
+        to the on-failure destination. Returns the last ("ok"|"error", output)."""
+        try:
+            conf = self.lam.get_function_event_invoke_config(FunctionName=fn.name)
+        except self.lam.exceptions.ResourceNotFoundException:
+            conf = {}
+        retries = conf.get("MaximumRetryAttempts", 2)
+        destination = conf.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        rid = str(uuid.uuid4())
+        for attempt in range(1, retries + 2):
+            kind, out = fn.invoke(payload.encode())
+            if kind == "ok":
+                return kind, out
+            log(f"{fn.name}: asynchronous attempt {attempt} of {retries + 1} failed: {str(out).splitlines()[0][:300]}")
+        if destination:
+            if not destination.startswith("arn:aws:sqs:"):
+                raise Failure(f"{fn.name}: on-failure destination {destination} is not emulated (the module uses an SQS queue)")
+            url = self.sqs.get_queue_url(QueueName=destination.split(":")[-1])["QueueUrl"]
+            record = {
+                "version": "1.0",
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "requestContext": {"requestId": rid, "functionArn": fn.config["FunctionArn"] + ":$LATEST",
+                                   "condition": "RetriesExhausted", "approximateInvokeCount": retries + 1},
+                "requestPayload": json.loads(payload),
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": str(out)[:10000],
+            }
+            self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+            log(f"{fn.name}: retries exhausted; invocation record sent to the on-failure destination {destination}")
+        else:
+            log(f"{fn.name}: retries exhausted and no on-failure destination: the failure is only in the log")
+        return kind, out
+
+    def failed_reconcile(self):
+        """A reconcile that fails (the published repomd.xml overwritten with garbage) must end, after
+        Lambda's retries, in the reconcile dead-letter queue the alarm watches, naming the error."""
+        repo = self.tfvars["repository_prefixes"][0]
+        key = f"{repo}repodata/repomd.xml"
+        rq_url = self.outputs.get("reconcile_dlq_url")
+        if not rq_url:
+            raise Failure("the deployment has no reconcile_dlq_url output (the schedule's dead-letter queue)")
+        dl = self.schedule["Target"].get("DeadLetterConfig", {}).get("Arn", "")
+        if dl.split(":")[-1] != rq_url.rstrip("/").split("/")[-1]:
+            raise Failure(f"the schedule's DeadLetterConfig is {dl or 'missing'}, the module's reconcile DLQ is {rq_url}")
+        with step(f"a failing scheduled reconcile ends in the reconcile dead-letter queue ({key} made garbage)"):
+            saved = self.s3.get_object(Bucket=self.bucket, Key=key)
+            body = saved["Body"].read()
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"<not-a-repomd", ContentType=saved.get("ContentType", "application/xml"))
+            try:
+                kind, out = self.invoke_async(self.indexer, self.schedule["Target"]["Input"])
+            finally:
+                self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=saved.get("ContentType", "application/xml"))
+            if kind == "ok":
+                raise Failure(f"the reconcile of a repository whose repomd.xml is garbage succeeded: {out[:300]!r}")
+            msgs = self.sqs.receive_message(QueueUrl=rq_url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+            records = [json.loads(m["Body"]) for m in msgs]
+            if len(records) != 1 or records[0]["requestContext"]["condition"] != "RetriesExhausted":
+                raise Failure(f"want one RetriesExhausted record in {rq_url}, found {records}")
+            log(f"in {rq_url.rstrip('/').split('/')[-1]} after {records[0]['requestContext']['approximateInvokeCount']} attempts: "
+                f"{records[0]['responsePayload'][:200]}")
+            for m in msgs:
+                self.sqs.delete_message(QueueUrl=rq_url, ReceiptHandle=m["ReceiptHandle"])
 
     # --- 4. destroy -------------------------------------------------------------------------------------
     def stop_functions(self):
@@ -856,6 +922,7 @@ def main():
         mid, body = r.poison()
         r.smoke()
         r.reconcile()
+        r.failed_reconcile()
         r.check_dlq(mid, body)
         for fn in r.functions.values():
             for init_s, first_s in fn.cold_starts:

@@ -1,5 +1,6 @@
-# Something is wrong when a notification reaches the dead-letter queue, when a function reports errors,
-# or when notifications pile up unprocessed.
+# Something is wrong when a notification reaches the dead-letter queue, when a scheduled reconcile
+# could not be delivered or failed, when a function reports errors, or when notifications pile up
+# unprocessed.
 
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   alarm_name          = "${var.name}-dlq-not-empty"
@@ -7,6 +8,24 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "reconcile_failed" {
+  count               = var.reconcile_schedule == null ? 0 : 1
+  alarm_name          = "${var.name}-reconcile-failed"
+  alarm_description   = "rpmbucket: a scheduled reconcile could not be delivered or failed after its retries; the messages in ${aws_sqs_queue.reconcile_dlq[0].name} say which and why (read the indexer log for the run), then delete them."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.reconcile_dlq[0].name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

@@ -70,6 +70,17 @@ data "aws_iam_policy_document" "indexer" {
     resources = [local.indexer_log_arn]
   }
 
+  # The on-failure destination of the scheduled reconcile (schedule.tf): Lambda sends with the
+  # function's role.
+  dynamic "statement" {
+    for_each = var.reconcile_schedule == null ? [] : [1]
+    content {
+      sid       = "ReportFailedReconcile"
+      actions   = ["sqs:SendMessage"]
+      resources = [local.reconcile_dlq_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [1]
     content {
@@ -238,6 +249,12 @@ data "aws_iam_policy_document" "scheduler" {
     sid       = "InvokeIndexer"
     actions   = ["lambda:InvokeFunction"]
     resources = [local.indexer_function_arn, "${local.indexer_function_arn}:*"]
+  }
+
+  statement {
+    sid       = "SendUndeliveredToDeadLetterQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.reconcile_dlq_arn]
   }
 }
 

@@ -52,6 +52,8 @@ locals {
   # Same reason: ARNs spelled out from names, so the IAM documents are complete in the plan.
   arn_prefix           = "arn:${local.partition}"
   events_queue_arn     = "${local.arn_prefix}:sqs:${local.region}:${local.account_id}:${local.events_queue_name}"
+  reconcile_dlq_name   = "${var.name}-reconcile-dlq"
+  reconcile_dlq_arn    = "${local.arn_prefix}:sqs:${local.region}:${local.account_id}:${local.reconcile_dlq_name}"
   indexer_function_arn = "${local.arn_prefix}:lambda:${local.region}:${local.account_id}:function:${local.indexer_function_name}"
   indexer_log_arn      = "${local.arn_prefix}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.indexer_function_name}:*"
   gateway_log_arn      = "${local.arn_prefix}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.gateway_function_name}:*"

@@ -48,6 +48,11 @@ output "dlq_url" {
   value       = aws_sqs_queue.dlq.id
 }
 
+output "reconcile_dlq_url" {
+  description = "URL of the queue that keeps scheduled reconcile runs that could not be delivered or failed (null without a schedule)."
+  value       = one(aws_sqs_queue.reconcile_dlq[*].id)
+}
+
 output "indexer_function_name" {
   description = "Name of the indexer Lambda function."
   value       = aws_lambda_function.indexer.function_name

@@ -18,6 +18,16 @@ mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{}" }
   }
+  # Well-formed ARNs for the runs that apply (the provider validates them).
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mocked" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:mocked" }
+  }
 }
 
 variables {
@@ -188,5 +198,48 @@ run "the_schedule_sends_the_reconcile_event" {
   assert {
     condition     = jsondecode(aws_scheduler_schedule.reconcile[0].target[0].input) == { rpmbucket = "reconcile" }
     error_message = "the schedule must invoke the indexer with {\"rpmbucket\":\"reconcile\"}"
+  }
+}
+
+# apply (against the mocked provider) so the queue's ARN is known and can be compared.
+run "failed_reconciles_reach_their_dead_letter_queue_and_alarm" {
+  command = apply
+  # Only this queue gets this ARN: pointing at any other queue fails the asserts.
+  override_resource {
+    target = aws_sqs_queue.reconcile_dlq
+    values = { arn = "arn:aws:sqs:eu-west-1:123456789012:rpmbucket-reconcile-dlq" }
+  }
+  assert {
+    condition     = aws_scheduler_schedule.reconcile[0].target[0].dead_letter_config[0].arn == aws_sqs_queue.reconcile_dlq[0].arn
+    error_message = "the schedule must send events it could not deliver to the reconcile dead-letter queue"
+  }
+  assert {
+    condition     = aws_lambda_function_event_invoke_config.indexer[0].destination_config[0].on_failure[0].destination == aws_sqs_queue.reconcile_dlq[0].arn
+    error_message = "a reconcile run that failed after Lambda's retries must go to the reconcile dead-letter queue"
+  }
+  assert {
+    condition     = aws_sqs_queue.reconcile_dlq[0].name == "rpmbucket-reconcile-dlq" && aws_sqs_queue.reconcile_dlq[0].name != aws_sqs_queue.dlq.name
+    error_message = "the reconcile dead-letter queue must be its own queue, named after the module"
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.reconcile_failed[0].metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.reconcile_failed[0].threshold == 0
+      && aws_cloudwatch_metric_alarm.reconcile_failed[0].comparison_operator == "GreaterThanThreshold"
+      && length(aws_cloudwatch_metric_alarm.reconcile_failed[0].dimensions) == 1
+    && aws_cloudwatch_metric_alarm.reconcile_failed[0].dimensions["QueueName"] == aws_sqs_queue.reconcile_dlq[0].name)
+    error_message = "an alarm must fire when the reconcile dead-letter queue is not empty"
+  }
+}
+
+run "no_schedule_no_reconcile_queue_or_alarm" {
+  command = plan
+  variables {
+    reconcile_schedule = null
+  }
+  assert {
+    condition = (length(aws_scheduler_schedule.reconcile) == 0 && length(aws_sqs_queue.reconcile_dlq) == 0
+      && length(aws_cloudwatch_metric_alarm.reconcile_failed) == 0 && length(aws_lambda_function_event_invoke_config.indexer) == 0
+    && output.reconcile_dlq_url == null)
+    error_message = "reconcile_schedule = null must create no schedule, reconcile dead-letter queue, invoke config or alarm"
   }
 }

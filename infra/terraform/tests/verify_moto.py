@@ -215,6 +215,32 @@ def main():
         trust = role["AssumeRolePolicyDocument"]
         trust = trust if isinstance(trust, dict) else json.loads(urllib.parse.unquote(trust))
         check(trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}, "scheduler role trusts only EventBridge Scheduler")
+
+        # Failed reconciles: undelivered events (Scheduler) and failed runs (Lambda's asynchronous
+        # on-failure destination) go to a queue of their own, which is alarmed on.
+        rq_url = out["reconcile_dlq_url"]
+        rq_name = rq_url.rstrip("/").split("/")[-1]
+        rq_arn = sqs.get_queue_attributes(QueueUrl=rq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        check(rq_name != dlq_name, "the reconcile dead-letter queue is not the notifications' DLQ", rq_name)
+        check(s["Target"].get("DeadLetterConfig", {}).get("Arn") == rq_arn,
+              "the schedule sends events it could not deliver to the reconcile dead-letter queue", s["Target"].get("DeadLetterConfig"))
+        eic = lam.get_function_event_invoke_config(FunctionName=out["indexer_function_name"])
+        check(eic.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") == rq_arn
+              and eic.get("MaximumRetryAttempts") == 2,
+              "a reconcile run that fails after Lambda's 2 retries goes to the reconcile dead-letter queue",
+              {k: eic.get(k) for k in ("DestinationConfig", "MaximumRetryAttempts")})
+        ra = alarms.get(f"{name}-reconcile-failed", {})
+        check(ra.get("Namespace") == "AWS/SQS" and ra.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+              and ra.get("Threshold") == 0 and ra.get("ComparisonOperator") == "GreaterThanThreshold"
+              and ra.get("Dimensions") == [{"Name": "QueueName", "Value": rq_name}],
+              "alarm when the reconcile dead-letter queue is not empty", {k: ra.get(k) for k in ("MetricName", "Dimensions")})
+        sched_docs = [iam.get_role_policy(RoleName=role["RoleName"], PolicyName=n)["PolicyDocument"]
+                      for n in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]]
+        sched_docs = [d if isinstance(d, dict) else json.loads(urllib.parse.unquote(d)) for d in sched_docs]
+        sends = [st for d in sched_docs for st in d["Statement"]
+                 if "sqs:SendMessage" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])]
+        check([st["Resource"] for st in sends] in ([rq_arn], [[rq_arn]]),
+              "the scheduler role may send to the reconcile dead-letter queue, and only to it", sends)
         for key in ("indexer_role_arn", "gateway_role_arn"):
             r = iam.get_role(RoleName=out[key].split("/")[-1])["Role"]
             t = r["AssumeRolePolicyDocument"]

@@ -38,6 +38,11 @@ output "dlq_url" {
   value       = module.rpmbucket.dlq_url
 }
 
+output "reconcile_dlq_url" {
+  description = "Scheduled reconcile runs that could not be delivered or failed (alarmed when not empty)."
+  value       = module.rpmbucket.reconcile_dlq_url
+}
+
 output "indexer_function_name" {
   description = "Indexer function."
   value       = module.rpmbucket.indexer_function_name
