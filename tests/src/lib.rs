@@ -39,6 +39,7 @@ use sha2::{Digest as _, Sha256};
 pub mod gen;
 pub mod gpg;
 pub mod http;
+pub mod s3proxy;
 
 pub use http::StaticServer;
 
