@@ -381,15 +381,26 @@ async fn check_repomd(
             }
         }
     }
-    // Acknowledged adds are published; acknowledged removals stay removed.
-    let ops = shared.ops.lock().unwrap().clone();
-    for (i, a) in ops.iter().enumerate() {
-        if !a.acked() || a.end.is_none_or(|e| e >= t0) {
-            continue;
+    // Acknowledged adds are published; acknowledged removals stay removed. Per package and
+    // kind only the acknowledged command that started last counts: one that started earlier
+    // is explained whenever that one is (its window starts earlier).
+    let ops = shared.ops.lock().unwrap();
+    let mut by_name: BTreeMap<&str, Vec<(usize, &Op)>> = BTreeMap::new();
+    for (i, o) in ops.iter().enumerate() {
+        for n in &o.names {
+            by_name.entry(n.as_str()).or_default().push((i, o));
         }
-        for name in &a.names {
-            let present = out.contains_key(name);
-            let (want, other) = match a.kind {
+    }
+    let mut found = Vec::new();
+    for (name, list) in &by_name {
+        for kind in [Kind::Add, Kind::Rm] {
+            let last = list
+                .iter()
+                .filter(|(_, o)| o.kind == kind && o.acked() && o.end.is_some_and(|e| e < t0))
+                .max_by_key(|(_, o)| o.start);
+            let Some((i, a)) = last else { continue };
+            let present = out.contains_key(*name);
+            let (want, other) = match kind {
                 Kind::Add => (true, Kind::Rm),
                 Kind::Rm => (false, Kind::Add),
             };
@@ -398,13 +409,12 @@ async fn check_repomd(
             }
             // Explained by a command of the other kind on the same package that ran at the
             // same time or later (and had started when the repomd.xml was read).
-            let explained = ops.iter().any(|o| {
-                o.kind == other && o.names.contains(name) && o.start < t1 && o.reaches_past(a.start)
-            });
+            let explained = list
+                .iter()
+                .any(|(_, o)| o.kind == other && o.start < t1 && o.reaches_past(a.start));
             if !explained {
-                shared.violation(format!(
-                    "{name}: acknowledged {:?} (command #{i}) {} in a later repomd.xml",
-                    a.kind,
+                found.push(format!(
+                    "{name}: acknowledged {kind:?} (command #{i}) {} in a later repomd.xml",
                     if want {
                         "is not published"
                     } else {
@@ -413,6 +423,10 @@ async fn check_repomd(
                 ));
             }
         }
+    }
+    drop(ops);
+    for v in found {
+        shared.violation(v);
     }
     Some(Observed { packages: out })
 }
