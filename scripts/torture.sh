@@ -6,7 +6,8 @@
 #   scripts/torture.sh [MINUTES] [WRITERS]     defaults: 30 minutes, 6 writers
 #
 # The binaries are copied out of the target directory first, so a build started meanwhile
-# (the target directory may be shared) cannot swap them under the run.
+# (the target directory may be shared) cannot swap them under the run. TORTURE_BINARIES=DIR
+# uses DIR/rpmbucket and DIR/torture_cli instead of building.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +24,10 @@ start_moto
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rpmbucket-torture-XXXXXX")
 on_cleanup "rm -rf '$WORK'"
+if [[ -n ${TORTURE_BINARIES:-} ]]; then
+  # Already built (a directory holding rpmbucket and torture_cli).
+  cp "$TORTURE_BINARIES/rpmbucket" "$TORTURE_BINARIES/torture_cli" "$WORK/"
+else
 step "build: rpmbucket and the torture test"
 cargo build -p rpmbucket --bin rpmbucket --quiet
 cp "$CARGO_TARGET_DIR/debug/rpmbucket" "$WORK/rpmbucket"
@@ -30,6 +35,7 @@ TEST_BIN=$(cargo test -p rpmbucket-tests --test torture_cli --no-run --message-f
   sed -n 's/.*"executable":"\([^"]*torture_cli[^"]*\)".*/\1/p' | tail -1)
 [[ -x $TEST_BIN ]] || die "no torture_cli test binary"
 cp "$TEST_BIN" "$WORK/torture_cli"
+fi
 COMMIT=$(git rev-parse --short HEAD)
 
 REPORT=$WORK/report.jsonl
