@@ -374,3 +374,40 @@ async fn the_cli_refuses_a_lying_backend_and_names_the_problem() {
         .await
         .is_ok());
 }
+
+/// A probe that could not run (its first write failed) lets that publish go on, but is not
+/// remembered as a pass: the next publish of the same indexer probes again and refuses the
+/// lying backend.
+#[tokio::test]
+async fn a_probe_that_could_not_run_is_tried_again() {
+    let s = setup().await;
+    let root = "el9/x86_64/";
+    let key = format!("{root}{}", fx::BASIC);
+    s.direct
+        .put(
+            &key,
+            Bytes::from(std::fs::read(fixture(fx::BASIC)).unwrap()),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    let mut rules = lying_rules();
+    rules.push(
+        Rule::new("probe fails", Fault::InternalError)
+            .method("PUT")
+            .key("rpmbucket-conditional-write-probe-*")
+            .times(1),
+    );
+    s.proxy.set_rules(rules);
+    let via: Arc<dyn ObjectStore> = Arc::new(s.via(1).await);
+    let indexer = Indexer::new(via, Layout::new(vec![]), RepoConfig::default());
+    indexer
+        .apply(root, &[Change::created(&key)])
+        .await
+        .expect("the probe could not run: this publish goes on");
+    assert_eq!(s.fired("probe fails"), 1);
+    match indexer.apply(root, &[Change::created(&key)]).await {
+        Err(Error::ConditionalWritesIgnored { .. }) => {}
+        other => panic!("the second publish must probe again and refuse: {other:?}"),
+    }
+}

@@ -611,23 +611,25 @@ impl Indexer {
     async fn check_conditional_writes(&self) -> Result<()> {
         let outcome = self
             .probe
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 match probe_conditional_writes(&*self.store).await {
-                    Ok(()) => Ok(()),
-                    Err(ProbeError::Ignored(reason)) => Err(reason),
-                    // Could not probe (store down): try again next time.
-                    Err(ProbeError::Store(e)) => {
-                        tracing::warn!(error = %e, "conditional-write probe failed");
-                        Ok(())
-                    }
+                    Ok(()) => Ok(Ok(())),
+                    Err(ProbeError::Ignored(reason)) => Ok(Err(reason)),
+                    Err(ProbeError::Store(e)) => Err(e),
                 }
             })
             .await;
         match outcome {
-            Ok(()) => Ok(()),
-            Err(reason) => Err(Error::ConditionalWritesIgnored {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(Error::ConditionalWritesIgnored {
                 reason: reason.clone(),
             }),
+            // Could not probe (store failing, or no right to write the probe key): nothing is
+            // cached, so the next publish of this indexer probes again.
+            Err(e) => {
+                tracing::warn!(error = %e, "conditional-write probe failed; probing again next time");
+                Ok(())
+            }
         }
     }
 
