@@ -135,6 +135,19 @@ impl ObjectStore for CountingStore {
         self.inner.put(key, body, opts).await
     }
 
+    async fn put_pair(
+        &self,
+        first: (&str, Bytes, PutOptions),
+        second: (&str, Bytes, PutOptions),
+    ) -> Result<(ObjectMeta, Result<ObjectMeta>)> {
+        bump(&self.c.put, 2);
+        bump(
+            &self.c.bytes_written,
+            (first.1.len() + second.1.len()) as u64,
+        );
+        self.inner.put_pair(first, second).await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         bump(&self.c.delete, 1);
         self.inner.delete(key).await

@@ -2,14 +2,19 @@
 //!
 //! With a signing key, each publish writes `repodata/repomd.xml.key` (the key file's public
 //! keys) before the `repomd.xml` swap and `repodata/repomd.xml.asc` (a detached signature of
-//! exactly the `repomd.xml` bytes) right after it. The two objects cannot change together:
-//! the signature is made before the swap, so only one PUT separates the two writes, and a
-//! reader that fetches `repomd.xml` first (dnf, zypper) sees a mismatch only when its two GETs
-//! fall inside that gap or span it entirely (writing the `.asc` first would add every other
-//! overlap). The `.asc` write is followed by a HEAD of `repomd.xml`: if another publisher swapped in
-//! between, its bytes are read back and signed again, so the last `.asc` written always
-//! matches the last `repomd.xml` (see the README, "Signed metadata"). Both carry the short
-//! Cache-Control of `repomd.xml`, so a cache can hold a mismatched pair for at most that long.
+//! exactly the `repomd.xml` bytes) together with it. The two objects cannot change in one
+//! step: readers (dnf/librepo, zypper) fetch `repomd.xml` and then `repomd.xml.asc`, and a
+//! reader sees a mismatched pair exactly when one of the two writes falls between its two
+//! GETs, whatever their order. So the gap between the two writes is made as short as the
+//! store allows: the signature is made before the swap and both are written with
+//! [`ObjectStore::put_pair`] (the local store renames the two prepared files one after the
+//! other, microseconds apart; on S3 the `.asc` PUT follows the swap's). (A `.asc` holding two
+//! signatures, of the old and the new `repomd.xml`, does not help: librepo judges only the
+//! first signature of the file, and `gpg --verify` fails on any bad one.) The `.asc` write is
+//! followed by a HEAD of `repomd.xml`: if another publisher swapped in between, its bytes are
+//! read back and signed again, so the last `.asc` written always matches the last `repomd.xml`
+//! (see the README, "Signed metadata"). Both carry the short Cache-Control of `repomd.xml`,
+//! so a cache can hold a mismatched pair for at most that long.
 //!
 //! The package policy ([`PackagePolicy`]) is checked on every package read: the whole object
 //! is streamed, the header signature verified against the keyring over the main header bytes
@@ -268,8 +273,30 @@ pub(crate) async fn put_public_keys(
     Ok(())
 }
 
-/// After the swap: sign `repomd.xml` (the bytes this publisher wrote, with their ETag), write
-/// the `.asc`, and make sure it still matches; sign what is there now if another publisher
+/// The key of a repository's `repomd.xml.asc`.
+pub(crate) fn signature_key(root: &str) -> String {
+    key_of(root, SIGNATURE_FILE)
+}
+
+/// How `repomd.xml.asc` is written: overwritten, with the short cache lifetime of
+/// `repomd.xml`.
+pub(crate) fn signature_put_options() -> PutOptions {
+    short_opts(PutMode::Overwrite, "application/pgp-signature")
+}
+
+/// The signature [`sign_published`] starts from.
+pub(crate) enum FirstSignature {
+    /// Already written (with the swap).
+    Written,
+    /// Made, still to write.
+    Made(Bytes),
+    /// To make from the body.
+    ToMake,
+}
+
+/// After the swap: make sure the `.asc` matches `repomd.xml` (the bytes this publisher wrote,
+/// with their ETag): write the signature unless it is already written, then check that
+/// `repomd.xml` is still this publisher's; sign what is there now if another publisher
 /// swapped meanwhile.
 pub(crate) async fn sign_published(
     store: &dyn ObjectStore,
@@ -278,20 +305,23 @@ pub(crate) async fn sign_published(
     signer: &Signer,
     mut body: Bytes,
     mut etag: String,
-    mut presigned: Option<Bytes>,
+    mut first: FirstSignature,
 ) -> Result<()> {
     let repomd = key_of(root, "repomd.xml");
-    let asc = key_of(root, SIGNATURE_FILE);
+    let asc = signature_key(root);
     for _ in 0..SIGN_ROUNDS {
-        let sig = match presigned.take() {
-            Some(sig) => sig,
-            None => Bytes::from(sign_repomd(signer, root, &body)?),
+        let sig = match std::mem::replace(&mut first, FirstSignature::ToMake) {
+            FirstSignature::Written => None,
+            FirstSignature::Made(sig) => Some(sig),
+            FirstSignature::ToMake => Some(Bytes::from(sign_repomd(signer, root, &body)?)),
         };
-        let opts = short_opts(PutMode::Overwrite, "application/pgp-signature");
-        retry(options, "put", || {
-            store.put(&asc, sig.clone(), opts.clone())
-        })
-        .await?;
+        if let Some(sig) = sig {
+            let opts = signature_put_options();
+            retry(options, "put", || {
+                store.put(&asc, sig.clone(), opts.clone())
+            })
+            .await?;
+        }
         let now = match retry(options, "head", || store.head(&repomd)).await {
             Ok(m) => m,
             Err(store::Error::NotFound { .. }) => return Ok(()),

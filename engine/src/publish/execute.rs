@@ -361,17 +361,38 @@ impl Indexer {
             content_type: Some("application/xml".into()),
             cache_control: Some(CACHE_SHORT.into()),
         };
-        // Signed before the swap: only the `.asc` PUT separates the two objects.
+        // Signed before the swap, and written together with it (`put_pair`: on the local
+        // store one rename after the other, on S3 the next PUT), see `crate::trust`.
         let presigned = match &config.signer {
             Some(s) => Some(Bytes::from(crate::trust::sign_repomd(s, root, &body)?)),
             None => None,
         };
-        let swapped_etag = match retry(&self.options, "put", || {
-            run.store.put(&key, body.clone(), opts.clone())
+        let asc_key = crate::trust::signature_key(root);
+        let swapped = retry(&self.options, "put", || async {
+            match &presigned {
+                Some(sig) => {
+                    let (meta, asc) = run
+                        .store
+                        .put_pair(
+                            (&key, body.clone(), opts.clone()),
+                            (&asc_key, sig.clone(), crate::trust::signature_put_options()),
+                        )
+                        .await?;
+                    if let Err(e) = &asc {
+                        tracing::warn!(root, error = %e, "writing repomd.xml.asc with the swap failed; writing it again");
+                    }
+                    Ok((meta, asc.is_ok()))
+                }
+                None => run
+                    .store
+                    .put(&key, body.clone(), opts.clone())
+                    .await
+                    .map(|m| (m, false)),
+            }
         })
-        .await
-        {
-            Ok(meta) => meta.etag,
+        .await;
+        let (swapped_etag, asc_written) = match swapped {
+            Ok((meta, asc_written)) => (meta.etag, asc_written),
             Err(store::Error::Precondition { .. }) | Err(store::Error::AlreadyExists { .. }) => {
                 if !self.swap_landed(run, &key, &token).await? {
                     return Ok(None);
@@ -381,13 +402,18 @@ impl Indexer {
                     "precondition failed on a retried swap that had landed"
                 );
                 // ETag unknown: the signing step reads back and signs what is there.
-                String::new()
+                (String::new(), false)
             }
             Err(e) => return Err(e.into()),
         };
-        // Its signature right after (see `crate::trust` on the window between the two).
+        // Make sure the signature matches (see `crate::trust` on the window between the two).
         match &config.signer {
             Some(signer) => {
+                let first = match (asc_written, presigned) {
+                    (true, _) => crate::trust::FirstSignature::Written,
+                    (false, Some(sig)) => crate::trust::FirstSignature::Made(sig),
+                    (false, None) => crate::trust::FirstSignature::ToMake,
+                };
                 crate::trust::sign_published(
                     &*run.store,
                     &self.options,
@@ -395,7 +421,7 @@ impl Indexer {
                     signer,
                     body,
                     swapped_etag,
-                    presigned,
+                    first,
                 )
                 .await?
             }

@@ -571,7 +571,7 @@ impl Indexer {
             signer,
             body,
             meta.etag,
-            None,
+            crate::trust::FirstSignature::ToMake,
         )
         .await
     }

@@ -34,6 +34,7 @@ pub async fn run_all(store: Arc<dyn ObjectStore>, many: usize) {
     missing_objects(&*store).await;
     create_twice(&*store).await;
     update_preconditions(&*store).await;
+    put_pair(&*store).await;
     delete_is_idempotent(&*store).await;
     odd_keys(&*store).await;
     stream(&*store).await;
@@ -184,6 +185,65 @@ pub async fn update_preconditions(store: &dyn ObjectStore) {
         Err(Error::NotFound { .. })
     ));
     store.delete("upd/k").await.unwrap();
+}
+
+/// `put_pair`: both objects written when the first's precondition holds (ETags as `head`
+/// reports them); nothing written when it does not.
+pub async fn put_pair(store: &dyn ObjectStore) {
+    let (a, b) = ("pair/dir/repomd.xml", "pair/dir/repomd.xml.asc");
+    let (m1, r) = store
+        .put_pair(
+            (a, Bytes::from_static(b"r1"), create()),
+            (b, Bytes::from_static(b"s1"), PutOptions::default()),
+        )
+        .await
+        .unwrap();
+    let s1 = r.unwrap();
+    assert_eq!(store.head(a).await.unwrap().etag, m1.etag);
+    assert_eq!(store.head(b).await.unwrap().etag, s1.etag);
+    // A stale precondition on the first: neither object changes.
+    let err = store
+        .put_pair(
+            (a, Bytes::from_static(b"r2"), update("\"stale\"")),
+            (b, Bytes::from_static(b"s2"), PutOptions::default()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Precondition { ref key } if key == a),
+        "{err:?}"
+    );
+    assert_eq!(store.get(a).await.unwrap().0.as_ref(), b"r1");
+    assert_eq!(store.get(b).await.unwrap().0.as_ref(), b"s1");
+    // The current ETag: both replaced.
+    let (m2, r) = store
+        .put_pair(
+            (a, Bytes::from_static(b"r2"), update(&m1.etag)),
+            (b, Bytes::from_static(b"s2"), PutOptions::default()),
+        )
+        .await
+        .unwrap();
+    r.unwrap();
+    assert_ne!(m1.etag, m2.etag);
+    assert_eq!(store.get(a).await.unwrap().0.as_ref(), b"r2");
+    assert_eq!(store.get(b).await.unwrap().0.as_ref(), b"s2");
+    // Keys in different directories work too.
+    let (_, r) = store
+        .put_pair(
+            ("pair/x", Bytes::from_static(b"x"), create()),
+            (
+                "pair/other/y",
+                Bytes::from_static(b"y"),
+                PutOptions::default(),
+            ),
+        )
+        .await
+        .unwrap();
+    r.unwrap();
+    assert_eq!(store.get("pair/other/y").await.unwrap().0.as_ref(), b"y");
+    for k in [a, b, "pair/x", "pair/other/y"] {
+        store.delete(k).await.unwrap();
+    }
 }
 
 /// Rewriting an object changes its ETag each time, even with a body it had before, so a stale

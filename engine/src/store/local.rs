@@ -299,6 +299,96 @@ impl Drop for TempFile {
     }
 }
 
+/// A body written to a temp file next to its target and `fsync`ed, ready to be renamed.
+struct Staged {
+    key: String,
+    target: PathBuf,
+    tmp: TempFile,
+}
+
+/// Writes the body (via `fill`) to a temp file next to the target and `fsync`s it.
+fn stage(root: &Path, key: &str, fill: impl FnOnce(&mut File) -> io::Result<()>) -> Result<Staged> {
+    let target = root.join(key);
+    let mut tmp = TempFile::create(key, &target)?;
+    fill(tmp.file()).map_err(|e| io_error(key, &tmp.path, e))?;
+    tmp.file()
+        .sync_all()
+        .map_err(|e| io_error(key, &tmp.path, e))?;
+    Ok(Staged {
+        key: key.to_owned(),
+        target,
+        tmp,
+    })
+}
+
+impl Staged {
+    /// Under the locks: check `mode` against the current object and stamp the temp file.
+    /// Returns the new object's metadata (the file is not renamed yet).
+    fn check_and_stamp(
+        &mut self,
+        root: &Path,
+        mode: &PutMode,
+        lock: &mut WriteLock,
+    ) -> Result<ObjectMeta> {
+        let key = self.key.as_str();
+        let current = stat(root, key)?;
+        match (mode, &current) {
+            (PutMode::Overwrite, _) => {}
+            (PutMode::Create, None) => {}
+            (PutMode::Create, Some(_)) => {
+                return Err(Error::AlreadyExists {
+                    key: key.to_owned(),
+                })
+            }
+            (PutMode::Update(etag), Some(cur)) if &cur.etag == etag => {}
+            (PutMode::Update(_), _) => {
+                return Err(Error::Precondition {
+                    key: key.to_owned(),
+                })
+            }
+        }
+        if fs::symlink_metadata(&self.target).is_ok_and(|md| md.is_dir()) {
+            return Err(Error::other(
+                key,
+                format!(
+                    "{} is a directory (keys under {key}/ exist)",
+                    self.target.display()
+                ),
+            ));
+        }
+        // Later than the file it replaces, even if that one was stamped through another root.
+        let floor = current
+            .as_ref()
+            .and_then(|_| fs::metadata(&self.target).ok()?.modified().ok());
+        let stamp = lock.next_stamp(key, floor)?;
+        self.tmp
+            .file()
+            .set_modified(stamp)
+            .map_err(|e| io_error(key, &self.tmp.path, e))?;
+        let md = self
+            .tmp
+            .file()
+            .metadata()
+            .map_err(|e| io_error(key, &self.tmp.path, e))?;
+        Ok(meta_of(key, &md))
+    }
+
+    /// Rename the temp file over the target (under the locks).
+    fn rename(mut self) -> Result<()> {
+        fs::rename(&self.tmp.path, &self.target)
+            .map_err(|e| io_error(&self.key, &self.target, e))?;
+        self.tmp.file = None;
+        Ok(())
+    }
+}
+
+/// `fsync` a directory (makes the renames in it durable).
+fn sync_dir(key: &str, dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(key, dir, e))
+}
+
 /// Writes the body (via `fill`) to a temp file, then checks `mode` and renames under the lock.
 fn put_blocking(
     root: &Path,
@@ -306,64 +396,52 @@ fn put_blocking(
     mode: &PutMode,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<ObjectMeta> {
-    let target = root.join(key);
-    let mut tmp = TempFile::create(key, &target)?;
-    fill(tmp.file()).map_err(|e| io_error(key, &tmp.path, e))?;
-    tmp.file()
-        .sync_all()
-        .map_err(|e| io_error(key, &tmp.path, e))?;
-
-    let dir = target.parent().expect("a key path has a parent");
-    let _dir_lock = DirLock::acquire(dir, key)?;
+    let mut staged = stage(root, key, fill)?;
+    let dir = staged
+        .target
+        .parent()
+        .expect("a key path has a parent")
+        .to_owned();
+    let _dir_lock = DirLock::acquire(&dir, key)?;
     let mut lock = WriteLock::acquire(root, key)?;
-    let current = stat(root, key)?;
-    match (mode, &current) {
-        (PutMode::Overwrite, _) => {}
-        (PutMode::Create, None) => {}
-        (PutMode::Create, Some(_)) => {
-            return Err(Error::AlreadyExists {
-                key: key.to_owned(),
-            })
-        }
-        (PutMode::Update(etag), Some(cur)) if &cur.etag == etag => {}
-        (PutMode::Update(_), _) => {
-            return Err(Error::Precondition {
-                key: key.to_owned(),
-            })
-        }
-    }
-    if fs::symlink_metadata(&target).is_ok_and(|md| md.is_dir()) {
-        return Err(Error::other(
-            key,
-            format!(
-                "{} is a directory (keys under {key}/ exist)",
-                target.display()
-            ),
-        ));
-    }
-    // Later than the file it replaces, even if that one was stamped through another root.
-    let floor = current
-        .as_ref()
-        .and_then(|_| fs::metadata(&target).ok()?.modified().ok());
-    let stamp = lock.next_stamp(key, floor)?;
-    tmp.file()
-        .set_modified(stamp)
-        .map_err(|e| io_error(key, &tmp.path, e))?;
-    let md = tmp
-        .file()
-        .metadata()
-        .map_err(|e| io_error(key, &tmp.path, e))?;
-    fs::rename(&tmp.path, &target).map_err(|e| io_error(key, &target, e))?;
-    tmp.file = None;
+    let meta = staged.check_and_stamp(root, mode, &mut lock)?;
+    staged.rename()?;
     drop(lock);
+    sync_dir(key, &dir)?;
+    Ok(meta)
+}
 
-    if let Some(dir) = target.parent() {
-        // Make the rename durable.
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_error(key, dir, e))?;
-    }
-    Ok(meta_of(key, &md))
+/// [`ObjectStore::put_pair`] for two keys of one directory: both bodies are written and
+/// `fsync`ed first, then, under the locks, `first`'s mode is checked (and `second`'s) and
+/// the two renames follow each other, so a reader sees both changes within microseconds.
+fn put_pair_blocking(
+    root: &Path,
+    first: (&str, &[u8], &PutMode),
+    second: (&str, &[u8], &PutMode),
+) -> Result<(ObjectMeta, Result<ObjectMeta>)> {
+    let mut a = stage(root, first.0, |f| f.write_all(first.1))?;
+    let mut b = match stage(root, second.0, |f| f.write_all(second.1)) {
+        Ok(b) => b,
+        // The second body could not be written: write the first alone.
+        Err(e) => {
+            return put_blocking(root, first.0, first.2, |f| f.write_all(first.1))
+                .map(|m| (m, Err(e)))
+        }
+    };
+    let dir = a
+        .target
+        .parent()
+        .expect("a key path has a parent")
+        .to_owned();
+    let _dir_lock = DirLock::acquire(&dir, first.0)?;
+    let mut lock = WriteLock::acquire(root, first.0)?;
+    let meta_a = a.check_and_stamp(root, first.2, &mut lock)?;
+    let second_meta = b.check_and_stamp(root, second.2, &mut lock);
+    a.rename()?;
+    let second_result = second_meta.and_then(|m| b.rename().map(|()| m));
+    drop(lock);
+    sync_dir(first.0, &dir)?;
+    Ok((meta_a, second_result))
 }
 
 fn delete_blocking(root: &Path, key: &str) -> Result<()> {
@@ -538,6 +616,27 @@ impl ObjectStore for LocalStore {
         .await
     }
 
+    async fn put_pair(
+        &self,
+        first: (&str, Bytes, PutOptions),
+        second: (&str, Bytes, PutOptions),
+    ) -> Result<(ObjectMeta, Result<ObjectMeta>)> {
+        validate_key(first.0)?;
+        let same_dir = validate_key(second.0).is_ok()
+            && Path::new(first.0).parent() == Path::new(second.0).parent();
+        if !same_dir {
+            let meta = self.put(first.0, first.1, first.2).await?;
+            return Ok((meta, self.put(second.0, second.1, second.2).await));
+        }
+        let (ka, kb) = (first.0.to_owned(), second.0.to_owned());
+        let (ba, bb) = (first.1, second.1);
+        let (ma, mb) = (first.2.mode, second.2.mode);
+        self.blocking(first.0, move |root| {
+            put_pair_blocking(root, (&ka, &ba, &ma), (&kb, &bb, &mb))
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         validate_key(key)?;
         let k = key.to_owned();
@@ -641,6 +740,33 @@ mod tests {
             .map(|m| m.key)
             .collect();
         assert_eq!(keys, ["a/b"]);
+    }
+
+    #[tokio::test]
+    async fn failed_pair_leaves_no_temp_file_and_writes_nothing() {
+        let (_dir, store) = store();
+        store
+            .put("r/k", Bytes::from_static(b"1"), PutOptions::default())
+            .await
+            .unwrap();
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        let err = store
+            .put_pair(
+                ("r/k", Bytes::from_static(b"2"), create),
+                ("r/k.asc", Bytes::from_static(b"s"), PutOptions::default()),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+        let names: Vec<_> = fs::read_dir(store.root().join("r"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["k"]);
+        assert_eq!(store.get("r/k").await.unwrap().0, "1");
     }
 
     #[tokio::test]

@@ -199,6 +199,20 @@ pub trait ObjectStore: Debug + Send + Sync {
             .map_err(|e| Error::other(key, e))?;
         self.put(key, Bytes::from(body), opts).await
     }
+    /// Write `first` (honouring its mode) and then `second`, so that readers see the two
+    /// changes as close together in time as the backend allows; `second` is written only if
+    /// `first` was. An `Err` means `first` was not written; otherwise the inner result is
+    /// that of `second`. Used for `repomd.xml` and its detached signature, which readers
+    /// fetch one after the other. The default writes one after the other (on S3 the two
+    /// changes are one PUT apart); the local store renames both files in one step.
+    async fn put_pair(
+        &self,
+        first: (&str, Bytes, PutOptions),
+        second: (&str, Bytes, PutOptions),
+    ) -> Result<(ObjectMeta, Result<ObjectMeta>)> {
+        let meta = self.put(first.0, first.1, first.2).await?;
+        Ok((meta, self.put(second.0, second.1, second.2).await))
+    }
     /// Delete an object; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every object whose key starts with `prefix`, in key order.
@@ -226,6 +240,13 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Arc<T> {
     }
     async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
         (**self).put_file(key, path, opts).await
+    }
+    async fn put_pair(
+        &self,
+        first: (&str, Bytes, PutOptions),
+        second: (&str, Bytes, PutOptions),
+    ) -> Result<(ObjectMeta, Result<ObjectMeta>)> {
+        (**self).put_pair(first, second).await
     }
     async fn delete(&self, key: &str) -> Result<()> {
         (**self).delete(key).await
