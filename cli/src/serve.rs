@@ -38,9 +38,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = rpmbucket_gateway::app::DEFAULT_MAX_UPLOAD)]
     pub max_upload: u64,
     /// Seconds to receive a request's header, counted from the connection's start or the end
-    /// of the previous response (so also the idle keep-alive timeout).
+    /// of the previous response.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub header_timeout: u64,
+    /// Idle keep-alive timeout: seconds without traffic after which a connection is closed
+    /// once no request is in progress.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub idle_timeout: u64,
     /// Seconds to receive one request body.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub body_timeout: u64,
@@ -87,6 +91,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     opts.limits = rpmbucket_gateway::app::Limits::new(args.max_upload, args.max_waiters);
     opts.conn = rpmbucket_gateway::local::ConnLimits {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         body_timeout: Duration::from_secs(args.body_timeout.max(1)),
         max_connections: args.max_connections.max(1),
         max_connections_per_client: args.max_connections_per_client.max(1),

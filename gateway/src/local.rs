@@ -35,9 +35,13 @@ use crate::path::PackagePath;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnLimits {
     /// Time to receive a request's complete header, counted from the connection's start or
-    /// the end of the previous response; so it is also the idle keep-alive timeout (hyper's
-    /// `header_read_timeout`).
+    /// the end of the previous response (hyper's `header_read_timeout`).
     pub header_timeout: Duration,
+    /// Idle keep-alive timeout: a connection with no traffic for this long is closed as soon
+    /// as it has no request in progress (at once when idle between requests; after the
+    /// response otherwise). The header timeout also bounds the wait for a next request, so an
+    /// idle connection lives at most the shorter of the two.
+    pub idle_timeout: Duration,
     /// Longest time to receive one request body (tower-http's `RequestBodyTimeout`).
     pub body_timeout: Duration,
     /// Open connections at most; more are answered 503 and closed.
@@ -50,6 +54,7 @@ impl Default for ConnLimits {
     fn default() -> ConnLimits {
         ConnLimits {
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(3600),
             max_connections: 512,
             max_connections_per_client: 64,
@@ -152,6 +157,87 @@ impl Drop for ClientSlot {
                 c.remove(&self.ip);
             }
         }
+    }
+}
+
+/// Milliseconds since the first call (a clock for [`Activity`]).
+fn now_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+/// A connection's stream that records when bytes last moved in either direction (for the
+/// idle timeout).
+struct Activity {
+    inner: tokio::net::TcpStream,
+    last: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+impl tokio::io::AsyncRead for Activity {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for Activity {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -642,7 +728,7 @@ impl LocalServer {
     }
 
     /// Serve until `shutdown` resolves: HTTP/1.1 through hyper with the header-read timeout,
-    /// at most [`ConnLimits::max_connections`] connections and
+    /// the idle keep-alive timeout, at most [`ConnLimits::max_connections`] connections and
     /// [`ConnLimits::max_connections_per_client`] per client address (more are answered 503
     /// and closed at once, so they cost no file descriptor for long).
     pub async fn run(
@@ -655,9 +741,13 @@ impl LocalServer {
         http.timer(TokioTimer::new())
             .header_read_timeout(self.conn.header_timeout)
             .keep_alive(true);
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let slots = Arc::new(Semaphore::new(self.conn.max_connections.max(1)));
+        // Connections close gracefully (finishing the request in progress) when this turns
+        // true; the server waits for them by taking back every connection slot.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let max_connections = self.conn.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+        let slots = Arc::new(Semaphore::new(max_connections));
         let per_client: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+        let idle = self.conn.idle_timeout;
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -684,20 +774,51 @@ impl LocalServer {
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            let last = Arc::new(AtomicU64::new(now_ms()));
+            let io = Activity {
+                inner: stream,
+                last: Arc::clone(&last),
+            };
             let svc = axum::Extension(ConnectInfo(peer)).layer(self.router.clone());
             let conn = http.serve_connection(
-                TokioIo::new(stream),
+                TokioIo::new(io),
                 hyper_util::service::TowerToHyperService::new(svc),
             );
-            let conn = graceful.watch(conn);
+            let mut stop = stop_rx.clone();
             tokio::spawn(async move {
-                let _ = conn.await;
+                let mut conn = std::pin::pin!(conn);
+                let mut closing = false;
+                loop {
+                    let quiet = Duration::from_millis(
+                        now_ms().saturating_sub(last.load(Ordering::Relaxed)),
+                    );
+                    let check = tokio::time::sleep(idle.saturating_sub(quiet));
+                    tokio::select! {
+                        _ = conn.as_mut() => break,
+                        () = check, if !closing => {
+                            let quiet = now_ms().saturating_sub(last.load(Ordering::Relaxed));
+                            if Duration::from_millis(quiet) >= idle {
+                                conn.as_mut().graceful_shutdown();
+                                closing = true;
+                            }
+                        }
+                        _ = stop.changed(), if !closing => {
+                            conn.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                    }
+                }
                 drop((slot, client));
             });
         }
         drop(self.listener);
         // In-flight requests finish; idle connections close.
-        let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            slots.acquire_many(max_connections as u32),
+        )
+        .await;
         Ok(())
     }
 }

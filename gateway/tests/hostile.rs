@@ -374,6 +374,94 @@ async fn header_sent_one_byte_a_second_is_cut() {
     );
 }
 
+/// Read one HTTP response (headers and a `Content-Length` body) → (status, body).
+async fn read_response(c: &mut TcpStream) -> (u16, String) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
+                return (status, body);
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut chunk))
+            .await
+            .expect("response within 10 s")
+            .expect("read response");
+        assert!(n > 0, "connection closed mid-response: {buf:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Seconds until the server closes `c` (reads return 0), at most `limit`.
+async fn closed_within(c: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut b = [0u8; 256];
+    loop {
+        let left = limit.checked_sub(started.elapsed())?;
+        match tokio::time::timeout(left, c.read(&mut b)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_are_closed_but_slow_uploads_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    // The header timeout is long: what closes the idle connections is the idle timeout.
+    let srv = Server::start(&root, &["--header-timeout", "60", "--idle-timeout", "1"]);
+    // A connection that never sends a byte, and one kept alive after a request.
+    let mut silent = TcpStream::connect(srv.addr).await.unwrap();
+    let mut kept = TcpStream::connect(srv.addr).await.unwrap();
+    kept.write_all(b"GET /el9/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (code, _) = read_response(&mut kept).await;
+    assert!(code > 0);
+    // An upload whose body trickles in (a chunk every 400 ms for 4 s): active, so not idle.
+    let pkg = std::fs::read(fixture(fx::BASIC)).unwrap();
+    let mut slow = TcpStream::connect(srv.addr).await.unwrap();
+    slow.write_all(
+        format!(
+            "PUT /el9/{} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            fx::BASIC,
+            pkg.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let step = pkg.len().div_ceil(10);
+    for part in pkg.chunks(step) {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        slow.write_all(part).await.unwrap();
+    }
+    let (code, body) = read_response(&mut slow).await;
+    assert_eq!(code, 201, "{body}");
+    // By now (> 4 s) both idle connections are closed, long before the header timeout.
+    for (what, c) in [("silent", &mut silent), ("kept-alive", &mut kept)] {
+        let t = closed_within(c, Duration::from_secs(5)).await;
+        assert!(t.is_some(), "{what} connection still open");
+    }
+    // And a fresh idle connection is closed after about a second.
+    let mut fresh = TcpStream::connect(srv.addr).await.unwrap();
+    let t = closed_within(&mut fresh, Duration::from_secs(10))
+        .await
+        .expect("fresh idle connection closed");
+    assert!(t >= Duration::from_millis(500), "closed too early: {t:?}");
+}
+
 fn stored_files(root: &Path) -> Vec<String> {
     walkdir(root)
         .into_iter()
