@@ -61,6 +61,7 @@ pub enum Fault {
     /// Forward, send the status, the headers and half the body, then kill the connection.
     ResetMidBody,
     /// Forward (the server does the work), answer 500 `InternalError`.
+    #[serde(rename = "land_then_500")]
     LandThen500,
     /// Forward `ms` milliseconds late (later rules still apply).
     Latency { ms: u64 },
@@ -186,7 +187,8 @@ impl Rule {
 pub struct RuleStats {
     /// The rule's name.
     pub name: String,
-    /// Requests that matched it.
+    /// Requests that reached it and matched it (a terminal fault of an earlier rule ends the
+    /// matching, so later rules do not see that request).
     pub matched: u64,
     /// Times it fired.
     pub fired: u64,
@@ -717,7 +719,7 @@ mod tests {
         let fired: Vec<u64> = s.rules.iter().map(|r| r.fired).collect();
         let matched: Vec<u64> = s.rules.iter().map(|r| r.matched).collect();
         assert_eq!(fired, [2, 2, 1, 0]);
-        assert_eq!(matched, [2, 2, 2, 3]);
+        assert_eq!(matched, [2, 2, 2, 2]);
     }
 
     #[test]
