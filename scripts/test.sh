@@ -131,9 +131,12 @@ start_moto() {
   local port log pid i
   port=$(free_port)
   log=$RPMBUCKET_CACHE/moto-$port.log
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
+  # The request recorder (tests that count requests turn it on) writes here, not into the cwd.
+  MOTO_RECORDER_FILEPATH=$RPMBUCKET_CACHE/moto-$port.recording \
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
   pid=$!
   on_cleanup "kill $pid 2>/dev/null; wait $pid 2>/dev/null
+    rm -f '$RPMBUCKET_CACHE/moto-$port.recording'
     if ((EXIT_STATUS == 0)); then rm -f '$log'; else echo 'moto log kept: $log' >&2; fi"
   for ((i = 0; i < 150; i++)); do
     if curl -fs -o /dev/null "http://127.0.0.1:$port/"; then

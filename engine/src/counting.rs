@@ -26,6 +26,8 @@ pub struct RequestCounts {
     pub put: u64,
     /// DELETEs (expired generations).
     pub delete: u64,
+    /// Server-side copies (promotion).
+    pub copy: u64,
     /// LIST calls (reindex, reconcile; one per call of the trait method, the backend may page).
     pub list: u64,
 }
@@ -33,7 +35,14 @@ pub struct RequestCounts {
 impl RequestCounts {
     /// All requests.
     pub fn total(&self) -> u64 {
-        self.head + self.get + self.get_range + self.get_stream + self.put + self.delete + self.list
+        self.head
+            + self.get
+            + self.get_range
+            + self.get_stream
+            + self.put
+            + self.copy
+            + self.delete
+            + self.list
     }
 }
 
@@ -45,6 +54,7 @@ struct Counters {
     get_stream: AtomicU64,
     put: AtomicU64,
     delete: AtomicU64,
+    copy: AtomicU64,
     list: AtomicU64,
     bytes_read: Arc<AtomicU64>,
     bytes_written: AtomicU64,
@@ -76,6 +86,7 @@ impl CountingStore {
             get_stream: l(&self.c.get_stream),
             put: l(&self.c.put),
             delete: l(&self.c.delete),
+            copy: l(&self.c.copy),
             list: l(&self.c.list),
         }
     }
@@ -146,6 +157,11 @@ impl ObjectStore for CountingStore {
             (first.1.len() + second.1.len()) as u64,
         );
         self.inner.put_pair(first, second).await
+    }
+
+    async fn copy(&self, from: &str, to: &str, opts: PutOptions) -> Result<ObjectMeta> {
+        bump(&self.c.copy, 1);
+        self.inner.copy(from, to, opts).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

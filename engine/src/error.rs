@@ -22,6 +22,9 @@ pub enum Error {
     /// The key does not belong to the repository it was applied to.
     #[error("key {key:?} does not belong to repository {root:?}")]
     WrongRoot { root: String, key: String },
+    /// A package asked for by name, NEVRA or key is not in the repository.
+    #[error("repository {root:?} has no package {what:?}")]
+    NotInRepository { root: String, what: String },
     /// Keys kept changing while their publish was verified: the published metadata may lag
     /// behind the bucket (trying the batch again later settles it).
     #[error("repository {root:?}: keys still changed after {rounds} publish rounds")]
@@ -51,6 +54,7 @@ impl Error {
             Error::Metadata { .. }
             | Error::Render { .. }
             | Error::WrongRoot { .. }
+            | Error::NotInRepository { .. }
             | Error::ConditionalWritesIgnored { .. }
             | Error::Unsigned { .. } => false,
         }

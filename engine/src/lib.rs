@@ -45,10 +45,12 @@
 pub mod backend;
 pub mod config;
 pub mod counting;
+pub mod doctor;
 pub mod error;
 pub mod layout;
 pub mod naming;
 pub mod page;
+pub mod promote;
 pub mod publish;
 pub mod render;
 pub mod retention;

@@ -187,13 +187,17 @@ impl MotoServer {
             ));
         }
         let log = tempfile_path("moto", "log");
+        let recording = tempfile_path("moto", "recording");
         let child = Command::new("sh")
+            // The request recorder (tests that count requests turn it on) writes here.
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .arg("-c")
-            .arg(r#""$1" -H 127.0.0.1 -p "$2" >"$3" 2>&1 & pid=$!; read _; kill "$pid"; wait "$pid""#)
+            .arg(r#""$1" -H 127.0.0.1 -p "$2" >"$3" 2>&1 & pid=$!; read _; kill "$pid"; wait "$pid"; rm -f "$4""#)
             .arg("sh")
             .arg(&bin)
             .arg(port.to_string())
             .arg(&log)
+            .arg(&recording)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

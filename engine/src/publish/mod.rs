@@ -58,6 +58,7 @@ use crate::state::{
 use crate::store::{self, ObjectMeta, ObjectStore, PutMode, PutOptions};
 use load::{db_records, foreign_records, is_damage, xml_records};
 use plan::{Decision, Knowledge, Mode, Read, Seen};
+pub use probe::conditional_writes;
 use probe::{probe_conditional_writes, ProbeError};
 use retry::backoff;
 pub(crate) use retry::retry;

@@ -39,6 +39,16 @@ pub(crate) async fn probe_conditional_writes(store: &dyn ObjectStore) -> Result<
     outcome
 }
 
+/// The probe for `rpmbucket doctor`: `Ok(None)` when the store honours conditional writes,
+/// `Ok(Some(reason))` when it ignores them, `Err` when the store failed (nothing learnt).
+pub async fn conditional_writes(store: &dyn ObjectStore) -> Result<Option<String>, store::Error> {
+    match probe_conditional_writes(store).await {
+        Ok(()) => Ok(None),
+        Err(ProbeError::Ignored(reason)) => Ok(Some(reason)),
+        Err(ProbeError::Store(e)) => Err(e),
+    }
+}
+
 async fn probe_key(store: &dyn ObjectStore, key: &str) -> Result<(), ProbeError> {
     let put = |body: &'static str, mode: PutMode| {
         store.put(

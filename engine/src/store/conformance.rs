@@ -39,6 +39,7 @@ pub async fn run_all(store: Arc<dyn ObjectStore>, many: usize) {
     odd_keys(&*store).await;
     stream(&*store).await;
     put_file(&*store).await;
+    copy(&*store).await;
     list_order_and_prefix(&*store).await;
     update_race(Arc::clone(&store), 5, 4).await;
     create_race(Arc::clone(&store), 5, 4).await;
@@ -354,6 +355,46 @@ pub async fn put_file(store: &dyn ObjectStore) {
     assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
     std::fs::remove_file(&src).unwrap();
     store.delete("file/pkg.rpm").await.unwrap();
+}
+
+/// `copy` duplicates an object under another key (odd characters included), overwriting the
+/// target; a missing source is `NotFound` and leaves the target alone.
+pub async fn copy(store: &dyn ObjectStore) {
+    let body: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let src = "copy/from/g++ 1.0+x%20~.rpm";
+    store
+        .put(src, Bytes::from(body.clone()), create())
+        .await
+        .unwrap();
+    let meta = store
+        .copy(src, "copy/to/g++.rpm", PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((meta.key.as_str(), meta.size), ("copy/to/g++.rpm", 70_000));
+    let (got, head) = store.get("copy/to/g++.rpm").await.unwrap();
+    assert_eq!(got, body);
+    assert_eq!(head.etag, meta.etag);
+    // Overwrites.
+    store
+        .put("copy/other", Bytes::from_static(b"other"), create())
+        .await
+        .unwrap();
+    store
+        .copy("copy/other", "copy/to/g++.rpm", PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(&store.get("copy/to/g++.rpm").await.unwrap().0[..], b"other");
+    let err = store
+        .copy("copy/missing", "copy/to/g++.rpm", PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert_eq!(&store.get("copy/to/g++.rpm").await.unwrap().0[..], b"other");
+    // The source is untouched.
+    assert_eq!(store.get(src).await.unwrap().0, body);
+    for k in [src, "copy/to/g++.rpm", "copy/other"] {
+        store.delete(k).await.unwrap();
+    }
 }
 
 /// `list` returns keys in byte order, filtered by a prefix that need not end at a `/`.

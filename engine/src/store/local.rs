@@ -637,6 +637,21 @@ impl ObjectStore for LocalStore {
         .await
     }
 
+    /// Copies inside the root through the kernel (`copy_file_range`, a reflink where the file
+    /// system shares extents): the body does not pass through this process.
+    async fn copy(&self, from: &str, to: &str, opts: PutOptions) -> Result<ObjectMeta> {
+        validate_key(from)?;
+        validate_key(to)?;
+        let (f, t) = (from.to_owned(), to.to_owned());
+        self.blocking(to, move |root| {
+            let (mut input, _) = open(root, &f)?;
+            put_blocking(root, &t, &opts.mode, |out| {
+                io::copy(&mut input, out).map(drop)
+            })
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         validate_key(key)?;
         let k = key.to_owned();

@@ -213,6 +213,14 @@ pub trait ObjectStore: Debug + Send + Sync {
         let meta = self.put(first.0, first.1, first.2).await?;
         Ok((meta, self.put(second.0, second.1, second.2).await))
     }
+    /// Copy the object at `from` to `to`. Backends that can do it server-side (S3
+    /// `CopyObject`, the kernel's `copy_file_range` for a directory) never move the body
+    /// through the caller; the default reads and writes. S3 supports only
+    /// [`PutMode::Overwrite`] here (and single copies up to 5 GiB).
+    async fn copy(&self, from: &str, to: &str, opts: PutOptions) -> Result<ObjectMeta> {
+        let (body, _) = self.get(from).await?;
+        self.put(to, body, opts).await
+    }
     /// Delete an object; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every object whose key starts with `prefix`, in key order.
@@ -237,6 +245,9 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Arc<T> {
     }
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
         (**self).put(key, body, opts).await
+    }
+    async fn copy(&self, from: &str, to: &str, opts: PutOptions) -> Result<ObjectMeta> {
+        (**self).copy(from, to, opts).await
     }
     async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
         (**self).put_file(key, path, opts).await

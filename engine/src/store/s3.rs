@@ -36,6 +36,14 @@ use super::{
     validate_key, ByteStream, Error, ObjectMeta, ObjectStore, PutMode, PutOptions, Result,
 };
 
+/// Characters escaped in a `CopyObject` source key (`/` stays a separator).
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Retry attempts (first try included) when [`S3Options::max_attempts`] is not set.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
@@ -571,6 +579,51 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| Error::other(key, e))?;
         self.put_body(key, body, size, opts).await
+    }
+
+    /// `CopyObject` inside the bucket: the body never leaves S3. S3 computes the copy's SHA-256
+    /// (stored like an upload's); content type and cache control are `opts`'.
+    async fn copy(&self, from: &str, to: &str, opts: PutOptions) -> Result<ObjectMeta> {
+        validate_key(from)?;
+        validate_key(to)?;
+        if opts.mode != PutMode::Overwrite {
+            return Err(Error::other(
+                to,
+                "a server-side copy on S3 always overwrites its target (no conditional copy)",
+            ));
+        }
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            percent_encoding::utf8_percent_encode(&self.full_key(from), COPY_SOURCE)
+        );
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(to))
+            .copy_source(source)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .set_content_type(opts.content_type)
+            .set_cache_control(opts.cache_control)
+            .send()
+            .await
+            .map_err(|e| map_err(from, e, Op::Read))?;
+        let result = out.copy_object_result();
+        let etag = result
+            .and_then(|r| r.e_tag())
+            .unwrap_or_default()
+            .to_owned();
+        let mut meta = self.head(to).await?;
+        if !etag.is_empty() && meta.etag != etag {
+            return Err(Error::other(
+                to,
+                "copied object changed before it could be checked",
+            ));
+        }
+        meta.key = to.to_owned();
+        Ok(meta)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
