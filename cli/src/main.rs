@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod doctor;
 mod index;
 mod ops;
 mod reconcile;
@@ -46,6 +47,12 @@ enum Command {
     /// Last publish, generation, package count, rejected keys and drift of a repository.
     #[command(after_help = ops::STATUS_HELP)]
     Status(ops::StatusArgs),
+    /// Copy packages from one repository to another (server-side on S3) and publish it.
+    #[command(after_help = ops::PROMOTE_HELP)]
+    Promote(ops::PromoteArgs),
+    /// Check a bucket's (or directory's) settings and say what to fix.
+    #[command(after_help = doctor::DOCTOR_HELP)]
+    Doctor(doctor::DoctorArgs),
     /// Serve a directory as repositories: upload with curl, install with dnf.
     Serve(serve::ServeArgs),
     /// Make token configuration lines for `serve --tokens` and the gateway.
@@ -76,6 +83,8 @@ fn main() -> ExitCode {
         Command::Ls(args) => ops::ls(&args),
         Command::Rm(args) => ops::rm(&args),
         Command::Status(args) => ops::status(&args),
+        Command::Promote(args) => ops::promote(&args),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Token(cmd) => serve::token(cmd),
     };
     match result {

@@ -15,8 +15,8 @@ use clap::Args;
 use rpmbucket_engine::layout::normalise_prefix;
 use rpmbucket_engine::store::s3::{parse_url, S3Options};
 use rpmbucket_engine::{
-    retention, store, Change, Compression, Indexer, Layout, ObjectStore, Profile, PutOptions,
-    RepoConfig, Snapshot,
+    retention, store, Change, Compression, Indexer, Layout, ObjectStore, PackagePolicy, Profile,
+    PutOptions, RepoConfig, Snapshot, TrustedKeys,
 };
 use rpmbucket_repodata::page::datetime;
 
@@ -88,12 +88,25 @@ Keys (applied in order, so later keys override a profile):
   keep-versions=N|off                keep the N newest versions per name and arch
   keep-days=D|off                    never drop a package uploaded less than D days ago
   page=on|off                        write the browsable index.html
+  package-policy=off|signed|keys     which packages are published: all, signed by a trusted
+                                     key or the repository's signing key, signed by a trusted key
+  trusted-keys=@FILE|none            armored public keys trusted to sign packages
+                                     (`gpg --export --armor`; shown as fingerprints)
+  signing=off                        stop signing repomd.xml (shown: the signing key's
+                                     fingerprint). The signing key itself is never stored: it is
+                                     the publisher's (--signing-key, RPMBUCKET_SIGNING_KEY); a
+                                     signed repository is changed only with it (or signing=off).
+
+Every publisher (the CLI, `rpmbucket serve`, the gateway and the indexer Lambda) uses these
+stored settings.
 
 Examples:
   rpmbucket config s3://my-rpms/el9/x86_64/
   rpmbucket config ./repo keep-versions=3 keep-days=14 --dry-run
   rpmbucket config ./repo profile=modern
   rpmbucket config ./repo profile=modern sqlite=on
+  rpmbucket config ./repo package-policy=keys trusted-keys=@release-keys.asc
+  rpmbucket config s3://my-rpms/el9/ keep-versions=5 --signing-key repo-key.asc
 
 Exit status: 0 shown or changed, 1 error (bad KEY=VALUE, unreadable repository)";
 
@@ -111,10 +124,12 @@ pub struct ConfigArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub signing: crate::trust::SigningArgs,
 }
 
-/// Apply one `KEY=VALUE` to `c`.
-fn set_key(c: &mut RepoConfig, kv: &str) -> anyhow::Result<()> {
+/// Apply one `KEY=VALUE` to `c`; `signing=off` sets `stop_signing`.
+fn set_key(c: &mut RepoConfig, kv: &str, stop_signing: &mut bool) -> anyhow::Result<()> {
     let Some((key, value)) = kv.split_once('=') else {
         bail!("{kv:?} is not KEY=VALUE");
     };
@@ -151,15 +166,39 @@ fn set_key(c: &mut RepoConfig, kv: &str) -> anyhow::Result<()> {
         "keep-days" => c.retention.keep_days = Some(number("keep-days")?),
         "page" if on || off => c.page = on,
         "page" => bail!("page={value}: on or off"),
+        "package-policy" => {
+            c.package_policy = PackagePolicy::from_name(value)
+                .with_context(|| format!("package-policy={value}: one of off, signed, keys"))?
+        }
+        "trusted-keys" if value == "none" => c.trusted_keys = TrustedKeys::default(),
+        "trusted-keys" => {
+            let Some(path) = value.strip_prefix('@') else {
+                bail!("trusted-keys={value}: @FILE (armored public keys) or none");
+            };
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("trusted-keys: reading {path}"))?;
+            let keys = TrustedKeys::from_armored(&text)
+                .with_context(|| format!("trusted-keys: {path}"))?;
+            if keys.is_empty() {
+                bail!("trusted-keys: {path} holds no public key");
+            }
+            c.trusted_keys = keys;
+        }
+        "signing" if off => *stop_signing = true,
+        "signing" => bail!(
+            "signing={value}: only signing=off can be set; to sign, publish with --signing-key \
+             FILE (the key is never stored)"
+        ),
         other => bail!(
             "unknown setting {other:?} (profile, compression, sqlite, changelog-limit, \
-             keep-versions, keep-days, page)"
+             keep-versions, keep-days, page, package-policy, trusted-keys, signing)"
         ),
     }
     Ok(())
 }
 
-fn settings_json(c: &RepoConfig) -> serde_json::Value {
+/// `signed_by`: fingerprint of the key signing `repomd.xml`, if signed.
+fn settings_json(c: &RepoConfig, signed_by: Option<&str>) -> serde_json::Value {
     serde_json::json!({
         "profile": profile_name(c),
         "compression": c.compression.name(),
@@ -168,6 +207,9 @@ fn settings_json(c: &RepoConfig) -> serde_json::Value {
         "keep-versions": c.retention.keep_versions,
         "keep-days": c.retention.keep_days,
         "page": c.page,
+        "package-policy": c.package_policy.name(),
+        "trusted-keys": c.trusted_keys.keyring().fingerprints(),
+        "signing": signed_by,
     })
 }
 
@@ -176,7 +218,7 @@ fn profile_name(c: &RepoConfig) -> &'static str {
     Profile::of(c).map_or("custom", Profile::name)
 }
 
-fn print_settings(c: &RepoConfig) {
+fn print_settings(c: &RepoConfig, signed_by: Option<&str>) {
     let onoff = |b: bool| if b { "on" } else { "off" };
     let opt = |v: Option<u32>| v.map_or("off".to_string(), |n| n.to_string());
     println!("profile={}", profile_name(c));
@@ -186,6 +228,14 @@ fn print_settings(c: &RepoConfig) {
     println!("keep-versions={}", opt(c.retention.keep_versions));
     println!("keep-days={}", opt(c.retention.keep_days));
     println!("page={}", onoff(c.page));
+    println!("package-policy={}", c.package_policy.name());
+    let keys = c.trusted_keys.keyring().fingerprints();
+    if keys.is_empty() {
+        println!("trusted-keys=none");
+    } else {
+        println!("trusted-keys={}", keys.join(","));
+    }
+    println!("signing={}", signed_by.unwrap_or("off"));
 }
 
 /// `rpmbucket config`.
@@ -194,9 +244,39 @@ pub fn config(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         let repo = Repo::open(&args.repo).await?;
         let snap = repo.snapshot().await?;
         let mut c = snap.config.clone();
+        let mut stop_signing = false;
         for kv in &args.set {
-            set_key(&mut c, kv)?;
+            set_key(&mut c, kv, &mut stop_signing)?;
         }
+        if c.package_policy == PackagePolicy::Keys && c.trusted_keys.is_empty() {
+            bail!("package-policy=keys needs trusted-keys=@FILE with at least one public key");
+        }
+        let stored_signer = snap
+            .state
+            .settings
+            .as_ref()
+            .and_then(|s| s.signing_key.clone());
+        let signer = if stop_signing {
+            None
+        } else {
+            args.signing.signer()?
+        };
+        if !args.set.is_empty() && !args.dry_run && !stop_signing && signer.is_none() {
+            if let Some(fpr) = &stored_signer {
+                bail!(
+                    "{} is signed with key {fpr}: give --signing-key FILE (or \
+                     RPMBUCKET_SIGNING_KEY) so the republished metadata stays signed, or \
+                     signing=off to stop signing",
+                    repo.show(&repo.root)
+                );
+            }
+        }
+        let signed_after = if args.set.is_empty() {
+            stored_signer.clone()
+        } else {
+            signer.as_ref().map(|s| s.fingerprint())
+        };
+        c.signer = signer;
         let dropped = if c.retention.is_active() {
             retention::plan(
                 snap.state
@@ -209,20 +289,27 @@ pub fn config(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         } else {
             Vec::new()
         };
-        let changed = !args.set.is_empty() && (c != snap.config || !snap.exists);
+        let changed = !args.set.is_empty()
+            && (c != snap.config || !snap.exists || signed_after != stored_signer);
         if changed && !args.dry_run {
-            let report = repo
-                .indexer(c.clone())
-                .overriding_settings()
-                .apply(&repo.root, &[])
-                .await
-                .map_err(|e| flat(format!("publishing {}", repo.show(&repo.root)), e))?;
+            let indexer = repo.indexer(c.clone()).overriding_settings();
+            // A new policy or new trusted keys apply to every package: a full run checks them
+            // all again (and takes in those the old policy refused).
+            let retrust = c.package_policy != snap.config.package_policy
+                || c.trusted_keys != snap.config.trusted_keys;
+            let report = if retrust {
+                indexer.reconcile(&repo.root).await
+            } else {
+                indexer.apply(&repo.root, &[]).await
+            };
+            let report =
+                report.map_err(|e| flat(format!("publishing {}", repo.show(&repo.root)), e))?;
             if args.json {
-                let mut v = settings_json(&c);
+                let mut v = settings_json(&c, signed_after.as_deref());
                 v["removed"] = serde_json::json!(report.removed);
                 println!("{v}");
             } else {
-                print_settings(&c);
+                print_settings(&c, signed_after.as_deref());
                 for k in &report.removed {
                     println!("  - {} (retention)", repo.show(k));
                 }
@@ -230,7 +317,7 @@ pub fn config(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         if args.json {
-            let mut v = settings_json(&c);
+            let mut v = settings_json(&c, signed_after.as_deref());
             if args.dry_run {
                 v["would_remove"] = serde_json::json!(dropped
                     .iter()
@@ -239,7 +326,7 @@ pub fn config(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             }
             println!("{v}");
         } else {
-            print_settings(&c);
+            print_settings(&c, signed_after.as_deref());
             if args.dry_run {
                 for h in &dropped {
                     println!(
@@ -566,7 +653,10 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 "rejected": rejected,
                 "retired": st.retired.keys().map(|h| format!("{}{h}", snap.root)).collect::<Vec<_>>(),
                 "drift": { "new": new, "missing": missing, "changed": changed },
-                "settings": settings_json(&snap.config),
+                "settings": settings_json(
+                    &snap.config,
+                    st.settings.as_ref().and_then(|s| s.signing_key.as_deref()),
+                ),
             });
             println!("{v}");
             return Ok(ExitCode::SUCCESS);
@@ -606,5 +696,113 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Example lines of `promote`.
+pub const PROMOTE_HELP: &str = "\
+Examples:
+  rpmbucket promote s3://my-rpms/el9/testing/ s3://my-rpms/el9/stable/ hello
+  rpmbucket promote ./repo/testing ./repo/stable hello-1.2-1.x86_64 tool-2:0.9-3.noarch
+
+NAME means its newest version (per arch); a NEVRA (as `ls` prints it) or a key is exact.
+On S3 the copy is server-side (CopyObject): nothing is downloaded or uploaded again. Both
+repositories must be in the same bucket (or under one directory).
+Exit status: 0 copied and published, 1 error (unknown package, different buckets)";
+
+/// Options of `rpmbucket promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Source repository: a directory or s3://BUCKET/PREFIX.
+    pub from: String,
+    /// Target repository, in the same bucket (or under the same directory tree).
+    pub to: String,
+    /// Packages: NAME (newest version), NEVRA or key.
+    #[arg(required = true, value_name = "NAME|NEVRA")]
+    pub packages: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Two repositories in one store: (store, display, from root, to root).
+async fn open_pair(from: &str, to: &str) -> anyhow::Result<(Repo, String, String)> {
+    if from.starts_with("s3://") || to.starts_with("s3://") {
+        let (fb, fp) = parse_url(from).map_err(|e| flat(from.to_string(), e))?;
+        let (tb, tp) = parse_url(to).map_err(|e| flat(to.to_string(), e))?;
+        if fb != tb {
+            bail!("{from} and {to} are in different buckets; promote copies inside one bucket");
+        }
+        let repo = Repo::open(&format!("s3://{fb}")).await?;
+        return Ok((repo, normalise_prefix(&fp), normalise_prefix(&tp)));
+    }
+    let canon =
+        |p: &str| std::fs::canonicalize(p).with_context(|| format!("{p} is not a directory"));
+    let (f, t) = (canon(from)?, canon(to)?);
+    if !f.is_dir() || !t.is_dir() {
+        bail!("{from} and {to} must be directories");
+    }
+    let mut base = f.clone();
+    while !t.starts_with(&base) {
+        if !base.pop() {
+            bail!("{from} and {to} share no directory");
+        }
+    }
+    let rel = |p: &Path| -> String {
+        let r = p
+            .strip_prefix(&base)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .to_string();
+        normalise_prefix(&r)
+    };
+    let repo = Repo::open(base.to_str().context("directory name is not UTF-8")?).await?;
+    Ok((repo, rel(&f), rel(&t)))
+}
+
+/// `rpmbucket promote`.
+pub fn promote(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let (repo, from, to) = open_pair(&args.from, &args.to).await?;
+        if from == to {
+            bail!("source and target are the same repository");
+        }
+        let (promoted, report) = repo
+            .indexer(RepoConfig::from_env())
+            .promote(&from, &to, &args.packages)
+            .await
+            .map_err(|e| flat(format!("promoting into {}", repo.show(&to)), e))?;
+        if args.json {
+            let v = serde_json::json!({
+                "promoted": promoted,
+                "revision": report.revision,
+                "packages": report.packages,
+                "requests": report.requests,
+            });
+            println!("{v}");
+        } else {
+            for p in &promoted {
+                println!(
+                    "{}: {} -> {}",
+                    p.nevra,
+                    repo.show(&p.from),
+                    repo.show(&p.to)
+                );
+            }
+            println!(
+                "{}: {} packages, revision {}",
+                repo.show(&to),
+                report.packages,
+                report.revision
+            );
+        }
+        for (k, reason) in &report.rejected {
+            eprintln!("rpmbucket: rejected {}: {reason}", repo.show(k));
+        }
+        Ok(if report.rejected.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        })
     })
 }

@@ -6,6 +6,7 @@
 //! | `GET /presign/<repo>/<file>.rpm` | write | the presigned URL as text, or JSON on `Accept: application/json` |
 //! | `DELETE /<repo>/<file>.rpm` | delete | `204` |
 //! | `GET /status/<repo>/<file>.rpm[?wait=N]` | read | `200` published (with the repomd revision) or `404` |
+//! | `POST /promote?from=<repo>/&to=<repo>/` | read on `from`, write on `to` | copies the packages named in the body (one NAME, NEVRA or key per line; NAME: its newest version) server-side and publishes `to`; `200` with JSON |
 //! | `GET /<repo>/<name>.repo` | – | a `.repo` file whose baseurl is that repository |
 //! | `GET`/`HEAD` anything else | – | local mode: the file (Range supported); S3 mode: `404` |
 //!
@@ -27,7 +28,7 @@ use crate::auth::{AuthError, Permission, Tokens};
 use crate::local::LocalSink;
 use crate::path::{self, PackagePath};
 use crate::presign::{self, Bucket};
-use crate::repo::Repository;
+use crate::repo::{PromoteError, Repository};
 
 /// Who may do what.
 #[derive(Debug, Clone)]
@@ -198,6 +199,12 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         }
         return status(&state, rest, &uri, req.headers(), client).await;
     }
+    if raw == "/promote" {
+        if method != Method::POST {
+            return refuse(StatusCode::METHOD_NOT_ALLOWED, "promote takes POST");
+        }
+        return promote(&state, req, client).await;
+    }
     match method {
         Method::PUT => put(&state, req, client).await,
         Method::DELETE => delete(&state, raw, req.headers(), client).await,
@@ -237,6 +244,123 @@ async fn check(
                 .await
                 .map_err(Refusal::from)?;
             tokens.authorize(&id, perm, key).map_err(Refusal::from)
+        }
+    }
+}
+
+/// Largest `/promote` body (names, one per line).
+const MAX_PROMOTE_BODY: usize = 64 << 10;
+
+/// A repository root from a `/promote` query parameter: a configured repository's directory.
+fn promote_root(state: &AppState, uri: &Uri, name: &str) -> Result<String, Refusal> {
+    let bad = |m: String| Refusal::new(StatusCode::BAD_REQUEST, m);
+    let value = query_param(uri, name)
+        .ok_or_else(|| bad(format!("{name}= (a repository directory) is required")))?;
+    let dir = value.trim_matches('/');
+    if dir.is_empty() {
+        return Err(bad(format!("{name}= names no repository")));
+    }
+    // Validated like a package key in that directory, and it must be a repository's root.
+    let probe = format!("/{dir}/promote-probe.rpm");
+    let p = path::package_path(&probe).map_err(|e| bad(format!("{name}={value}: {e}")))?;
+    let root = p.dir;
+    if state.repo.root_of(&p.key).as_deref() != Some(root.as_str()) {
+        return Err(bad(format!(
+            "{name}={value} is not a configured repository"
+        )));
+    }
+    Ok(root)
+}
+
+/// `POST /promote?from=…&to=…`: authenticate once, then read on `from` and write on `to`.
+async fn promote(state: &AppState, req: Request, client: Option<IpAddr>) -> Response {
+    let uri = req.uri().clone();
+    let roots = promote_root(state, &uri, "from").and_then(|f| {
+        let t = promote_root(state, &uri, "to")?;
+        Ok((f, t))
+    });
+    let (from, to) = match roots {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    if from == to {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "from= and to= are the same repository",
+        );
+    }
+    if let Err(r) = check_all(
+        state,
+        req.headers(),
+        client,
+        &[(Permission::Read, &from), (Permission::Write, &to)],
+    )
+    .await
+    {
+        return r.into_response();
+    }
+    let body = match axum::body::to_bytes(req.into_body(), MAX_PROMOTE_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the list of packages is larger than {MAX_PROMOTE_BODY} bytes"),
+            )
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "the list of packages is not UTF-8");
+    };
+    let wanted: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if wanted.is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "name the packages in the body: one NAME, NEVRA or key per line",
+        );
+    }
+    match state.repo.promote(&from, &to, &wanted).await {
+        Ok(p) => {
+            let body = json!({
+                "promoted": p.promoted,
+                "root": p.published.root,
+                "revision": p.published.revision,
+                "packages": p.packages,
+                "rejected": p.published.rejected,
+            });
+            json_response(StatusCode::OK, &body)
+        }
+        Err(PromoteError::Unknown(m)) => refuse(StatusCode::NOT_FOUND, m),
+        Err(PromoteError::Repo(e)) if e.retryable => refuse(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(PromoteError::Repo(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Authenticate once and authorise every `(permission, key)`.
+async fn check_all(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+    wants: &[(Permission, &str)],
+) -> Result<(), Refusal> {
+    match &state.access {
+        Access::Open => Ok(()),
+        Access::Tokens(tokens) => {
+            let auth = headers
+                .get(header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes);
+            let id = tokens
+                .authenticate(auth, client)
+                .await
+                .map_err(Refusal::from)?;
+            for (perm, key) in wants {
+                tokens.authorize(&id, *perm, key).map_err(Refusal::from)?;
+            }
+            Ok(())
         }
     }
 }

@@ -9,7 +9,9 @@ use rpmbucket_engine::{
     S3Store,
 };
 
-use crate::repo::{Change, Published, RepoError, Repository};
+use crate::repo::{
+    Change, PromoteError, PromotedPackage, Promotion, Published, RepoError, Repository,
+};
 
 /// The repository over a local directory (every directory holding packages is a repository;
 /// metadata settings from `RPMBUCKET_*` like the other commands).
@@ -93,6 +95,42 @@ impl Repository for EngineRepo {
             out.push((root, r.map(published).map_err(repo_err)));
         }
         out
+    }
+
+    async fn promote(
+        &self,
+        from: &str,
+        to: &str,
+        wanted: &[String],
+    ) -> Result<Promotion, PromoteError> {
+        // The packages were checked when they entered `from`; the copy is server-side, so the
+        // target's publish reads only their headers (no payload re-verification, which would
+        // download every copy).
+        let indexer = self
+            .indexer
+            .clone()
+            .with_options(rpmbucket_engine::IndexerOptions {
+                verify_payload: false,
+                ..self.indexer.options().clone()
+            });
+        match indexer.promote(from, to, wanted).await {
+            Ok((promoted, report)) => Ok(Promotion {
+                promoted: promoted
+                    .into_iter()
+                    .map(|p| PromotedPackage {
+                        nevra: p.nevra,
+                        from: p.from,
+                        to: p.to,
+                    })
+                    .collect(),
+                packages: report.packages,
+                published: published(report),
+            }),
+            Err(e @ rpmbucket_engine::Error::NotInRepository { .. }) => {
+                Err(PromoteError::Unknown(e.to_string()))
+            }
+            Err(e) => Err(PromoteError::Repo(repo_err(e))),
+        }
     }
 
     async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError> {

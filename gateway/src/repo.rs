@@ -47,6 +47,37 @@ pub struct RepoError {
     pub retryable: bool,
 }
 
+/// One package copied by a promotion.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PromotedPackage {
+    /// `NAME-[EPOCH:]VERSION-RELEASE.ARCH`.
+    pub nevra: String,
+    /// Source key.
+    pub from: String,
+    /// Target key.
+    pub to: String,
+}
+
+/// Outcome of a promotion: what was copied and the target's publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promotion {
+    pub promoted: Vec<PromotedPackage>,
+    pub published: Published,
+    /// Packages in the target after the publish.
+    pub packages: usize,
+}
+
+/// Why a promotion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    /// A name, NEVRA or key matches no package of the source repository.
+    #[error("{0}")]
+    Unknown(String),
+    /// The store or the publish failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
 /// What the gateway needs from the engine.
 #[async_trait]
 pub trait Repository: Send + Sync + 'static {
@@ -73,6 +104,19 @@ pub trait Repository: Send + Sync + 'static {
     /// How a repository is signed, for its `.repo` file.
     async fn trust(&self, _root: &str) -> RepoTrust {
         RepoTrust::default()
+    }
+    /// Copy the packages `wanted` names (NAME: its newest version per arch; NEVRA; key) from
+    /// repository `from` to repository `to` with a server-side copy, then publish `to`.
+    async fn promote(
+        &self,
+        _from: &str,
+        _to: &str,
+        _wanted: &[String],
+    ) -> Result<Promotion, PromoteError> {
+        Err(PromoteError::Repo(RepoError {
+            message: "promotion is not supported by this repository".into(),
+            retryable: false,
+        }))
     }
     /// Apply a batch of changes to one root and publish.
     async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError>;

@@ -403,3 +403,109 @@ async fn extra_metadata_uploaded_with_curl() {
     assert!(out.contains("FX Tools"), "dnf group list:\n{out}");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_needs_read_on_the_source_and_write_on_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = || argon2::Params::new(256, 1, 1, None).unwrap();
+    let tokens = Tokens::parse(&format!(
+        "ci:{} rw el9/\nqa:{} rw el9/testing/\nrelease:{} w el9/stable/\n",
+        hash_token_with("pw", params()),
+        hash_token_with("qa", params()),
+        hash_token_with("rel", params()),
+    ))
+    .unwrap();
+    let srv = Running::start(dir.path(), Some(tokens)).await;
+    for f in [fx::LIB_1_0, fx::LIB_1_2, fx::BASIC] {
+        let (ok, out, err) = curl(vec![
+            s("-f"),
+            s("-u"),
+            s("ci:pw"),
+            s("-T"),
+            fixture(f).display().to_string(),
+            srv.url("el9/testing/"),
+        ])
+        .await;
+        assert!(ok, "{out} {err}");
+    }
+    let (ok, out, _) = curl(vec![
+        s("-f"),
+        srv.url("status/el9/testing/fx-basic-1.0-1.noarch.rpm?wait=20"),
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let url = srv.url("promote?from=el9/testing&to=el9/stable/");
+    // (status, body) of a promote request with `user` and the names in `body`.
+    let promote = |user: Option<&'static str>, body: &'static str, url: String| async move {
+        let mut a = vec![s("-w"), s("\n%{http_code}"), s("--data-binary"), s(body)];
+        if let Some(u) = user {
+            a.extend([s("-u"), s(u)]);
+        }
+        a.push(url);
+        let (_, out, _) = curl(a).await;
+        let (body, code) = out.rsplit_once('\n').unwrap();
+        (code.to_owned(), body.to_owned())
+    };
+    assert_eq!(promote(None, "fx-lib", url.clone()).await.0, "401");
+    // Write on the target but no read on the source; read on the source but no write on the
+    // target: both 403, nothing copied.
+    let (code, body) = promote(Some("release:rel"), "fx-lib", url.clone()).await;
+    assert_eq!(code, "403", "{body}");
+    let (code, body) = promote(Some("qa:qa"), "fx-lib", url.clone()).await;
+    assert_eq!(code, "403", "{body}");
+    assert!(!dir.path().join("el9/stable").exists());
+    // Bad requests say why.
+    let (code, body) = promote(Some("ci:pw"), "nope", url.clone()).await;
+    assert_eq!(code, "404", "{body}");
+    assert!(body.contains("no package \"nope\""), "{body}");
+    let (code, body) = promote(Some("ci:pw"), "\n", url.clone()).await;
+    assert_eq!(code, "400", "{body}");
+    let same = srv.url("promote?from=el9/testing&to=el9/testing");
+    assert_eq!(promote(Some("ci:pw"), "fx-lib", same).await.0, "400");
+    let traversal = srv.url("promote?from=el9/../etc&to=el9/stable");
+    assert_eq!(promote(Some("ci:pw"), "fx-lib", traversal).await.0, "400");
+    let (_, out, _) = curl(vec![
+        s("-w"),
+        s("%{http_code}"),
+        s("-o"),
+        s("/dev/null"),
+        url.clone(),
+    ])
+    .await;
+    assert_eq!(out, "405");
+
+    // The newest fx-lib and fx-basic by NEVRA: copied, published, installable.
+    let (code, body) = promote(Some("ci:pw"), "fx-lib\nfx-basic-1.0-1.noarch\n", url).await;
+    assert_eq!(code, "200", "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["packages"], 2, "{v}");
+    let nevras: Vec<&str> = v["promoted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["nevra"].as_str().unwrap())
+        .collect();
+    assert_eq!(nevras, ["fx-basic-1.0-1.noarch", "fx-lib-1.2-1.noarch"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("el9/stable").join(fx::LIB_1_2)).unwrap(),
+        std::fs::read(fixture(fx::LIB_1_2)).unwrap()
+    );
+    let baseurl = srv.url("el9/stable/");
+    let root = tempfile::tempdir().unwrap();
+    let rp = root.path().to_path_buf();
+    let b2 = baseurl.clone();
+    let nevras = tokio::task::spawn_blocking(move || {
+        dnf_install(&b2, "fx-basic", &rp).unwrap();
+        dnf_nevras(&b2).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        nevras,
+        ["fx-basic-0:1.0-1.noarch", "fx-lib-0:1.2-1.noarch"]
+            .map(String::from)
+            .into()
+    );
+    assert!(root.path().join("usr/share/fx-basic/data.txt").is_file());
+    srv.stop().await;
+}

@@ -479,3 +479,699 @@ fn the_page_lists_filters_and_runs_no_package_script_in_chromium() {
         assert!(status.success());
     }
 }
+
+/// moto's request recorder: what reached the server for `bucket` while `f` ran, as
+/// `(method, path and query, Range header)`.
+fn recorded<T>(
+    endpoint: &str,
+    bucket: &str,
+    f: impl FnOnce() -> T,
+) -> (T, Vec<(String, String, Option<String>)>) {
+    http_get(&format!("{endpoint}/moto-api/recorder/reset-recording"));
+    http_get(&format!("{endpoint}/moto-api/recorder/start-recording"));
+    let out = f();
+    http_get(&format!("{endpoint}/moto-api/recorder/stop-recording"));
+    let log = http_get(&format!("{endpoint}/moto-api/recorder/download-recording")).body;
+    let mut requests = Vec::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        let url = entry["url"].as_str().unwrap();
+        let path = url
+            .split_once("://")
+            .map_or(url, |(_, r)| &r[r.find('/').unwrap_or(r.len())..]);
+        if !path.starts_with(&format!("/{bucket}")) {
+            continue;
+        }
+        let range = entry["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("range"))
+            .map(|(_, v)| v.as_str().unwrap().to_owned());
+        let copy = entry["headers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("x-amz-copy-source"));
+        let method = entry["method"].as_str().unwrap();
+        let method = if copy {
+            "COPY".to_owned()
+        } else {
+            method.to_owned()
+        };
+        requests.push((method, path.to_owned(), range));
+    }
+    (out, requests)
+}
+
+#[test]
+fn promote_between_directories_picks_the_newest_and_copies_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (testing, stable) = (
+        tmp.path().join("el9/testing"),
+        tmp.path().join("el9/stable"),
+    );
+    fs::create_dir_all(&testing).unwrap();
+    fs::create_dir_all(&stable).unwrap();
+    let built = tmp.path().join("built");
+    fs::create_dir(&built).unwrap();
+    let pkgs = versions(&built);
+    let (t, s) = (testing.to_str().unwrap(), stable.to_str().unwrap());
+    let basic = fixture(fx::BASIC);
+    let mut add = vec!["add", t, basic.to_str().unwrap()];
+    let paths: Vec<String> = ORDER
+        .iter()
+        .map(|&i| pkgs[i].to_str().unwrap().to_owned())
+        .collect();
+    add.extend(paths.iter().map(String::as_str));
+    expect(&[], &add, 0);
+
+    // Bad arguments: nothing promoted, status 1, the reason said.
+    refused(
+        &[],
+        &["promote", t, s, "rt-app", "nope"],
+        "no package \"nope\"",
+    );
+    refused(&[], &["promote", t, t, "rt-app"], "same repository");
+    refused(
+        &[],
+        &["promote", t, "/nonexistent/dir", "rt-app"],
+        "not a directory",
+    );
+    refused(&[], &["promote", t, s], "NAME|NEVRA");
+    assert!(ls_json(&[], s).is_empty());
+
+    // NAME: the newest by rpm's order (the epoch wins over 1.0.1); a NEVRA is exact.
+    let out = expect(
+        &[],
+        &["promote", t, s, "rt-app", "fx-basic-1.0-1.noarch"],
+        0,
+    );
+    assert!(out.contains("rt-app-1:0.5-1.noarch: "), "{out}");
+    assert!(out.contains(&format!("{s}: 2 packages, revision")), "{out}");
+    assert_eq!(
+        nevras_of(&ls_json(&[], s)),
+        ["fx-basic-1.0-1.noarch", "rt-app-1:0.5-1.noarch"]
+            .map(String::from)
+            .into()
+    );
+    let copied = stable.join("rt-app-1-0.5-1.noarch.rpm");
+    assert_eq!(fs::read(&copied).unwrap(), fs::read(&pkgs[4]).unwrap());
+    // The source is untouched, and dnf installs the promoted package from the target.
+    assert_eq!(ls_json(&[], t).len(), 6);
+    let root = tmp.path().join("installroot");
+    let log = rpmbucket_tests::dnf_install(&file_url(&stable), "rt-app", &root).unwrap();
+    assert!(log.contains("rt-app"), "{log}");
+    assert!(dnf_nevras(&file_url(&stable))
+        .unwrap()
+        .contains("rt-app-1:0.5-1.noarch"));
+
+    // --json names each copy.
+    let v: Value = serde_json::from_str(&expect(
+        &[],
+        &["promote", t, s, "rt-app-1.0^git1-1.noarch", "--json"],
+        0,
+    ))
+    .unwrap();
+    assert_eq!(v["promoted"][0]["nevra"], "rt-app-1.0^git1-1.noarch", "{v}");
+    assert_eq!(v["packages"], 3, "{v}");
+    let help = expect(&[], &["promote", "--help"], 0);
+    assert!(help.contains("Example"), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_on_moto_copies_server_side_and_dnf_installs_from_the_target() {
+    let server: MotoServer = moto().await;
+    let store = server.new_bucket().await;
+    server.make_public(&store).await;
+    let env: Vec<(&str, String)> = server.env_vars();
+    let bucket = store.bucket().to_owned();
+    let (testing, stable) = (
+        format!("s3://{bucket}/el9/testing/"),
+        format!("s3://{bucket}/el9/stable/"),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let pkgs = versions(tmp.path());
+    let mut add = vec!["add".to_owned(), testing.clone()];
+    add.extend(ORDER.iter().map(|&i| pkgs[i].to_str().unwrap().to_owned()));
+    add.push(fixture(fx::BASIC).to_str().unwrap().to_owned());
+    let add: Vec<&str> = add.iter().map(String::as_str).collect();
+    expect(&env, &add, 0);
+    refused(
+        &env,
+        &[
+            "promote",
+            &testing,
+            "s3://other-bucket/el9/stable/",
+            "rt-app",
+        ],
+        "different buckets",
+    );
+
+    let endpoint = server.endpoint().to_owned();
+    let (out, requests) = recorded(&endpoint, &bucket, || {
+        expect(
+            &env,
+            &["promote", &testing, &stable, "rt-app", "fx-basic"],
+            0,
+        )
+    });
+    assert!(out.contains("2 packages"), "{out}");
+    // Two server-side copies; no package body fetched: a GET of an .rpm is only ever a
+    // ranged read of its header, far below the package's size.
+    let copies: Vec<_> = requests.iter().filter(|(m, _, _)| m == "COPY").collect();
+    assert_eq!(copies.len(), 2, "{requests:#?}");
+    let rpm_gets: Vec<_> = requests
+        .iter()
+        .filter(|(m, p, _)| m == "GET" && p.split('?').next().unwrap().ends_with(".rpm"))
+        .collect();
+    let size = fs::metadata(&pkgs[4]).unwrap().len();
+    for (_, path, range) in &rpm_gets {
+        let range = range
+            .as_deref()
+            .unwrap_or_else(|| panic!("whole GET of {path}"));
+        let (from, to) = range.trim_start_matches("bytes=").split_once('-').unwrap();
+        let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
+        assert!(to - from + 1 < size, "{path}: {range} of {size} bytes");
+    }
+    assert!(
+        !requests
+            .iter()
+            .any(|(m, p, _)| m == "PUT" && p.ends_with(".rpm")),
+        "a package was uploaded again: {requests:#?}"
+    );
+    eprintln!(
+        "promote on moto: {} requests ({} copies, {} ranged header reads of .rpm)",
+        requests.len(),
+        copies.len(),
+        rpm_gets.len()
+    );
+
+    // dnf installs the promoted package straight from the bucket.
+    let url = format!("{}el9/stable/", server.base_url(&store));
+    assert_eq!(
+        dnf_nevras(&url).unwrap(),
+        ["fx-basic-0:1.0-1.noarch".to_owned(), dnf_form(VERSIONS[4])].into()
+    );
+    let root = tmp.path().join("installroot");
+    let log = rpmbucket_tests::dnf_install(&url, "rt-app", &root).unwrap();
+    assert!(log.contains("rt-app"), "{log}");
+}
+
+/// `doctor --json` findings as `check -> [level]`, and the exit status.
+fn doctor(env: &[(&str, String)], location: &str) -> (i32, Vec<(String, String, String)>) {
+    let out = rpmbucket(env, &["doctor", location, "--json"]);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let rows = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["check"].as_str().unwrap().to_owned(),
+                r["level"].as_str().unwrap().to_owned(),
+                format!("{} {}", r["detail"], r["fix"]),
+            )
+        })
+        .collect();
+    (out.status.code().unwrap(), rows)
+}
+
+fn level<'a>(rows: &'a [(String, String, String)], check: &str, needle: &str) -> &'a str {
+    rows.iter()
+        .find(|(c, _, d)| c == check && d.contains(needle))
+        .map(|(_, l, _)| l.as_str())
+        .unwrap_or_else(|| panic!("no {check} finding with {needle:?}: {rows:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_tells_a_good_bucket_from_a_bad_one_on_moto() {
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
+        CorsConfiguration, CorsRule, Event, ExpirationStatus, FilterRule, FilterRuleName,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+        NotificationConfiguration, NotificationConfigurationFilter, PublicAccessBlockConfiguration,
+        QueueConfiguration, S3KeyFilter, ServerSideEncryption, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
+    };
+    let server: MotoServer = moto().await;
+    let env = server.env_vars();
+    let queue = |events: Vec<Event>| {
+        NotificationConfiguration::builder()
+            .queue_configurations(
+                QueueConfiguration::builder()
+                    .queue_arn("arn:aws:sqs:us-east-1:123456789012:rpmbucket-events")
+                    .set_events(Some(events))
+                    .filter(
+                        NotificationConfigurationFilter::builder()
+                            .key(
+                                S3KeyFilter::builder()
+                                    .filter_rules(
+                                        FilterRule::builder()
+                                            .name(FilterRuleName::Suffix)
+                                            .value(".rpm")
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let versioning = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+
+    // Good: what infra/terraform makes.
+    let good = server.new_bucket().await;
+    let c = good.client();
+    let b = good.bucket();
+    c.put_bucket_notification_configuration()
+        .bucket(b)
+        .notification_configuration(queue(vec![
+            Event::from("s3:ObjectCreated:*"),
+            Event::from("s3:ObjectRemoved:*"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    c.put_public_access_block()
+        .bucket(b)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.put_bucket_encryption()
+        .bucket(b)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::Aes256)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.put_bucket_versioning()
+        .bucket(b)
+        .versioning_configuration(versioning.clone())
+        .send()
+        .await
+        .unwrap();
+    let all = || LifecycleRuleFilter::builder().prefix("").build();
+    c.put_bucket_lifecycle_configuration()
+        .bucket(b)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(
+                    LifecycleRule::builder()
+                        .id("expire-noncurrent-versions")
+                        .status(ExpirationStatus::Enabled)
+                        .filter(all())
+                        .noncurrent_version_expiration(
+                            NoncurrentVersionExpiration::builder()
+                                .noncurrent_days(30)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .rules(
+                    LifecycleRule::builder()
+                        .id("abort-incomplete-multipart-uploads")
+                        .status(ExpirationStatus::Enabled)
+                        .filter(all())
+                        .abort_incomplete_multipart_upload(
+                            AbortIncompleteMultipartUpload::builder()
+                                .days_after_initiation(7)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let repo = format!("s3://{b}/el9/x86_64/");
+    expect(
+        &env,
+        &["add", &repo, fixture(fx::BASIC).to_str().unwrap()],
+        0,
+    );
+    let (code, rows) = doctor(&env, &format!("s3://{b}"));
+    assert_eq!(code, 0, "{rows:#?}");
+    assert!(rows.iter().all(|(_, l, _)| l == "ok"), "{rows:#?}");
+    for check in [
+        "bucket",
+        "conditional-writes",
+        "notifications",
+        "public-access",
+        "encryption",
+        "cors",
+        "lifecycle",
+        "metadata",
+    ] {
+        assert!(
+            rows.iter().any(|(c, _, _)| c == check),
+            "{check}: {rows:#?}"
+        );
+    }
+    assert_eq!(level(&rows, "metadata", "1 repositories"), "ok");
+    let text = expect(&env, &["doctor", &format!("s3://{b}")], 0);
+    assert!(text.contains("0 warnings, 0 failed"), "{text}");
+
+    // Bad: creates notified but not deletes, anyone may upload, a CORS rule lets any site
+    // write, current objects expire, versions pile up, no encryption block, no PAB.
+    let bad = server.new_bucket().await;
+    let c = bad.client();
+    let b = bad.bucket();
+    c.put_bucket_notification_configuration()
+        .bucket(b)
+        .notification_configuration(queue(vec![Event::from("s3:ObjectCreated:*")]))
+        .send()
+        .await
+        .unwrap();
+    c.put_bucket_policy()
+        .bucket(b)
+        .policy(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    c.put_bucket_cors()
+        .bucket(b)
+        .cors_configuration(
+            CorsConfiguration::builder()
+                .cors_rules(
+                    CorsRule::builder()
+                        .allowed_origins("*")
+                        .allowed_methods("GET")
+                        .allowed_methods("PUT")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.put_bucket_versioning()
+        .bucket(b)
+        .versioning_configuration(versioning)
+        .send()
+        .await
+        .unwrap();
+    c.put_bucket_lifecycle_configuration()
+        .bucket(b)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(
+                    LifecycleRule::builder()
+                        .id("cleanup")
+                        .status(ExpirationStatus::Enabled)
+                        .filter(all())
+                        .expiration(LifecycleExpiration::builder().days(30).build())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Metadata that cannot be read.
+    let repo = format!("s3://{b}/el9/x86_64/");
+    expect(
+        &env,
+        &["add", &repo, fixture(fx::BASIC).to_str().unwrap()],
+        0,
+    );
+    c.put_object()
+        .bucket(b)
+        .key("el9/x86_64/repodata/repomd.xml")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"<not repomd",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (code, rows) = doctor(&env, &format!("s3://{b}"));
+    assert_eq!(code, 2, "{rows:#?}");
+    assert_eq!(
+        level(&rows, "notifications", "removed ones are not"),
+        "warn"
+    );
+    assert_eq!(level(&rows, "public-access", "s3:PutObject"), "fail");
+    assert_eq!(level(&rows, "cors", "PUT from any origin"), "warn");
+    assert_eq!(
+        level(&rows, "lifecycle", "cleanup expire current objects"),
+        "fail"
+    );
+    assert_eq!(
+        level(&rows, "lifecycle", "AbortIncompleteMultipartUpload"),
+        "warn"
+    );
+    assert_eq!(
+        level(&rows, "lifecycle", "NoncurrentVersionExpiration"),
+        "warn"
+    );
+    assert_eq!(level(&rows, "metadata", "reconcile"), "fail");
+    assert_eq!(level(&rows, "conditional-writes", "honoured"), "ok");
+    let text = rpmbucket(&env, &["doctor", &format!("s3://{b}")]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("fix: remove the statement"), "{text}");
+
+    // Usage errors and a missing bucket.
+    refused(&env, &["doctor"], "LOCATION");
+    let out = rpmbucket(&env, &["doctor", "s3://no-such-bucket-rpmbucket"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be reached"));
+    let help = expect(&[], &["doctor", "--help"], 0);
+    assert!(help.contains("Example"), "{help}");
+}
+
+#[test]
+fn doctor_on_a_directory_finds_strays_and_broken_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("el9");
+    fs::create_dir(&repo).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    expect(
+        &[],
+        &[
+            "add",
+            repo.to_str().unwrap(),
+            fixture(fx::BASIC).to_str().unwrap(),
+        ],
+        0,
+    );
+    let (code, rows) = doctor(&[], dir);
+    assert_eq!(code, 0, "{rows:#?}");
+    assert!(rows.iter().all(|(_, l, _)| l == "ok"), "{rows:#?}");
+
+    // A temporary file of a writer that died two hours ago.
+    let stray = repo.join(".rpmbucket-tmp-99-1-2");
+    fs::write(&stray, b"half an upload").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    fs::File::options()
+        .write(true)
+        .open(&stray)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let (code, rows) = doctor(&[], dir);
+    assert_eq!(code, 0, "{rows:#?}");
+    assert_eq!(level(&rows, "temp-files", ".rpmbucket-tmp-99-1-2"), "warn");
+
+    fs::write(repo.join("repodata/repomd.xml"), b"<broken").unwrap();
+    let (code, rows) = doctor(&[], dir);
+    assert_eq!(code, 2, "{rows:#?}");
+    assert_eq!(level(&rows, "metadata", "el9/"), "fail");
+    refused(&[], &["doctor", "/nonexistent/dir"], "not a directory");
+}
+
+/// `PUT` a package to `rpmbucket serve` with curl; returns the HTTP status.
+fn curl_put(base: &str, dir: &str, file: &Path) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--noproxy",
+            "*",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-T",
+        ])
+        .arg(file)
+        .arg(format!("{base}/{dir}/"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn config_stores_the_package_policy_and_signing_and_the_server_honours_them() {
+    use rpmbucket_tests::gpg::{policy_packages, Algo, Gpg};
+    let gpg = Gpg::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pkgs = policy_packages(&gpg, tmp.path()).unwrap();
+    let keys = gpg.write("trusted.asc", &pkgs.trusted).unwrap();
+    let at_keys = format!("trusted-keys=@{}", keys.display());
+    let root = tmp.path().join("root");
+    let repo_dir = root.join("el9");
+    fs::create_dir_all(&repo_dir).unwrap();
+    let repo = repo_dir.to_str().unwrap();
+
+    // Validation: nothing stored on a bad value.
+    refused(
+        &[],
+        &["config", repo, "package-policy=keys"],
+        "needs trusted-keys",
+    );
+    refused(
+        &[],
+        &["config", repo, "package-policy=maybe"],
+        "one of off, signed, keys",
+    );
+    refused(&[], &["config", repo, "trusted-keys=ABCD"], "@FILE");
+    refused(
+        &[],
+        &["config", repo, "trusted-keys=@/nonexistent.asc"],
+        "reading",
+    );
+    let not_a_key = tmp.path().join("not-a-key.asc");
+    fs::write(&not_a_key, "hello").unwrap();
+    refused(
+        &[],
+        &[
+            "config",
+            repo,
+            &format!("trusted-keys=@{}", not_a_key.display()),
+        ],
+        "trusted-keys",
+    );
+    refused(&[], &["config", repo, "signing=on"], "--signing-key");
+    let shown = expect(&[], &["config", repo], 0);
+    assert!(
+        shown.contains("package-policy=off\ntrusted-keys=none\nsigning=off\n"),
+        "{shown}"
+    );
+
+    let v: Value = serde_json::from_str(&expect(
+        &[],
+        &["config", repo, "package-policy=keys", &at_keys, "--json"],
+        0,
+    ))
+    .unwrap();
+    assert_eq!(v["package-policy"], "keys", "{v}");
+    assert_eq!(v["trusted-keys"].as_array().unwrap().len(), 2, "{v}");
+
+    // The local server (the gateway's local mode) publishes by the stored policy.
+    let server = serve(&root);
+    for p in pkgs.good.iter().chain([&pkgs.unsigned, &pkgs.by_other]) {
+        assert_eq!(curl_put(&server.base, "el9", p), "201", "{}", p.display());
+    }
+    let status = |name: &str| {
+        let out = Command::new("curl")
+            .args(["-sS", "--noproxy", "*", "-w", "\n%{http_code}"])
+            .arg(format!("{}/status/el9/{name}?wait=20", server.base))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(status("good-rsa.rpm").ends_with("\n200"));
+    assert!(status("good-ed.rpm").ends_with("\n200"));
+    let unsigned = status("unsigned.rpm");
+    assert!(unsigned.ends_with("\n422"), "{unsigned}");
+    let other = status("other.rpm");
+    assert!(other.ends_with("\n422"), "{other}");
+    assert!(other.contains(&pkgs.other_key_id), "{other}");
+    assert_eq!(
+        dnf_nevras(&format!("{}/el9/", server.base)).unwrap(),
+        ["fx-basic-0:1.0-1.noarch", "fx-lib-0:1.0-1.noarch"]
+            .map(String::from)
+            .into()
+    );
+    drop(server);
+
+    // Policy off again: every package is checked again, the refused ones come in.
+    expect(
+        &[],
+        &["config", repo, "package-policy=off", "trusted-keys=none"],
+        0,
+    );
+    assert_eq!(ls_json(&[], repo).len(), 4);
+    // And on again: the published unsigned ones leave.
+    expect(&[], &["config", repo, "package-policy=keys", &at_keys], 0);
+    assert_eq!(ls_json(&[], repo).len(), 2);
+    expect(
+        &[],
+        &["config", repo, "package-policy=off", "trusted-keys=none"],
+        0,
+    );
+
+    // Signing: the key is the publisher's. A signed repository refuses a change without it,
+    // takes it with --signing-key, and stops signing only when told.
+    let fpr = gpg.generate("Config Repo", Algo::Ed25519).unwrap();
+    let key = gpg
+        .write("repo-key.asc", &gpg.export_secret(&[&fpr]).unwrap())
+        .unwrap();
+    let key = key.to_str().unwrap();
+    expect(&[], &["reconcile", "--signing-key", key, repo], 0);
+    let shown = expect(&[], &["config", repo], 0);
+    assert!(shown.contains(&format!("signing={fpr}\n")), "{shown}");
+    refused(
+        &[],
+        &["config", repo, "keep-versions=3"],
+        "--signing-key FILE",
+    );
+    let asc = repo_dir.join("repodata/repomd.xml.asc");
+    let before = fs::read(&asc).unwrap();
+    let out = expect(
+        &[],
+        &["config", repo, "keep-versions=3", "--signing-key", key],
+        0,
+    );
+    assert!(out.contains(&format!("signing={fpr}\n")), "{out}");
+    assert_ne!(
+        fs::read(&asc).unwrap(),
+        before,
+        "the new repomd.xml is signed"
+    );
+    let out = expect(&[], &["config", repo, "signing=off"], 0);
+    assert!(out.contains("signing=off\n"), "{out}");
+    assert!(!asc.exists());
+    assert!(expect(&[], &["config", repo], 0).contains("signing=off\n"));
+}
