@@ -568,7 +568,10 @@ fn promote_between_directories_picks_the_newest_and_copies_in_place() {
         0,
     );
     assert!(out.contains("rt-app-1:0.5-1.noarch: "), "{out}");
-    assert!(out.contains(&format!("{s}: 2 packages, revision")), "{out}");
+    assert!(
+        out.contains(&format!("{s}/: 2 packages, revision")),
+        "{out}"
+    );
     assert_eq!(
         nevras_of(&ls_json(&[], s)),
         ["fx-basic-1.0-1.noarch", "rt-app-1:0.5-1.noarch"]
@@ -645,14 +648,15 @@ async fn promote_on_moto_copies_server_side_and_dnf_installs_from_the_target() {
         .iter()
         .filter(|(m, p, _)| m == "GET" && p.split('?').next().unwrap().ends_with(".rpm"))
         .collect();
-    let size = fs::metadata(&pkgs[4]).unwrap().len();
+    // (These packages are smaller than one speculative header read, so a range may cover
+    // all of one: what is checked is that every read is a bounded ranged read.)
     for (_, path, range) in &rpm_gets {
         let range = range
             .as_deref()
             .unwrap_or_else(|| panic!("whole GET of {path}"));
         let (from, to) = range.trim_start_matches("bytes=").split_once('-').unwrap();
         let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
-        assert!(to - from + 1 < size, "{path}: {range} of {size} bytes");
+        assert!(to - from < 1 << 20, "{path}: {range}");
     }
     assert!(
         !requests
