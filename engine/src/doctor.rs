@@ -597,6 +597,23 @@ async fn cors(store: &S3Store) -> Finding {
     }
 }
 
+/// The versioning status from a 200 answer the SDK could not parse. Some S3-compatible servers
+/// (moto among them) name the root element `GetBucketVersioningResponse` instead of AWS's
+/// `VersioningConfiguration`, and the SDK refuses the whole answer; its `<Status>` is still there.
+fn versioning_from_raw<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<bool> {
+    let raw = e.raw_response()?;
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(raw.body().bytes()?);
+    if !text.contains("Versioning") {
+        return None;
+    }
+    Some(text.contains("<Status>Enabled</Status>"))
+}
+
 /// Does a lifecycle rule's filter reach keys under `prefix`?
 fn rule_reaches(rule: &LifecycleRule, prefix: &str) -> bool {
     #[allow(deprecated)]
@@ -618,9 +635,21 @@ async fn lifecycle(store: &S3Store, prefix: &str) -> Vec<Finding> {
     const CHECK: &str = "lifecycle";
     let client = store.client();
     let bucket = store.bucket();
+    let mut out = Vec::new();
     let versioned = match client.get_bucket_versioning().bucket(bucket).send().await {
         Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
-        Err(_) => false,
+        Err(e) => match versioning_from_raw(&e) {
+            Some(on) => on,
+            None => {
+                out.push(unreadable(
+                    CHECK,
+                    "versioning setting",
+                    "s3:GetBucketVersioning",
+                    &code(&e),
+                ));
+                false
+            }
+        },
     };
     let rules: Vec<LifecycleRule> = match client
         .get_bucket_lifecycle_configuration()
@@ -631,19 +660,19 @@ async fn lifecycle(store: &S3Store, prefix: &str) -> Vec<Finding> {
         Ok(o) => o.rules().to_vec(),
         Err(e) if code(&e) == "NoSuchLifecycleConfiguration" => Vec::new(),
         Err(e) => {
-            return vec![unreadable(
+            out.push(unreadable(
                 CHECK,
                 "lifecycle rules",
                 "s3:GetLifecycleConfiguration",
                 &code(&e),
-            )]
+            ));
+            return out;
         }
     };
     let enabled: Vec<&LifecycleRule> = rules
         .iter()
         .filter(|r| r.status() == &ExpirationStatus::Enabled)
         .collect();
-    let mut out = Vec::new();
     let expiring: Vec<String> = enabled
         .iter()
         .filter(|r| {

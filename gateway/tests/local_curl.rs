@@ -428,12 +428,14 @@ async fn promote_needs_read_on_the_source_and_write_on_the_target() {
         .await;
         assert!(ok, "{out} {err}");
     }
-    let (ok, out, _) = curl(vec![
+    let (ok, out, err) = curl(vec![
         s("-f"),
+        s("-u"),
+        s("ci:pw"),
         srv.url("status/el9/testing/fx-basic-1.0-1.noarch.rpm?wait=20"),
     ])
     .await;
-    assert!(ok, "{out}");
+    assert!(ok, "{out} {err}");
     let url = srv.url("promote?from=el9/testing&to=el9/stable/");
     // (status, body) of a promote request with `user` and the names in `body`.
     let promote = |user: Option<&'static str>, body: &'static str, url: String| async move {

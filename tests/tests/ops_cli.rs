@@ -853,6 +853,8 @@ async fn doctor_tells_a_good_bucket_from_a_bad_one_on_moto() {
     let (code, rows) = doctor(&env, &format!("s3://{b}"));
     assert_eq!(code, 0, "{rows:#?}");
     assert!(rows.iter().all(|(_, l, _)| l == "ok"), "{rows:#?}");
+    // The versioning setting was read (moto's answer has a non-AWS root element).
+    assert_eq!(level(&rows, "lifecycle", "old versions expire"), "ok");
     for check in [
         "bucket",
         "conditional-writes",
