@@ -5,9 +5,10 @@
 #
 # 1. installs what the tests need when it is missing (Debian packages, a Python
 #    venv with moto), 2. starts moto on a free 127.0.0.1 port (stopped on exit),
-# 3. builds the RPM fixtures and the workspace binaries, 4. runs cargo fmt
-# --check, clippy -D warnings, rustdoc -D warnings, cargo deny (licences, bans,
-# sources; deny.toml) and cargo test.
+# 3. builds the RPM fixtures and every workspace target (while cargo-deny and the
+# Lambda zips build in the background), 4. runs cargo fmt --check, clippy -D
+# warnings, rustdoc -D warnings, the Terraform checks, cargo test, cargo deny
+# (licences, bans, sources; deny.toml) and the deployment rehearsal.
 #
 # Environment (all optional):
 #   RPMBUCKET_CACHE     cache dir outside the clone (default ~/.cache/rpmbucket)
@@ -29,6 +30,8 @@ cd "$REPO"
 export RPMBUCKET_CACHE=${RPMBUCKET_CACHE:-${HOME:-$(echo ~)}/.cache/rpmbucket}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$RPMBUCKET_CACHE/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# Incremental compilation only costs time and disk in a run that builds each crate once.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 mkdir -p "$RPMBUCKET_CACHE"
 
 MOTO_VERSION=5.2.5
@@ -153,23 +156,63 @@ start_moto() {
   step "moto: $RPMBUCKET_TEST_S3_ENDPOINT (pid $pid)"
 }
 
-# cargo-deny, built once into the cache (a few minutes of compiling; CI keeps the cache).
+# cargo-deny, built once into the cache (CI keeps the cache). Its own release profile is fat LTO
+# with one codegen unit, which costs minutes of CPU for a tool that runs for a second: it is built
+# at opt-level 1 without LTO instead (the profile does not change what it checks).
+CARGO_DENY_ROOT=$RPMBUCKET_CACHE/cargo-deny-$CARGO_DENY_VERSION
+CARGO_DENY=$CARGO_DENY_ROOT/bin/cargo-deny
 install_cargo_deny() {
-  local root=$RPMBUCKET_CACHE/cargo-deny-$CARGO_DENY_VERSION
-  CARGO_DENY=$root/bin/cargo-deny
   if [[ -x $CARGO_DENY ]]; then
-    step "cargo-deny $CARGO_DENY_VERSION: present in $root"
+    echo "cargo-deny $CARGO_DENY_VERSION: present in $CARGO_DENY_ROOT"
     return
   fi
-  step "cargo-deny $CARGO_DENY_VERSION: building into $root (takes minutes, once)"
+  echo "cargo-deny $CARGO_DENY_VERSION: building into $CARGO_DENY_ROOT"
   # Its own temporary build directory: the workspace's target stays untouched.
-  env -u CARGO_TARGET_DIR cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION" --root "$root"
+  env -u CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    cargo install --locked --quiet "cargo-deny@$CARGO_DENY_VERSION" --root "$CARGO_DENY_ROOT"
 }
 
 # Licences, banned crates and sources of every dependency (deny.toml); offline checks only.
 check_deny() {
+  wait_bg cargo-deny
   step "check: cargo deny --offline check licenses bans sources"
   "$CARGO_DENY" --offline --log-level error check licenses bans sources
+}
+
+# --- background builds ----------------------------------------------------------
+# cargo-deny and the Lambda zips are needed only by late steps, so they build in the background
+# from the start, at a lower priority (nice 10) than the foreground: they use the CPU whenever the
+# foreground leaves a core idle (package installs, services, serial compile and link phases, tests
+# that wait on dnf or a server). Each has its own cargo lock (a temporary target for cargo-deny,
+# target/aws-lambda/ for the zips), so neither blocks the debug builds. Output goes to a log that
+# is printed when the job is waited for.
+declare -A BG_PID=() BG_LOG=() BG_START=()
+start_bg() {
+  local name=$1
+  shift
+  BG_LOG[$name]=$(mktemp "$RPMBUCKET_CACHE/bg-$name-XXXXXX.log")
+  BG_START[$name]=$SECONDS
+  # A process group of its own, so that cleanup stops cargo and rustc with it (kill -- -PID).
+  setsid -w nice -n 10 "$@" >"${BG_LOG[$name]}" 2>&1 </dev/null &
+  BG_PID[$name]=$!
+  on_cleanup "kill -- -${BG_PID[$name]} 2>/dev/null; kill ${BG_PID[$name]} 2>/dev/null; wait ${BG_PID[$name]} 2>/dev/null
+    if ((EXIT_STATUS == 0)); then rm -f '${BG_LOG[$name]}'
+    elif [[ -f '${BG_LOG[$name]}' ]]; then echo 'log of $name kept: ${BG_LOG[$name]}' >&2; fi"
+  step "background: $name started (pid ${BG_PID[$name]})"
+}
+wait_bg() {
+  local name=$1 status=0
+  wait "${BG_PID[$name]}" || status=$?
+  sed "s/^/  [$name] /" "${BG_LOG[$name]}"
+  ((status == 0)) || die "background job $name failed (status $status)"
+  rm -f "${BG_LOG[$name]}"
+  step "background: $name done, $((SECONDS - ${BG_START[$name]})) s after its start"
+}
+start_background_builds() {
+  # shellcheck disable=SC2016 # expanded by the child bash
+  start_bg cargo-deny bash -c 'source "$1"; install_cargo_deny' cargo-deny "$REPO/scripts/test.sh"
+  start_bg lambda-zips bash "$REPO/scripts/build-lambdas.sh"
 }
 
 # --- 3. fixtures, corpus, binaries -------------------------------------------
@@ -216,9 +259,12 @@ set_corpus() {
   fi
 }
 
+# Every target at once: `cargo build --bins` alone resolves features without the dev-dependencies
+# (the engine's `testkit`), so `cargo test` would then compile the engine and every crate above it
+# a second time. Built this way, the test step reuses all of it.
 build_binaries() {
-  step "build: cargo build --workspace --bins"
-  cargo build --workspace --bins --quiet
+  step "build: cargo build --workspace --all-targets"
+  cargo build --workspace --all-targets --quiet
   export RPMBUCKET_BIN=$CARGO_TARGET_DIR/debug/rpmbucket
   [[ -x $RPMBUCKET_BIN ]] || die "no rpmbucket binary at $RPMBUCKET_BIN"
   step "build: RPMBUCKET_BIN=$RPMBUCKET_BIN"
@@ -261,21 +307,25 @@ extra_checks() {
 # real Lambda zips, the deployed functions run under a Runtime API emulator, the smoke test, the DLQ,
 # the scheduled reconcile, terraform destroy (scripts/rehearse.sh says what it proves).
 rehearsal() {
+  wait_bg lambda-zips
   step "check: scripts/rehearse.sh"
-  RPMBUCKET_BIN=$RPMBUCKET_BIN bash "$REPO/scripts/rehearse.sh"
+  RPMBUCKET_BIN=$RPMBUCKET_BIN RPMBUCKET_LAMBDA_ZIP_DIR=$CARGO_TARGET_DIR/lambda bash "$REPO/scripts/rehearse.sh"
 }
 
 # --- 4. checks -----------------------------------------------------------------
 main() {
   install_system_packages
   check_rust
+  local full=0
+  [[ ${RPMBUCKET_QUICK:-0} == 1 ]] || full=1
+  ((full == 0)) || start_background_builds
   install_moto
   start_moto
   start_extra_services
   build_fixtures
   set_corpus
   build_binaries
-  if [[ ${RPMBUCKET_QUICK:-0} != 1 ]]; then
+  if ((full)); then
     step "check: cargo fmt --all -- --check"
     cargo fmt --all -- --check
     step "check: cargo clippy --workspace --all-targets -- -D warnings"
@@ -283,10 +333,7 @@ main() {
     step "check: cargo doc --workspace --no-deps (warnings denied)"
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
     check_pure_repodata
-    install_cargo_deny
-    check_deny
     extra_checks
-    rehearsal
   fi
   if (($# == 0)); then
     step "test: cargo test --workspace"
@@ -294,6 +341,11 @@ main() {
   else
     step "test: cargo test $*"
     cargo test "$@"
+  fi
+  # Last, so that the background builds they wait for had the whole run to finish.
+  if ((full)); then
+    check_deny
+    rehearsal
   fi
   step "passed"
 }
