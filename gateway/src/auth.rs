@@ -815,6 +815,18 @@ mod tests {
         .into_bytes()
     }
 
+    /// The user `header` authenticates as, or the refusal.
+    async fn auth(t: &Tokens, header: &[u8]) -> Result<String, AuthError> {
+        t.authenticate(Some(header), None).await.map(|id| id.user)
+    }
+
+    /// The user `header` authenticates as; panics when it is refused.
+    async fn user(t: &Tokens, header: &[u8]) -> String {
+        auth(t, header)
+            .await
+            .unwrap_or_else(|e| panic!("{:?} refused: {e:?}", String::from_utf8_lossy(header)))
+    }
+
     fn tokens() -> Tokens {
         Tokens::parse(&format!(
             "# comment\nci:{} rw el9/,el8\nadmin:{} read,write,delete\n",
@@ -827,24 +839,11 @@ mod tests {
     #[tokio::test]
     async fn basic_and_bearer() {
         let t = tokens();
-        let id = t
-            .authenticate(Some(&basic("ci", "s3cret")), None)
-            .await
-            .unwrap();
-        assert_eq!(id.user, "ci");
-        let id = t
-            .authenticate(Some(b"Bearer ci:s3cret"), None)
-            .await
-            .unwrap();
-        assert_eq!(id.user, "ci");
-        let id = t.authenticate(Some(b"bearer root"), None).await.unwrap();
-        assert_eq!(id.user, "admin");
+        assert_eq!(user(&t, &basic("ci", "s3cret")).await, "ci");
+        assert_eq!(user(&t, b"Bearer ci:s3cret").await, "ci");
+        assert_eq!(user(&t, b"bearer root").await, "admin");
         // cached path gives the same answer
-        let id = t
-            .authenticate(Some(b"Bearer ci:s3cret"), None)
-            .await
-            .unwrap();
-        assert_eq!(id.user, "ci");
+        assert_eq!(user(&t, b"Bearer ci:s3cret").await, "ci");
     }
 
     #[tokio::test]
@@ -858,15 +857,9 @@ mod tests {
             b"Bearer wrong".to_vec(),
             b"Basic !!!".to_vec(),
         ] {
-            assert_eq!(
-                t.authenticate(Some(&bad), None).await,
-                Err(AuthError::Invalid)
-            );
+            assert_eq!(auth(&t, &bad).await, Err(AuthError::Invalid));
             // twice: the cached refusal stays a refusal
-            assert_eq!(
-                t.authenticate(Some(&bad), None).await,
-                Err(AuthError::Invalid)
-            );
+            assert_eq!(auth(&t, &bad).await, Err(AuthError::Invalid));
         }
     }
 
@@ -906,35 +899,14 @@ mod tests {
     #[tokio::test]
     async fn fast_scheme_and_legacy_side_by_side() {
         let t = fast_tokens();
-        assert_eq!(
-            t.authenticate(Some(&basic("ci", GOOD)), None)
-                .await
-                .unwrap()
-                .user,
-            "ci"
-        );
+        assert_eq!(user(&t, &basic("ci", GOOD)).await, "ci");
         let bearer = format!("Bearer {GOOD}");
-        assert_eq!(
-            t.authenticate(Some(bearer.as_bytes()), None)
-                .await
-                .unwrap()
-                .user,
-            "ci"
-        );
-        assert_eq!(
-            t.authenticate(Some(&basic("old", "legacy")), None)
-                .await
-                .unwrap()
-                .user,
-            "old"
-        );
+        assert_eq!(user(&t, bearer.as_bytes()).await, "ci");
+        assert_eq!(user(&t, &basic("old", "legacy")).await, "old");
         // A fast secret under another user, or a legacy secret under the fast user: refused.
+        assert_eq!(auth(&t, &basic("old", GOOD)).await, Err(AuthError::Invalid));
         assert_eq!(
-            t.authenticate(Some(&basic("old", GOOD)), None).await,
-            Err(AuthError::Invalid)
-        );
-        assert_eq!(
-            t.authenticate(Some(&basic("ci", "legacy")), None).await,
+            auth(&t, &basic("ci", "legacy")).await,
             Err(AuthError::Invalid)
         );
         assert!(hash_token_fast("short").is_err());
@@ -947,22 +919,10 @@ mod tests {
         // way round.
         let t = fast_tokens();
         let empty_user = basic("", GOOD);
-        assert_eq!(
-            t.authenticate(Some(&empty_user), None).await,
-            Err(AuthError::Invalid)
-        );
+        assert_eq!(auth(&t, &empty_user).await, Err(AuthError::Invalid));
         let bearer = format!("Bearer {GOOD}");
-        assert_eq!(
-            t.authenticate(Some(bearer.as_bytes()), None)
-                .await
-                .unwrap()
-                .user,
-            "ci"
-        );
-        assert_eq!(
-            t.authenticate(Some(&empty_user), None).await,
-            Err(AuthError::Invalid)
-        );
+        assert_eq!(user(&t, bearer.as_bytes()).await, "ci");
+        assert_eq!(auth(&t, &empty_user).await, Err(AuthError::Invalid));
     }
 
     #[tokio::test]
@@ -1008,15 +968,9 @@ mod tests {
         });
         // Hold the only permit: the next argon2 verification cannot start.
         let permit = t.slow.permits.acquire().await.unwrap();
-        assert_eq!(
-            t.authenticate(Some(&basic("ci", "x")), None).await,
-            Err(AuthError::Busy)
-        );
+        assert_eq!(auth(&t, &basic("ci", "x")).await, Err(AuthError::Busy));
         drop(permit);
-        assert_eq!(
-            t.authenticate(Some(&basic("ci", "x")), None).await,
-            Err(AuthError::Invalid)
-        );
+        assert_eq!(auth(&t, &basic("ci", "x")).await, Err(AuthError::Invalid));
     }
 
     #[test]
