@@ -389,6 +389,15 @@ fn sync_dir(key: &str, dir: &Path) -> Result<()> {
         .map_err(|e| io_error(key, dir, e))
 }
 
+/// Take the locks a write of `key` (at `target`) holds while it checks its mode and renames:
+/// the lock of the target's directory, then the store's write lock. Returns the directory too.
+fn lock_target(root: &Path, key: &str, target: &Path) -> Result<(PathBuf, DirLock, WriteLock)> {
+    let dir = target.parent().expect("a key path has a parent").to_owned();
+    let dir_lock = DirLock::acquire(&dir, key)?;
+    let lock = WriteLock::acquire(root, key)?;
+    Ok((dir, dir_lock, lock))
+}
+
 /// Writes the body (via `fill`) to a temp file, then checks `mode` and renames under the lock.
 fn put_blocking(
     root: &Path,
@@ -397,13 +406,7 @@ fn put_blocking(
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<ObjectMeta> {
     let mut staged = stage(root, key, fill)?;
-    let dir = staged
-        .target
-        .parent()
-        .expect("a key path has a parent")
-        .to_owned();
-    let _dir_lock = DirLock::acquire(&dir, key)?;
-    let mut lock = WriteLock::acquire(root, key)?;
+    let (dir, _dir_lock, mut lock) = lock_target(root, key, &staged.target)?;
     let meta = staged.check_and_stamp(root, mode, &mut lock)?;
     staged.rename()?;
     drop(lock);
@@ -428,13 +431,7 @@ fn put_pair_blocking(
                 .map(|m| (m, Err(e)))
         }
     };
-    let dir = a
-        .target
-        .parent()
-        .expect("a key path has a parent")
-        .to_owned();
-    let _dir_lock = DirLock::acquire(&dir, first.0)?;
-    let mut lock = WriteLock::acquire(root, first.0)?;
+    let (dir, _dir_lock, mut lock) = lock_target(root, first.0, &a.target)?;
     let meta_a = a.check_and_stamp(root, first.2, &mut lock)?;
     let second_meta = b.check_and_stamp(root, second.2, &mut lock);
     a.rename()?;
@@ -676,6 +673,31 @@ mod tests {
         (dir, store)
     }
 
+    /// Write `body` at `key` (overwriting), which must succeed.
+    async fn put(store: &LocalStore, key: &str, body: &'static [u8]) {
+        store
+            .put(key, Bytes::from_static(body), PutOptions::default())
+            .await
+            .unwrap();
+    }
+
+    fn create() -> PutOptions {
+        PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        }
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[tokio::test]
     async fn conformance() {
         let (_dir, store) = store();
@@ -741,10 +763,7 @@ mod tests {
     #[tokio::test]
     async fn temp_and_lock_files_are_not_listed() {
         let (_dir, store) = store();
-        store
-            .put("a/b", Bytes::from_static(b"x"), PutOptions::default())
-            .await
-            .unwrap();
+        put(&store, "a/b", b"x").await;
         fs::write(store.root().join("a/.rpmbucket-tmp-stale"), b"junk").unwrap();
         assert!(store.root().join(LOCK_FILE).exists());
         let keys: Vec<_> = store
@@ -760,66 +779,41 @@ mod tests {
     #[tokio::test]
     async fn failed_pair_leaves_no_temp_file_and_writes_nothing() {
         let (_dir, store) = store();
-        store
-            .put("r/k", Bytes::from_static(b"1"), PutOptions::default())
-            .await
-            .unwrap();
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
+        put(&store, "r/k", b"1").await;
         let err = store
             .put_pair(
-                ("r/k", Bytes::from_static(b"2"), create),
+                ("r/k", Bytes::from_static(b"2"), create()),
                 ("r/k.asc", Bytes::from_static(b"s"), PutOptions::default()),
             )
             .await
             .unwrap_err();
         assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
-        let names: Vec<_> = fs::read_dir(store.root().join("r"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(names, ["k"]);
+        assert_eq!(names(&store.root().join("r")), ["k"]);
         assert_eq!(store.get("r/k").await.unwrap().0, "1");
     }
 
     #[tokio::test]
     async fn failed_precondition_leaves_no_temp_file() {
         let (_dir, store) = store();
-        store
-            .put("k", Bytes::from_static(b"1"), PutOptions::default())
-            .await
-            .unwrap();
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
+        put(&store, "k", b"1").await;
         let err = store
-            .put("k", Bytes::from_static(b"2"), create)
+            .put("k", Bytes::from_static(b"2"), create())
             .await
             .unwrap_err();
         assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
-        let names: Vec<_> = fs::read_dir(store.root())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
+        let temps: Vec<_> = names(store.root())
+            .into_iter()
             .filter(|n| n.starts_with(TMP_PREFIX))
             .collect();
-        assert!(names.is_empty(), "{names:?}");
+        assert!(temps.is_empty(), "{temps:?}");
         assert_eq!(store.get("k").await.unwrap().0, "1");
     }
 
     #[tokio::test]
     async fn delete_removes_empty_directories() {
         let (_dir, store) = store();
-        store
-            .put("a/b/c", Bytes::from_static(b"x"), PutOptions::default())
-            .await
-            .unwrap();
-        store
-            .put("a/d", Bytes::from_static(b"x"), PutOptions::default())
-            .await
-            .unwrap();
+        put(&store, "a/b/c", b"x").await;
+        put(&store, "a/d", b"x").await;
         store.delete("a/b/c").await.unwrap();
         assert!(!store.root().join("a/b").exists());
         assert!(store.root().join("a/d").exists());
@@ -828,10 +822,7 @@ mod tests {
     #[tokio::test]
     async fn object_and_directory_of_one_name_conflict_cleanly() {
         let (_dir, store) = store();
-        store
-            .put("a/b", Bytes::from_static(b"x"), PutOptions::default())
-            .await
-            .unwrap();
+        put(&store, "a/b", b"x").await;
         let err = store
             .put("a", Bytes::from_static(b"y"), PutOptions::default())
             .await
