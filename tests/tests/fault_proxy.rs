@@ -62,6 +62,18 @@ impl Setup {
             .expect("put through moto directly");
     }
 
+    /// Put fixture `name` under `key` through moto directly.
+    async fn put_fixture(&self, key: &str, name: &str) {
+        self.direct
+            .put(
+                key,
+                Bytes::from(std::fs::read(fixture(name)).unwrap()),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+
     fn fired(&self, rule: &str) -> u64 {
         self.proxy
             .stats()
@@ -70,6 +82,21 @@ impl Setup {
             .find(|r| r.name == rule)
             .map_or(0, |r| r.fired)
     }
+}
+
+/// A GET through `client` that must fail.
+async fn get_err(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError> {
+    client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect_err("the GET must fail")
 }
 
 #[tokio::test]
@@ -130,22 +157,10 @@ async fn s3_errors_carry_their_codes_and_the_sdk_retries_them() {
         Rule::new("503", Fault::SlowDown).key("k503").times(3),
     ]);
     let once = s.client(1).await;
-    let e = once
-        .get_object()
-        .bucket(&s.bucket)
-        .key("k500")
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_err(&once, &s.bucket, "k500").await;
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(500));
     assert_eq!(e.code(), Some("InternalError"), "{e:?}");
-    let e = once
-        .get_object()
-        .bucket(&s.bucket)
-        .key("k503")
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_err(&once, &s.bucket, "k503").await;
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(503));
     assert_eq!(e.code(), Some("SlowDown"), "{e:?}");
     // A 503 on PUT: the object is not written (the proxy answered alone).
@@ -281,14 +296,7 @@ async fn the_engine_refuses_a_backend_that_ignores_conditional_writes() {
     let s = setup().await;
     let root = "el9/x86_64/";
     let key = format!("{root}{}", fx::BASIC);
-    s.direct
-        .put(
-            &key,
-            Bytes::from(std::fs::read(fixture(fx::BASIC)).unwrap()),
-            PutOptions::default(),
-        )
-        .await
-        .unwrap();
+    s.put_fixture(&key, fx::BASIC).await;
     s.proxy.set_rules(lying_rules());
     let via: Arc<dyn ObjectStore> = Arc::new(s.via(3).await);
     let indexer = Indexer::new(via.clone(), Layout::new(vec![]), RepoConfig::default());
@@ -383,14 +391,7 @@ async fn a_probe_that_could_not_run_is_tried_again() {
     let s = setup().await;
     let root = "el9/x86_64/";
     let key = format!("{root}{}", fx::BASIC);
-    s.direct
-        .put(
-            &key,
-            Bytes::from(std::fs::read(fixture(fx::BASIC)).unwrap()),
-            PutOptions::default(),
-        )
-        .await
-        .unwrap();
+    s.put_fixture(&key, fx::BASIC).await;
     let mut rules = lying_rules();
     rules.push(
         Rule::new("probe fails", Fault::InternalError)
