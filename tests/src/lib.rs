@@ -134,6 +134,36 @@ pub fn rpmbucket_bin() -> PathBuf {
     bin
 }
 
+/// The proxy variables the test helpers remove from a child's environment: test traffic goes
+/// to loopback only.
+pub const PROXY_VARS: [&str; 6] = [
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+];
+
+/// Remove [`PROXY_VARS`] from `cmd`'s environment.
+pub fn without_proxies(cmd: &mut Command) -> &mut Command {
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// A command running [`rpmbucket_bin`] with no proxies and no layout from the caller's
+/// environment (`RPMBUCKET_PREFIXES`, `RPMBUCKET_LAYOUT` removed); add arguments and the
+/// store's environment.
+pub fn rpmbucket_command() -> Command {
+    let mut cmd = Command::new(rpmbucket_bin());
+    cmd.env_remove("RPMBUCKET_PREFIXES")
+        .env_remove("RPMBUCKET_LAYOUT");
+    without_proxies(&mut cmd);
+    cmd
+}
+
 /// The moto S3 endpoint started by `scripts/test.sh` (`RPMBUCKET_TEST_S3_ENDPOINT`).
 /// Panics when unset: S3 tests must not silently pass without a server.
 pub fn s3_endpoint() -> String {
@@ -324,16 +354,7 @@ pub fn dnf_command(repo_url: &str, installroot: &Path) -> Command {
         .arg(format!("--setopt={r}.metadata_expire=0"))
         .arg("--setopt=install_weak_deps=0")
         .env("LC_ALL", "C.UTF-8");
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ] {
-        cmd.env_remove(var);
-    }
+    without_proxies(&mut cmd);
     cmd
 }
 
@@ -386,16 +407,7 @@ pub fn zypper_command(root: &Path) -> Command {
         // zypper locks /run/zypp.pid by default; keep parallel tests apart.
         .env("ZYPP_LOCKFILE_ROOT", root)
         .env("LC_ALL", "C.UTF-8");
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ] {
-        cmd.env_remove(var);
-    }
+    without_proxies(&mut cmd);
     cmd
 }
 

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rpmbucket_engine::testkit::{moto, MotoServer};
 use rpmbucket_engine::{ObjectStore, PutOptions, S3Store};
-use rpmbucket_tests::{dnf_nevras, file_url, fixture, fx, rpm_nevra, rpmbucket_bin};
+use rpmbucket_tests::{dnf_nevras, file_url, fixture, fx, rpm_nevra, rpmbucket_command};
 use serde_json::Value;
 
 /// First repository: packages directly in the root directory.
@@ -22,19 +22,8 @@ const EL8_PKGS: [&str; 4] = [fx::EPOCH, fx::META, fx::CONFLICT, fx::DEPS_SRC];
 
 /// Runs `rpmbucket ARGS` with the moto endpoint and credentials (if any) in its environment.
 fn rpmbucket(server: Option<&MotoServer>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(rpmbucket_bin());
-    cmd.args(args)
-        .env_remove("RPMBUCKET_PREFIXES")
-        .env_remove("RPMBUCKET_LAYOUT");
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = rpmbucket_command();
+    cmd.args(args);
     if let Some(s) = server {
         for (k, v) in s.env_vars() {
             cmd.env(k, v);

@@ -37,7 +37,7 @@ use rpmbucket_engine::testkit::{moto, S3Kind, S3Server};
 use rpmbucket_engine::{LocalStore, ObjectStore};
 use rpmbucket_repodata::repomd::Repomd;
 use rpmbucket_tests::s3proxy::{Fault, FaultProxy, Rule, Stats};
-use rpmbucket_tests::{gen, rpmbucket_bin};
+use rpmbucket_tests::{gen, rpmbucket_command};
 use sha2::{Digest, Sha256};
 
 /// Repository root inside the bucket.
@@ -146,24 +146,13 @@ impl Shared {
 }
 
 fn rpmbucket(backend: &Backend, args: &[String]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(rpmbucket_bin());
+    let mut cmd = tokio::process::Command::from(rpmbucket_command());
     cmd.args(args)
-        .env_remove("RPMBUCKET_PREFIXES")
-        .env_remove("RPMBUCKET_LAYOUT")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ] {
-        cmd.env_remove(var);
-    }
     for (k, v) in &backend.env {
         cmd.env(k, v);
     }
