@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::write_error::{WriteError, WriteResult};
+use crate::metadata_error::{MetadataError, MetadataResult};
 
 const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
 const EOS_MAGIC: u64 = 0x1772_4538_5090;
@@ -101,8 +101,8 @@ pub fn max_slice_len(level: u32) -> usize {
 /// The result does not depend on `threads` or on which blocks were reused. Empty input gives
 /// the 14-byte empty stream `bzip2` writes.
 ///
-/// Errors: [`WriteError::Usage`] for a level outside 1..=9, a zero `slice_len` or one above
-/// [`max_slice_len`]; [`WriteError::Stream`] if libbz2 fails; [`WriteError::Malformed`] if
+/// Errors: [`MetadataError::Usage`] for a level outside 1..=9, a zero `slice_len` or one above
+/// [`max_slice_len`]; [`MetadataError::Stream`] if libbz2 fails; [`MetadataError::Malformed`] if
 /// a slice did not come out as exactly one block (cannot happen within the bound).
 pub fn compress(
     input: &[u8],
@@ -110,14 +110,14 @@ pub fn compress(
     level: u32,
     threads: usize,
     previous: Option<(&[u8], &[BlockRef])>,
-) -> WriteResult<Blocked> {
+) -> MetadataResult<Blocked> {
     if !(1..=9).contains(&level) {
-        return Err(WriteError::Usage(format!(
+        return Err(MetadataError::Usage(format!(
             "bzip2 level must be 1..=9, got {level}"
         )));
     }
     if slice_len == 0 || slice_len > max_slice_len(level) {
-        return Err(WriteError::Usage(format!(
+        return Err(MetadataError::Usage(format!(
             "bzip2 slice length must be 1..={} at level {level}, got {slice_len}",
             max_slice_len(level)
         )));
@@ -168,8 +168,8 @@ pub fn compress(
 fn run_parallel<'a, T: Send>(
     slices: &[&'a [u8]],
     threads: usize,
-    work: impl Fn(&'a [u8]) -> WriteResult<T> + Sync,
-) -> WriteResult<Vec<T>> {
+    work: impl Fn(&'a [u8]) -> MetadataResult<T> + Sync,
+) -> MetadataResult<Vec<T>> {
     let next = AtomicUsize::new(0);
     let worker = || {
         let mut done = Vec::new();
@@ -186,7 +186,7 @@ fn run_parallel<'a, T: Send>(
         }
     };
     let threads = threads.clamp(1, slices.len().max(1));
-    let mut results: Vec<(usize, WriteResult<T>)> = if threads == 1 {
+    let mut results: Vec<(usize, MetadataResult<T>)> = if threads == 1 {
         worker()
     } else {
         std::thread::scope(|scope| {
@@ -218,7 +218,11 @@ struct Piece<'a> {
 }
 
 /// Copies the slice's block from the previous stream if it checks out, else compresses it.
-fn piece<'a>(slice: &[u8], level: u32, previous: Option<&Previous<'a>>) -> WriteResult<Piece<'a>> {
+fn piece<'a>(
+    slice: &[u8],
+    level: u32,
+    previous: Option<&Previous<'a>>,
+) -> MetadataResult<Piece<'a>> {
     let sha256 = hex::encode(Sha256::digest(slice));
     let crc = block_crc(slice);
     let input_len = slice.len() as u64;
@@ -234,7 +238,7 @@ fn piece<'a>(slice: &[u8], level: u32, previous: Option<&Previous<'a>>) -> Write
     }
     let stream = compress_slice(slice, level)?;
     let bit_len = single_block_len(&stream, level, crc).map_err(|reason| {
-        WriteError::malformed(
+        MetadataError::malformed(
             "bzip2 block",
             format!("slice of {input_len} bytes: {reason}"),
         )
@@ -248,7 +252,7 @@ fn piece<'a>(slice: &[u8], level: u32, previous: Option<&Previous<'a>>) -> Write
     })
 }
 
-fn compress_slice(slice: &[u8], level: u32) -> WriteResult<Vec<u8>> {
+fn compress_slice(slice: &[u8], level: u32) -> MetadataResult<Vec<u8>> {
     let out = Vec::with_capacity(slice.len() / 2 + 64);
     let mut enc = bzip2::write::BzEncoder::new(out, bzip2::Compression::new(level));
     enc.write_all(slice)?;
@@ -557,7 +561,7 @@ mod tests {
             assert_eq!(b.blocks.len(), 3);
             assert_eq!(decode_one_stream(&b.stream), input);
             let err = compress(&input, n + 1, level, 1, None).unwrap_err();
-            assert!(matches!(err, WriteError::Usage(_)), "{err}");
+            assert!(matches!(err, MetadataError::Usage(_)), "{err}");
         }
         // ...and a little above it libbz2 really splits, which the one-block check catches.
         let over = rle_worst(max_slice_len(1) + 40);
@@ -572,7 +576,7 @@ mod tests {
     fn rejects_bad_arguments() {
         for (slice_len, level) in [(0, 9), (SLICE, 0), (SLICE, 10), (720_000, 9)] {
             let err = compress(b"abc", slice_len, level, 1, None).unwrap_err();
-            assert!(matches!(err, WriteError::Usage(_)), "{err}");
+            assert!(matches!(err, MetadataError::Usage(_)), "{err}");
         }
     }
 

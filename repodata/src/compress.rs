@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::write_error::{WriteError, WriteResult};
+use crate::metadata_error::{MetadataError, MetadataResult};
 
 /// A compression format for a metadata file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -262,10 +262,10 @@ pub struct CompressedFile {
 
 impl CompressedFile {
     /// Creates (truncates) `path`.
-    pub fn create(path: &Path, compression: Compression) -> WriteResult<Self> {
-        let file = File::create(path).map_err(|e| WriteError::io(path, e))?;
+    pub fn create(path: &Path, compression: Compression) -> MetadataResult<Self> {
+        let file = File::create(path).map_err(|e| MetadataError::io(path, e))?;
         let enc = CountingEncoder::new(BufWriter::with_capacity(256 * 1024, file), compression)
-            .map_err(|e| WriteError::io(path, e))?;
+            .map_err(|e| MetadataError::io(path, e))?;
         Ok(CompressedFile {
             path: path.to_owned(),
             enc,
@@ -273,24 +273,28 @@ impl CompressedFile {
     }
 
     /// Appends bytes.
-    pub fn write_all(&mut self, buf: &[u8]) -> WriteResult<()> {
+    pub fn write_all(&mut self, buf: &[u8]) -> MetadataResult<()> {
         self.enc
             .write_all(buf)
-            .map_err(|e| WriteError::io(&self.path, e))
+            .map_err(|e| MetadataError::io(&self.path, e))
     }
 
     /// Ends the compressed stream, flushes the file and returns its digests.
-    pub fn finish(self) -> WriteResult<FileDigest> {
+    pub fn finish(self) -> MetadataResult<FileDigest> {
         let path = self.path;
-        let (mut w, digest) = self.enc.finish().map_err(|e| WriteError::io(&path, e))?;
-        w.flush().map_err(|e| WriteError::io(&path, e))?;
+        let (mut w, digest) = self.enc.finish().map_err(|e| MetadataError::io(&path, e))?;
+        w.flush().map_err(|e| MetadataError::io(&path, e))?;
         Ok(digest)
     }
 }
 
 /// Compresses the file `src` into `dst`, returning the digests (used for the sqlite databases).
-pub fn compress_file(src: &Path, dst: &Path, compression: Compression) -> WriteResult<FileDigest> {
-    let mut input = File::open(src).map_err(|e| WriteError::io(src, e))?;
+pub fn compress_file(
+    src: &Path,
+    dst: &Path,
+    compression: Compression,
+) -> MetadataResult<FileDigest> {
+    let mut input = File::open(src).map_err(|e| MetadataError::io(src, e))?;
     let mut out = CompressedFile::create(dst, compression)?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -298,7 +302,7 @@ pub fn compress_file(src: &Path, dst: &Path, compression: Compression) -> WriteR
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(WriteError::io(src, e)),
+            Err(e) => return Err(MetadataError::io(src, e)),
         };
         out.write_all(&buf[..n])?;
     }

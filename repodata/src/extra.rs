@@ -288,7 +288,7 @@ fn parse_xml(kind: ExtraKind, data: &[u8]) -> Result<Node, ExtraError> {
             Event::GeneralRef(r) => {
                 let mut s = String::new();
                 crate::repomd::push_ref(&mut s, &r, &|reason| {
-                    crate::write_error::WriteError::malformed(kind.source_name(), reason)
+                    crate::metadata_error::MetadataError::malformed(kind.source_name(), reason)
                 })
                 .map_err(|e| xml_err(pos, e.to_string()))?;
                 if let Some(n) = stack.last_mut() {

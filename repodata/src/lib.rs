@@ -62,13 +62,17 @@ pub mod bz2block;
 pub mod compress;
 pub mod extra;
 pub mod members;
+pub mod metadata_error;
 pub mod page;
 pub mod read;
 pub mod repomd;
 pub mod sqlite;
 pub mod trust;
 pub mod version;
-pub mod write_error;
+/// The former names of [`metadata_error`]'s types, kept while callers move to the new ones.
+pub mod write_error {
+    pub use crate::metadata_error::{MetadataError as WriteError, MetadataResult as WriteResult};
+}
 pub mod writer;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// What went wrong while writing or reading repository metadata files.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum WriteError {
+pub enum MetadataError {
     /// A file could not be created, written, read or renamed.
     #[error("i/o error on {path}: {source}")]
     Io {
@@ -39,16 +39,16 @@ pub enum WriteError {
     Usage(String),
 }
 
-impl WriteError {
+impl MetadataError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        WriteError::Io {
+        MetadataError::Io {
             path: path.into(),
             source,
         }
     }
 
     pub(crate) fn malformed(file: &'static str, reason: impl Into<String>) -> Self {
-        WriteError::Malformed {
+        MetadataError::Malformed {
             file,
             reason: reason.into(),
         }
@@ -56,10 +56,10 @@ impl WriteError {
 }
 
 /// Result of the writer/reader modules.
-pub type WriteResult<T, E = WriteError> = std::result::Result<T, E>;
+pub type MetadataResult<T, E = MetadataError> = std::result::Result<T, E>;
 
 #[allow(dead_code)]
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
-    is::<WriteError>();
+    is::<MetadataError>();
 }

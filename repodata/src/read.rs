@@ -20,9 +20,9 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::compress::Compression;
+use crate::metadata_error::{MetadataError, MetadataResult};
 use crate::package::{Changelog, DepFlag, Dependency, FileKind, Package, PackageFile};
 use crate::repomd::{push_ref, Repomd};
-use crate::write_error::{WriteError, WriteResult};
 
 /// Pull parser that reports start tags with attributes and end tags with the text collected
 /// since the last start tag.
@@ -54,23 +54,23 @@ impl<R: BufRead> Pull<R> {
         }
     }
 
-    fn bad(&self, reason: impl Into<String>) -> WriteError {
-        WriteError::malformed(self.file, reason)
+    fn bad(&self, reason: impl Into<String>) -> MetadataError {
+        MetadataError::malformed(self.file, reason)
     }
 
-    fn attrs(file: &'static str, e: &BytesStart<'_>) -> WriteResult<Attrs> {
+    fn attrs(file: &'static str, e: &BytesStart<'_>) -> MetadataResult<Attrs> {
         let mut v = Vec::new();
         for a in e.attributes() {
-            let a = a.map_err(|err| WriteError::malformed(file, err.to_string()))?;
+            let a = a.map_err(|err| MetadataError::malformed(file, err.to_string()))?;
             let val = a
                 .unescape_value()
-                .map_err(|err| WriteError::malformed(file, err.to_string()))?;
+                .map_err(|err| MetadataError::malformed(file, err.to_string()))?;
             v.push((a.key.as_ref().to_vec(), val.into_owned()));
         }
         Ok(v)
     }
 
-    fn next(&mut self) -> WriteResult<Ev> {
+    fn next(&mut self) -> MetadataResult<Ev> {
         if let Some(name) = self.pending_end.take() {
             return Ok(Ev::End(name, String::new()));
         }
@@ -80,7 +80,7 @@ impl<R: BufRead> Pull<R> {
                 Ok(ev) => ev,
                 Err(e) => {
                     let pos = self.reader.error_position();
-                    return Err(WriteError::malformed(
+                    return Err(MetadataError::malformed(
                         self.file,
                         format!("at byte {pos}: {e}"),
                     ));
@@ -107,18 +107,18 @@ impl<R: BufRead> Pull<R> {
                 Event::Text(ref t) => {
                     let s = t
                         .decode()
-                        .map_err(|e| WriteError::malformed(self.file, e.to_string()))?;
+                        .map_err(|e| MetadataError::malformed(self.file, e.to_string()))?;
                     self.text.push_str(&s);
                 }
                 Event::CData(ref t) => {
                     let s = t
                         .decode()
-                        .map_err(|e| WriteError::malformed(self.file, e.to_string()))?;
+                        .map_err(|e| MetadataError::malformed(self.file, e.to_string()))?;
                     self.text.push_str(&s);
                 }
                 Event::GeneralRef(ref r) => {
                     let file = self.file;
-                    push_ref(&mut self.text, r, &|m| WriteError::malformed(file, m))?;
+                    push_ref(&mut self.text, r, &|m| MetadataError::malformed(file, m))?;
                 }
                 Event::Eof => return Ok(Ev::Eof),
                 _ => {}
@@ -127,7 +127,7 @@ impl<R: BufRead> Pull<R> {
     }
 
     /// Skips to the next `<package>` start tag (returning its attributes) or the end of input.
-    fn next_package(&mut self) -> WriteResult<Option<Attrs>> {
+    fn next_package(&mut self) -> MetadataResult<Option<Attrs>> {
         loop {
             match self.next()? {
                 Ev::Start(name, attrs) if name == b"package" => return Ok(Some(attrs)),
@@ -145,11 +145,11 @@ fn get<'a>(attrs: &'a [(Vec<u8>, String)], key: &[u8]) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn int(pull_file: &'static str, attrs: &[(Vec<u8>, String)], key: &[u8]) -> WriteResult<i64> {
+fn int(pull_file: &'static str, attrs: &[(Vec<u8>, String)], key: &[u8]) -> MetadataResult<i64> {
     match get(attrs, key) {
         None => Ok(0),
         Some(v) => v.trim().parse().map_err(|_| {
-            WriteError::malformed(
+            MetadataError::malformed(
                 pull_file,
                 format!("{}={v:?} is not a number", String::from_utf8_lossy(key)),
             )
@@ -204,7 +204,7 @@ impl<R: BufRead> PrimaryReader<R> {
     }
 
     /// The next package, or `None` at the end.
-    pub fn next_package(&mut self) -> WriteResult<Option<Package>> {
+    pub fn next_package(&mut self) -> MetadataResult<Option<Package>> {
         const F: &str = "primary.xml";
         if self.pull.next_package()?.is_none() {
             return Ok(None);
@@ -354,7 +354,7 @@ impl<R: BufRead> ExtraReader<R> {
     }
 
     /// The next package, or `None` at the end.
-    pub fn next_package(&mut self) -> WriteResult<Option<PackageExtra>> {
+    pub fn next_package(&mut self) -> MetadataResult<Option<PackageExtra>> {
         let file = self.pull.file;
         let Some(attrs) = self.pull.next_package()? else {
             return Ok(None);
@@ -420,7 +420,7 @@ impl<P: BufRead, F: BufRead, O: BufRead> PackageStream<P, F, O> {
         }
     }
 
-    fn next_merged(&mut self) -> WriteResult<Option<Package>> {
+    fn next_merged(&mut self) -> MetadataResult<Option<Package>> {
         let p = self.primary.next_package()?;
         let f = self.filelists.next_package()?;
         let o = self.other.next_package()?;
@@ -433,13 +433,13 @@ fn merge(
     p: Option<Package>,
     f: Option<PackageExtra>,
     o: Option<PackageExtra>,
-) -> WriteResult<Option<Package>> {
+) -> MetadataResult<Option<Package>> {
     match (p, f, o) {
         (None, None, None) => Ok(None),
         (Some(mut p), Some(f), Some(o)) => {
             for (x, file) in [(&f, "filelists.xml"), (&o, "other.xml")] {
                 if x.pkgid != p.pkgid {
-                    return Err(WriteError::malformed(
+                    return Err(MetadataError::malformed(
                         file,
                         format!(
                             "package order differs from primary.xml: {} ({}) where primary has {} ({})",
@@ -452,7 +452,7 @@ fn merge(
             p.changelogs = o.changelogs;
             Ok(Some(p))
         }
-        _ => Err(WriteError::malformed(
+        _ => Err(MetadataError::malformed(
             "repodata",
             "primary, filelists and other list different numbers of packages",
         )),
@@ -462,9 +462,9 @@ fn merge(
 /// [`PackageStream`] with each file decompressed and parsed on its own thread (bounded
 /// read-ahead), for large repositories. The threads stop when the stream is dropped.
 pub struct ThreadedPackageStream {
-    primary: Receiver<WriteResult<Option<Package>>>,
-    filelists: Receiver<WriteResult<Option<PackageExtra>>>,
-    other: Receiver<WriteResult<Option<PackageExtra>>>,
+    primary: Receiver<MetadataResult<Option<Package>>>,
+    filelists: Receiver<MetadataResult<Option<PackageExtra>>>,
+    other: Receiver<MetadataResult<Option<PackageExtra>>>,
     done: bool,
 }
 
@@ -472,8 +472,8 @@ const READ_AHEAD: usize = 128;
 
 fn pump<T: Send + 'static>(
     name: &str,
-    mut next: impl FnMut() -> WriteResult<Option<T>> + Send + 'static,
-) -> Receiver<WriteResult<Option<T>>> {
+    mut next: impl FnMut() -> MetadataResult<Option<T>> + Send + 'static,
+) -> Receiver<MetadataResult<Option<T>>> {
     let (tx, rx) = sync_channel(READ_AHEAD);
     let spawned = std::thread::Builder::new()
         .name(format!("rpmbucket-read-{name}"))
@@ -487,7 +487,7 @@ fn pump<T: Send + 'static>(
     if let Err(e) = spawned {
         // No thread: hand the error to the consumer through a fresh channel.
         let (tx, rx) = sync_channel(1);
-        let _ = tx.send(Err(WriteError::Stream(e)));
+        let _ = tx.send(Err(MetadataError::Stream(e)));
         return rx;
     }
     rx
@@ -512,13 +512,13 @@ impl ThreadedPackageStream {
         }
     }
 
-    fn next_merged(&mut self) -> WriteResult<Option<Package>> {
+    fn next_merged(&mut self) -> MetadataResult<Option<Package>> {
         fn recv<T>(
-            rx: &Receiver<WriteResult<Option<T>>>,
+            rx: &Receiver<MetadataResult<Option<T>>>,
             file: &'static str,
-        ) -> WriteResult<Option<T>> {
+        ) -> MetadataResult<Option<T>> {
             rx.recv()
-                .unwrap_or_else(|_| Err(WriteError::malformed(file, "reader thread stopped")))
+                .unwrap_or_else(|_| Err(MetadataError::malformed(file, "reader thread stopped")))
         }
         let p = recv(&self.primary, "primary.xml")?;
         let f = recv(&self.filelists, "filelists.xml")?;
@@ -528,7 +528,7 @@ impl ThreadedPackageStream {
 }
 
 impl Iterator for ThreadedPackageStream {
-    type Item = WriteResult<Package>;
+    type Item = MetadataResult<Package>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -543,7 +543,7 @@ impl Iterator for ThreadedPackageStream {
 }
 
 impl<P: BufRead, F: BufRead, O: BufRead> Iterator for PackageStream<P, F, O> {
-    type Item = WriteResult<Package>;
+    type Item = MetadataResult<Package>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_merged().transpose()
@@ -556,7 +556,7 @@ pub fn read_packages(
     primary: impl BufRead,
     filelists: impl BufRead,
     other: impl BufRead,
-) -> WriteResult<Vec<Package>> {
+) -> MetadataResult<Vec<Package>> {
     let mut pr = PrimaryReader::new(primary);
     let mut pkgs = Vec::new();
     let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
@@ -588,7 +588,7 @@ pub fn read_packages(
                 .get(&x.pkgid)
                 .and_then(|v| v.iter().copied().find(|&i| !seen[i]))
                 .ok_or_else(|| {
-                    WriteError::malformed(
+                    MetadataError::malformed(
                         file,
                         format!("package {} ({}) is not in primary.xml", x.pkgid, x.name),
                     )
@@ -602,7 +602,7 @@ pub fn read_packages(
         }
     }
     if let Some(i) = (0..pkgs.len()).find(|&i| !have_files[i] || !have_log[i]) {
-        return Err(WriteError::malformed(
+        return Err(MetadataError::malformed(
             if have_files[i] {
                 "other.xml"
             } else {
@@ -617,7 +617,7 @@ pub fn read_packages(
 /// Reads the packages of a published repository: finds the primary/filelists/other records in
 /// `repomd`, opens each through `open(location_href)` (e.g. `repodata/<sum>-primary.xml.gz`,
 /// relative to the repository root), decompresses by file suffix and merges them.
-pub fn read_published<F>(repomd: &Repomd, mut open: F) -> WriteResult<Vec<Package>>
+pub fn read_published<F>(repomd: &Repomd, mut open: F) -> MetadataResult<Vec<Package>>
 where
     F: FnMut(&str) -> std::io::Result<Box<dyn Read>>,
 {
@@ -625,12 +625,12 @@ where
     for t in ["primary", "filelists", "other"] {
         let rec = repomd
             .record(t)
-            .ok_or_else(|| WriteError::malformed("repomd.xml", format!("no {t} record")))?;
+            .ok_or_else(|| MetadataError::malformed("repomd.xml", format!("no {t} record")))?;
         let href = rec.location_href.as_str();
-        let raw = open(href).map_err(|e| WriteError::io(href, e))?;
+        let raw = open(href).map_err(|e| MetadataError::io(href, e))?;
         let dec = Compression::from_file_name(href)
             .decoder(raw)
-            .map_err(|e| WriteError::io(href, e))?;
+            .map_err(|e| MetadataError::io(href, e))?;
         streams.push(BufReader::with_capacity(256 * 1024, dec));
     }
     let o = streams.pop().expect("three streams");

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use crate::write_error::{WriteError, WriteResult};
+use crate::metadata_error::{MetadataError, MetadataResult};
 
 /// The repository index.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -255,8 +255,8 @@ impl Repomd {
 
     /// Parses a `repomd.xml` (as written by createrepo_c, this module, or other tools that follow
     /// the format). Unknown elements are skipped.
-    pub fn parse(xml: &[u8]) -> WriteResult<Repomd> {
-        let bad = |r: String| WriteError::malformed("repomd.xml", r);
+    pub fn parse(xml: &[u8]) -> MetadataResult<Repomd> {
+        let bad = |r: String| MetadataError::malformed("repomd.xml", r);
         let mut reader = Reader::from_reader(xml);
         let mut buf = Vec::new();
         let mut path: Vec<Vec<u8>> = Vec::new();
@@ -407,8 +407,8 @@ fn raw_text(
     xml: &[u8],
     start: usize,
     reader: &Reader<&[u8]>,
-    bad: &dyn Fn(String) -> WriteError,
-) -> WriteResult<String> {
+    bad: &dyn Fn(String) -> MetadataError,
+) -> MetadataResult<String> {
     let end = reader.buffer_position() as usize;
     let bytes = xml.get(start..end).ok_or_else(|| {
         bad(format!(
@@ -421,8 +421,8 @@ fn raw_text(
 pub(crate) fn attr(
     e: &BytesStart<'_>,
     key: &[u8],
-    bad: &dyn Fn(String) -> WriteError,
-) -> WriteResult<Option<String>> {
+    bad: &dyn Fn(String) -> MetadataError,
+) -> MetadataResult<Option<String>> {
     for a in e.attributes() {
         let a = a.map_err(|err| bad(err.to_string()))?;
         if a.key.as_ref() == key {
@@ -437,8 +437,8 @@ pub(crate) fn attr(
 pub(crate) fn push_ref(
     text: &mut String,
     r: &quick_xml::events::BytesRef<'_>,
-    bad: &dyn Fn(String) -> WriteError,
-) -> WriteResult<()> {
+    bad: &dyn Fn(String) -> MetadataError,
+) -> MetadataResult<()> {
     if let Some(c) = r.resolve_char_ref().map_err(|e| bad(e.to_string()))? {
         text.push(c);
         return Ok(());

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use crate::metadata_error::{MetadataError, MetadataResult};
 use crate::package::{is_primary_file, Dependency, FileKind, Package};
-use crate::write_error::{WriteError, WriteResult};
 
 /// `db_info.dbversion` and repomd `<database_version>` (createrepo_c `CR_DB_CACHE_DBVERSION`).
 pub const DB_VERSION: u32 = 10;
@@ -171,8 +171,8 @@ fn tweak(conn: &Connection) -> rusqlite::Result<()> {
 impl SqliteDb {
     /// Creates a new database at `path` (which must not exist yet, or be empty), with the
     /// schema of `kind`, and opens the transaction all rows go into.
-    pub fn create(path: &Path, kind: DbKind) -> WriteResult<Self> {
-        let err = |source| WriteError::Sqlite {
+    pub fn create(path: &Path, kind: DbKind) -> MetadataResult<Self> {
+        let err = |source| MetadataError::Sqlite {
             db: kind.name(),
             source,
         };
@@ -195,23 +195,23 @@ impl SqliteDb {
     /// createrepo_c) wrote, to update it in place, and opens the transaction all changes go
     /// into. The file must exist; it is checked to hold every table and index of
     /// `kind` and exactly one `db_info` row with `dbversion` [`DB_VERSION`], else
-    /// [`WriteError::Incompatible`].
+    /// [`MetadataError::Incompatible`].
     ///
     /// Work on a copy of the published file: with the journal in memory (as createrepo_c
     /// sets it) a crash in the middle of the update can leave the file damaged. Dropping the
     /// `SqliteDb` without [`SqliteDb::finish_update`] rolls everything back.
-    pub fn open_existing(path: &Path, kind: DbKind) -> WriteResult<Self> {
-        let err = |source| WriteError::Sqlite {
+    pub fn open_existing(path: &Path, kind: DbKind) -> MetadataResult<Self> {
+        let err = |source| MetadataError::Sqlite {
             db: kind.name(),
             source,
         };
-        let incompatible = |reason: String| WriteError::Incompatible {
+        let incompatible = |reason: String| MetadataError::Incompatible {
             path: path.to_owned(),
             db: kind.name(),
             reason,
         };
         // Without SQLITE_OPEN_CREATE a missing file is an error instead of a new empty database.
-        let meta = std::fs::metadata(path).map_err(|e| WriteError::io(path, e))?;
+        let meta = std::fs::metadata(path).map_err(|e| MetadataError::io(path, e))?;
         if !meta.is_file() {
             return Err(incompatible("not a regular file".into()));
         }
@@ -288,16 +288,16 @@ impl SqliteDb {
         &self.path
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> WriteError {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> MetadataError {
         let db = self.kind.name();
-        move |source| WriteError::Sqlite { db, source }
+        move |source| MetadataError::Sqlite { db, source }
     }
 
     /// Adds one package. It gets `pkgKey` = the largest key in the database + 1 (sqlite's
     /// choice for a new `INTEGER PRIMARY KEY` row), so a new database numbers its packages
     /// 1, 2, … in the order they are added, and the same sequence of adds and removes gives a
     /// package the same key in all three databases.
-    pub fn add(&mut self, p: &Package) -> WriteResult<()> {
+    pub fn add(&mut self, p: &Package) -> MetadataResult<()> {
         let r = match self.kind {
             DbKind::Primary => self.add_primary(p),
             DbKind::Filelists => self.add_filelists(p),
@@ -437,7 +437,7 @@ impl SqliteDb {
     ///
     /// Dependent rows are deleted explicitly, table by table; the schema's triggers
     /// (`removals`, `remove_filelist`, `remove_changelogs`) would delete the same rows.
-    pub fn remove(&mut self, pkgid: &str, location_href: &str) -> WriteResult<bool> {
+    pub fn remove(&mut self, pkgid: &str, location_href: &str) -> MetadataResult<bool> {
         let r = match self.kind {
             DbKind::Primary => self.remove_primary(pkgid, location_href),
             DbKind::Filelists | DbKind::Other => self.remove_lowest(pkgid),
@@ -507,10 +507,10 @@ impl SqliteDb {
     /// Writes `db_info` (`xml_checksum` = repomd checksum of the compressed XML file of the same
     /// kind), creates the indexes, commits and closes the file. For a database made with
     /// [`SqliteDb::create`]; an opened one ends with [`SqliteDb::finish_update`].
-    pub fn finish(self, xml_checksum: &str) -> WriteResult<PathBuf> {
+    pub fn finish(self, xml_checksum: &str) -> MetadataResult<PathBuf> {
         let err = self.err();
         if self.existing {
-            return Err(WriteError::Usage(format!(
+            return Err(MetadataError::Usage(format!(
                 "{} database was opened with open_existing: finish it with finish_update",
                 self.kind.name()
             )));
@@ -533,10 +533,10 @@ impl SqliteDb {
     /// `xml_checksum` (repomd checksum of the new compressed XML of the same kind), commits
     /// and closes. The indexes are kept up to date by sqlite and the file is not vacuumed, so
     /// pages no change touched stay byte-for-byte as they were.
-    pub fn finish_update(self, xml_checksum: &str) -> WriteResult<PathBuf> {
+    pub fn finish_update(self, xml_checksum: &str) -> MetadataResult<PathBuf> {
         let err = self.err();
         if !self.existing {
-            return Err(WriteError::Usage(format!(
+            return Err(MetadataError::Usage(format!(
                 "{} database was made with create: finish it with finish",
                 self.kind.name()
             )));
@@ -1058,7 +1058,7 @@ pub(crate) mod tests {
                 } else {
                     let e = r.err().unwrap();
                     assert!(
-                        matches!(e, WriteError::Incompatible { db, .. } if db == kind.name()),
+                        matches!(e, MetadataError::Incompatible { db, .. } if db == kind.name()),
                         "{} as {kind:?}: {e}",
                         KINDS[i].name()
                     );
@@ -1091,7 +1091,7 @@ pub(crate) mod tests {
         let e = SqliteDb::open_existing(&missing, DbKind::Primary)
             .err()
             .unwrap();
-        assert!(matches!(e, WriteError::Io { .. }), "{e}");
+        assert!(matches!(e, MetadataError::Io { .. }), "{e}");
         assert!(!missing.exists(), "a missing file must not be created");
 
         let junk = dir.path().join("junk.sqlite");
@@ -1111,13 +1111,16 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.sqlite");
         let db = SqliteDb::create(&path, DbKind::Primary).unwrap();
-        assert!(matches!(db.finish_update("x"), Err(WriteError::Usage(_))));
+        assert!(matches!(
+            db.finish_update("x"),
+            Err(MetadataError::Usage(_))
+        ));
         std::fs::remove_file(&path).unwrap();
         let path = build_in(dir.path(), DbKind::Primary, &[sample("a")], "s");
         let before = dbdump::dump(&path);
         let mut db = SqliteDb::open_existing(&path, DbKind::Primary).unwrap();
         db.add(&sample("b")).unwrap();
-        assert!(matches!(db.finish("x"), Err(WriteError::Usage(_))));
+        assert!(matches!(db.finish("x"), Err(MetadataError::Usage(_))));
         // Nothing was committed.
         assert_eq!(dbdump::dump(&path), before);
     }

@@ -32,10 +32,10 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::compress::{compress_file, CompressedFile, Compression, FileDigest};
+use crate::metadata_error::{MetadataError, MetadataResult};
 use crate::package::Package;
 use crate::repomd::{Repomd, RepomdRecord};
 use crate::sqlite::{DbKind, SqliteDb, DB_VERSION};
-use crate::write_error::{WriteError, WriteResult};
 use crate::xml;
 
 /// How the metadata is written.
@@ -142,20 +142,20 @@ enum LaneResult {
 struct Lane {
     data_type: &'static str,
     tx: Option<SyncSender<Arc<Package>>>,
-    handle: Option<JoinHandle<WriteResult<LaneResult>>>,
+    handle: Option<JoinHandle<MetadataResult<LaneResult>>>,
 }
 
 impl Lane {
-    fn join(&mut self) -> WriteResult<LaneResult> {
+    fn join(&mut self) -> MetadataResult<LaneResult> {
         self.tx = None;
         match self.handle.take() {
             Some(h) => h.join().unwrap_or_else(|_| {
-                Err(WriteError::Usage(format!(
+                Err(MetadataError::Usage(format!(
                     "{} writer panicked",
                     self.data_type
                 )))
             }),
-            None => Err(WriteError::Usage(format!(
+            None => Err(MetadataError::Usage(format!(
                 "{} writer already finished",
                 self.data_type
             ))),
@@ -229,7 +229,7 @@ impl RepodataWriter {
     /// created in it). `package_count` goes into the XML headers; if a different number of
     /// packages is added, the headers are rewritten at the end (as createrepo_c does when some
     /// packages fail).
-    pub fn new(tmp_dir: &Path, package_count: usize, opts: &WriteOptions) -> WriteResult<Self> {
+    pub fn new(tmp_dir: &Path, package_count: usize, opts: &WriteOptions) -> MetadataResult<Self> {
         let mut w = RepodataWriter {
             dir: tmp_dir.to_owned(),
             announced: package_count,
@@ -255,7 +255,7 @@ impl RepodataWriter {
                     file.write_all(kind.footer().as_bytes())?;
                     Ok(LaneResult::Xml(file.finish()?))
                 })
-                .map_err(|e| WriteError::io(&path, e))?;
+                .map_err(|e| MetadataError::io(&path, e))?;
             w.xml_lanes.push(Lane {
                 data_type: kind.name(),
                 tx: Some(tx),
@@ -268,7 +268,7 @@ impl RepodataWriter {
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(WriteError::io(&path, e)),
+                    Err(e) => return Err(MetadataError::io(&path, e)),
                 }
                 let mut db = SqliteDb::create(&path, kind)?;
                 let (tx, rx) = sync_channel::<Arc<Package>>(LANE_DEPTH);
@@ -280,7 +280,7 @@ impl RepodataWriter {
                         }
                         Ok(LaneResult::Db(db))
                     })
-                    .map_err(|e| WriteError::io(&path, e))?;
+                    .map_err(|e| MetadataError::io(&path, e))?;
                 w.db_lanes.push(Lane {
                     data_type: kind.name(),
                     tx: Some(tx),
@@ -305,12 +305,12 @@ impl RepodataWriter {
     }
 
     /// Appends one package to every output.
-    pub fn add(&mut self, p: &Package) -> WriteResult<()> {
+    pub fn add(&mut self, p: &Package) -> MetadataResult<()> {
         self.add_shared(Arc::new(p.clone()))
     }
 
     /// Like [`RepodataWriter::add`] without copying a package the caller already shares.
-    pub fn add_shared(&mut self, p: Arc<Package>) -> WriteResult<()> {
+    pub fn add_shared(&mut self, p: Arc<Package>) -> MetadataResult<()> {
         for lane in self.xml_lanes.iter_mut().chain(self.db_lanes.iter_mut()) {
             let sent = match &lane.tx {
                 Some(tx) => tx.send(Arc::clone(&p)).is_ok(),
@@ -320,7 +320,7 @@ impl RepodataWriter {
                 // The lane stopped early: its thread returned an error.
                 return Err(match lane.join() {
                     Err(e) => e,
-                    Ok(_) => WriteError::Usage(format!("{} writer stopped", lane.data_type)),
+                    Ok(_) => MetadataError::Usage(format!("{} writer stopped", lane.data_type)),
                 });
             }
         }
@@ -330,7 +330,7 @@ impl RepodataWriter {
 
     /// Closes all outputs, renames them to their final names and builds `repomd.xml`.
     /// `revision` defaults to the current Unix time, as in createrepo_c.
-    pub fn finish(mut self, revision: Option<String>) -> WriteResult<Output> {
+    pub fn finish(mut self, revision: Option<String>) -> MetadataResult<Output> {
         let mut xml_digests = Vec::new();
         for (lane, kind) in
             self.xml_lanes
@@ -378,37 +378,42 @@ impl RepodataWriter {
                 .checksum;
             db_paths.push((kind, db.finish(xml_sum)?));
         }
-        let compressed: Vec<WriteResult<(DbKind, PathBuf, FileDigest)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = db_paths
-                .iter()
-                .map(|(kind, raw)| {
-                    s.spawn(move || {
-                        let dst =
-                            PathBuf::from(format!("{}{}", raw.display(), db_compression.suffix()));
-                        let d = if db_compression == Compression::None {
-                            // Stored as is: still hash it.
-                            let tmp = raw.with_extension("sqlite.copy");
-                            let d = compress_file(raw, &tmp, Compression::None)?;
-                            std::fs::rename(&tmp, &dst).map_err(|e| WriteError::io(&dst, e))?;
-                            d
-                        } else {
-                            let d = compress_file(raw, &dst, db_compression)?;
-                            std::fs::remove_file(raw).map_err(|e| WriteError::io(raw, e))?;
-                            d
-                        };
-                        Ok((*kind, dst, d))
+        let compressed: Vec<MetadataResult<(DbKind, PathBuf, FileDigest)>> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = db_paths
+                    .iter()
+                    .map(|(kind, raw)| {
+                        s.spawn(move || {
+                            let dst = PathBuf::from(format!(
+                                "{}{}",
+                                raw.display(),
+                                db_compression.suffix()
+                            ));
+                            let d = if db_compression == Compression::None {
+                                // Stored as is: still hash it.
+                                let tmp = raw.with_extension("sqlite.copy");
+                                let d = compress_file(raw, &tmp, Compression::None)?;
+                                std::fs::rename(&tmp, &dst)
+                                    .map_err(|e| MetadataError::io(&dst, e))?;
+                                d
+                            } else {
+                                let d = compress_file(raw, &dst, db_compression)?;
+                                std::fs::remove_file(raw).map_err(|e| MetadataError::io(raw, e))?;
+                                d
+                            };
+                            Ok((*kind, dst, d))
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(WriteError::Usage("database compression panicked".into()))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(MetadataError::Usage("database compression panicked".into()))
+                        })
                     })
-                })
-                .collect()
-        });
+                    .collect()
+            });
         for r in compressed {
             let (kind, path, d) = r?;
             let base = format!("{}.sqlite{}", kind.name(), db_compression.suffix());
@@ -460,7 +465,7 @@ impl RepodataWriter {
         path: &Path,
         base: &str,
         d: &FileDigest,
-    ) -> WriteResult<OutputFile> {
+    ) -> MetadataResult<OutputFile> {
         let file_name = if self.opts.unique_md_filenames {
             format!("{}-{}", d.checksum, base)
         } else {
@@ -468,7 +473,7 @@ impl RepodataWriter {
         };
         let final_path = self.dir.join(&file_name);
         if final_path != path {
-            std::fs::rename(path, &final_path).map_err(|e| WriteError::io(&final_path, e))?;
+            std::fs::rename(path, &final_path).map_err(|e| MetadataError::io(&final_path, e))?;
         }
         Ok(OutputFile {
             data_type,
@@ -504,9 +509,9 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-fn mtime_secs(path: &Path) -> WriteResult<i64> {
-    let m = std::fs::metadata(path).map_err(|e| WriteError::io(path, e))?;
-    let t = m.modified().map_err(|e| WriteError::io(path, e))?;
+fn mtime_secs(path: &Path) -> MetadataResult<i64> {
+    let m = std::fs::metadata(path).map_err(|e| MetadataError::io(path, e))?;
+    let t = m.modified().map_err(|e| MetadataError::io(path, e))?;
     Ok(match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
@@ -520,12 +525,12 @@ fn rewrite_package_count(
     compression: Compression,
     kind: XmlKind,
     n: usize,
-) -> WriteResult<FileDigest> {
-    let src = std::fs::File::open(path).map_err(|e| WriteError::io(path, e))?;
+) -> MetadataResult<FileDigest> {
+    let src = std::fs::File::open(path).map_err(|e| MetadataError::io(path, e))?;
     let mut reader = BufReader::new(
         compression
             .decoder(src)
-            .map_err(|e| WriteError::io(path, e))?,
+            .map_err(|e| MetadataError::io(path, e))?,
     );
     // Skip the two header lines (XML declaration, root start tag).
     let mut line = Vec::new();
@@ -533,21 +538,23 @@ fn rewrite_package_count(
         line.clear();
         reader
             .read_until(b'\n', &mut line)
-            .map_err(|e| WriteError::io(path, e))?;
+            .map_err(|e| MetadataError::io(path, e))?;
     }
     let tmp = path.with_extension("rewrite");
     let mut out = CompressedFile::create(&tmp, compression)?;
     out.write_all(kind.header(n).as_bytes())?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let k = reader.read(&mut buf).map_err(|e| WriteError::io(path, e))?;
+        let k = reader
+            .read(&mut buf)
+            .map_err(|e| MetadataError::io(path, e))?;
         if k == 0 {
             break;
         }
         out.write_all(&buf[..k])?;
     }
     let d = out.finish()?;
-    std::fs::rename(&tmp, path).map_err(|e| WriteError::io(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| MetadataError::io(path, e))?;
     Ok(d)
 }
 
