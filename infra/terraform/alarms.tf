@@ -2,56 +2,68 @@
 # could not be delivered or failed, when a function reports errors, or when notifications pile up
 # unprocessed.
 
-resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  alarm_name          = "${var.name}-dlq-not-empty"
-  alarm_description   = "rpmbucket: notifications the indexer could not process are in ${aws_sqs_queue.dlq.name}; read the indexer log for the reason, fix, then redrive."
+# The queue alarms, by the suffix of their name: which queue, what is measured, above which
+# threshold it fires, and what the operator reads in the alarm.
+locals {
+  queue_alarms = merge(
+    {
+      "dlq-not-empty" = {
+        queue       = aws_sqs_queue.dlq.name
+        metric      = "ApproximateNumberOfMessagesVisible"
+        threshold   = 0
+        description = "rpmbucket: notifications the indexer could not process are in ${aws_sqs_queue.dlq.name}; read the indexer log for the reason, fix, then redrive."
+      }
+      "events-stuck" = {
+        queue       = aws_sqs_queue.events.name
+        metric      = "ApproximateAgeOfOldestMessage"
+        threshold   = 900
+        description = "rpmbucket: the oldest notification in ${aws_sqs_queue.events.name} waits for more than 15 minutes; the indexer is not keeping up or not running."
+      }
+    },
+    var.reconcile_schedule == null ? {} : {
+      "reconcile-failed" = {
+        queue       = one(aws_sqs_queue.reconcile_dlq[*].name)
+        metric      = "ApproximateNumberOfMessagesVisible"
+        threshold   = 0
+        description = "rpmbucket: a scheduled reconcile could not be delivered or failed after its retries; the messages in ${one(aws_sqs_queue.reconcile_dlq[*].name)} say which and why (read the indexer log for the run), then delete them."
+      }
+    },
+  )
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue" {
+  for_each            = local.queue_alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+  metric_name         = each.value.metric
+  dimensions          = { QueueName = each.value.queue }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions
   ok_actions          = var.alarm_actions
   tags                = local.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "reconcile_failed" {
-  count               = var.reconcile_schedule == null ? 0 : 1
-  alarm_name          = "${var.name}-reconcile-failed"
-  alarm_description   = "rpmbucket: a scheduled reconcile could not be delivered or failed after its retries; the messages in ${aws_sqs_queue.reconcile_dlq[0].name} say which and why (read the indexer log for the run), then delete them."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.reconcile_dlq[0].name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = local.tags
+# The addresses these alarms had before they shared one resource: state moves, nothing is
+# destroyed and created again.
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq_depth
+  to   = aws_cloudwatch_metric_alarm.queue["dlq-not-empty"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "queue_age" {
-  alarm_name          = "${var.name}-events-stuck"
-  alarm_description   = "rpmbucket: the oldest notification in ${aws_sqs_queue.events.name} waits for more than 15 minutes; the indexer is not keeping up or not running."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = aws_sqs_queue.events.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 900
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = local.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.queue_age
+  to   = aws_cloudwatch_metric_alarm.queue["events-stuck"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.reconcile_failed[0]
+  to   = aws_cloudwatch_metric_alarm.queue["reconcile-failed"]
 }
 
 locals {

@@ -222,11 +222,11 @@ run "failed_reconciles_reach_their_dead_letter_queue_and_alarm" {
     error_message = "the reconcile dead-letter queue must be its own queue, named after the module"
   }
   assert {
-    condition = (aws_cloudwatch_metric_alarm.reconcile_failed[0].metric_name == "ApproximateNumberOfMessagesVisible"
-      && aws_cloudwatch_metric_alarm.reconcile_failed[0].threshold == 0
-      && aws_cloudwatch_metric_alarm.reconcile_failed[0].comparison_operator == "GreaterThanThreshold"
-      && length(aws_cloudwatch_metric_alarm.reconcile_failed[0].dimensions) == 1
-    && aws_cloudwatch_metric_alarm.reconcile_failed[0].dimensions["QueueName"] == aws_sqs_queue.reconcile_dlq[0].name)
+    condition = (aws_cloudwatch_metric_alarm.queue["reconcile-failed"].metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.queue["reconcile-failed"].threshold == 0
+      && aws_cloudwatch_metric_alarm.queue["reconcile-failed"].comparison_operator == "GreaterThanThreshold"
+      && length(aws_cloudwatch_metric_alarm.queue["reconcile-failed"].dimensions) == 1
+    && aws_cloudwatch_metric_alarm.queue["reconcile-failed"].dimensions["QueueName"] == aws_sqs_queue.reconcile_dlq[0].name)
     error_message = "an alarm must fire when the reconcile dead-letter queue is not empty"
   }
 }
@@ -238,7 +238,7 @@ run "no_schedule_no_reconcile_queue_or_alarm" {
   }
   assert {
     condition = (length(aws_scheduler_schedule.reconcile) == 0 && length(aws_sqs_queue.reconcile_dlq) == 0
-      && length(aws_cloudwatch_metric_alarm.reconcile_failed) == 0 && length(aws_lambda_function_event_invoke_config.indexer) == 0
+      && !contains(keys(aws_cloudwatch_metric_alarm.queue), "reconcile-failed") && length(aws_lambda_function_event_invoke_config.indexer) == 0
     && output.reconcile_dlq_url == null)
     error_message = "reconcile_schedule = null must create no schedule, reconcile dead-letter queue, invoke config or alarm"
   }
