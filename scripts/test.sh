@@ -193,9 +193,13 @@ start_bg() {
   shift
   BG_LOG[$name]=$(mktemp "$RPMBUCKET_CACHE/bg-$name-XXXXXX.log")
   BG_START[$name]=$SECONDS
-  # A process group of its own, so that cleanup stops cargo and rustc with it (kill -- -PID).
-  setsid -w nice -n 10 "$@" >"${BG_LOG[$name]}" 2>&1 </dev/null &
+  # A process group of its own (job control on for the spawn only), so that cleanup stops cargo
+  # and rustc with it (kill -- -PID). Not a session of its own (setsid): with the kernel's
+  # autogroup scheduling a new session gets an equal share of the CPU and nice 10 would not yield.
+  set -m
+  nice -n 10 "$@" >"${BG_LOG[$name]}" 2>&1 </dev/null &
   BG_PID[$name]=$!
+  set +m
   on_cleanup "kill -- -${BG_PID[$name]} 2>/dev/null; kill ${BG_PID[$name]} 2>/dev/null; wait ${BG_PID[$name]} 2>/dev/null
     if ((EXIT_STATUS == 0)); then rm -f '${BG_LOG[$name]}'
     elif [[ -f '${BG_LOG[$name]}' ]]; then echo 'log of $name kept: ${BG_LOG[$name]}' >&2; fi"
