@@ -2,6 +2,7 @@
 //! the benchmarks.
 
 use std::ops::Range;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -162,6 +163,18 @@ impl ObjectStore for CountingStore {
     async fn copy(&self, from: &str, to: &str, opts: PutOptions) -> Result<ObjectMeta> {
         bump(&self.c.copy, 1);
         self.inner.copy(from, to, opts).await
+    }
+
+    async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
+        bump(&self.c.put, 1);
+        let meta = self.inner.put_file(key, path, opts).await?;
+        bump(&self.c.bytes_written, meta.size);
+        Ok(meta)
+    }
+
+    async fn touch(&self, key: &str) -> Result<ObjectMeta> {
+        bump(&self.c.head, 1);
+        self.inner.touch(key).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -65,8 +65,8 @@ pub use counting::{CountingStore, RequestCounts};
 pub use error::{Error, Result};
 pub use layout::{Layout, LayoutRule};
 pub use publish::{
-    Change, ChangeKind, Indexer, IndexerOptions, PublishReport, Snapshot, CACHE_IMMUTABLE,
-    CACHE_SHORT, MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
+    Change, ChangeKind, ExternalGeneration, ExternalReport, Indexer, IndexerOptions, PublishReport,
+    Snapshot, CACHE_IMMUTABLE, CACHE_SHORT, MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
 };
 pub use store::{local::LocalStore, s3::S3Store};
 pub use store::{ObjectMeta, ObjectStore, PutMode, PutOptions};

@@ -570,16 +570,23 @@ impl Indexer {
     pub(super) async fn sweep_orphans(&self, run: &Run) -> Result<Vec<String>> {
         let now = self.store_clock(run).await?;
         // What is referenced now (not what this run saw earlier: another publisher may have
-        // swapped since).
-        let base = self.load(run, true).await?;
+        // swapped since); the references only, not the package records.
+        let base = match self.references(run).await {
+            Ok(b) => b,
+            Err(e) if is_damage(&e) => {
+                tracing::warn!(root = %run.root, error = %e, "not sweeping: what the published generation references is unknown");
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
         let dir = format!("{}{REPODATA_DIR}/", run.root);
         let listing = retry(&self.options, "list", || run.store.list(&dir)).await?;
         let age = sweep_age(self.config.grace_period);
         let keep: BTreeSet<&str> = base
             .referenced
             .iter()
+            .chain(&base.garbage)
             .map(String::as_str)
-            .chain(base.state.garbage.iter().map(|g| g.href.as_str()))
             .collect();
         let candidates = gc::orphans(&listing, &run.root, &keep, now, age);
         self.hooks

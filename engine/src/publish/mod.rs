@@ -23,6 +23,7 @@
 //! this module drives the rounds (attempts on lost races, verification).
 
 mod execute;
+mod external;
 mod extras;
 mod gc;
 #[cfg(feature = "testkit")]
@@ -64,6 +65,7 @@ use retry::backoff;
 pub(crate) use retry::retry;
 
 pub use execute::{MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE};
+pub use external::{ExternalGeneration, ExternalReport};
 
 /// Cache-Control of `repomd.xml` and other files that change in place.
 pub const CACHE_SHORT: &str = "max-age=10";

@@ -441,6 +441,38 @@ fn put_pair_blocking(
     Ok((meta_a, second_result))
 }
 
+/// [`ObjectStore::touch`]: under the locks, stamp the file with the next modification time.
+fn touch_blocking(root: &Path, key: &str) -> Result<ObjectMeta> {
+    let path = root.join(key);
+    let dir = path.parent().expect("a key path has a parent");
+    let _dir_lock = match DirLock::acquire(dir, key) {
+        Ok(l) => l,
+        Err(_) if !dir.exists() => {
+            return Err(Error::NotFound {
+                key: key.to_owned(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let mut lock = WriteLock::acquire(root, key)?;
+    let file = match OpenOptions::new().write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) => return Err(not_found_or(key, &path, e)),
+    };
+    let md = file.metadata().map_err(|e| io_error(key, &path, e))?;
+    if !md.is_file() {
+        return Err(Error::NotFound {
+            key: key.to_owned(),
+        });
+    }
+    let stamp = lock.next_stamp(key, md.modified().ok())?;
+    file.set_modified(stamp)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io_error(key, &path, e))?;
+    let md = file.metadata().map_err(|e| io_error(key, &path, e))?;
+    Ok(meta_of(key, &md))
+}
+
 fn delete_blocking(root: &Path, key: &str) -> Result<()> {
     let path = root.join(key);
     let dir = path.parent().expect("a key path has a parent");
@@ -649,6 +681,13 @@ impl ObjectStore for LocalStore {
         .await
     }
 
+    async fn touch(&self, key: &str) -> Result<ObjectMeta> {
+        validate_key(key)?;
+        let k = key.to_owned();
+        self.blocking(key, move |root| touch_blocking(root, &k))
+            .await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         validate_key(key)?;
         let k = key.to_owned();
@@ -708,6 +747,40 @@ mod tests {
     async fn etag_changes_on_every_write() {
         let (_dir, store) = store();
         crate::store::conformance::etag_changes_on_every_write(&store).await;
+    }
+
+    /// `touch` makes an old file young again (by the store's stamps), keeps its body, changes
+    /// its ETag, and says `NotFound` for a missing key.
+    #[tokio::test]
+    async fn touch_refreshes_the_modification_time() {
+        let (_dir, store) = store();
+        let key = "r/repodata/x.xml.gz";
+        let first = store
+            .put(key, Bytes::from_static(b"body"), PutOptions::default())
+            .await
+            .unwrap();
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        File::options()
+            .write(true)
+            .open(store.path_of(key).unwrap())
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let aged = store.head(key).await.unwrap();
+        assert!(aged.last_modified + 7000 < first.last_modified);
+        let touched = store.touch(key).await.unwrap();
+        assert!(touched.last_modified >= first.last_modified);
+        assert_ne!(touched.etag, aged.etag);
+        assert_eq!(store.head(key).await.unwrap().etag, touched.etag);
+        assert_eq!(&store.get(key).await.unwrap().0[..], b"body");
+        assert!(matches!(
+            store.touch("r/repodata/missing").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.touch("nowhere/at/all").await,
+            Err(Error::NotFound { .. })
+        ));
     }
 
     #[tokio::test]

@@ -221,6 +221,18 @@ pub trait ObjectStore: Debug + Send + Sync {
         let (body, _) = self.get(from).await?;
         self.put(to, body, opts).await
     }
+
+    /// Mark an object as in use now: its modification time becomes the store's present time,
+    /// its body stays as it is ([`Error::NotFound`] if there is none). A sweep ages unreferenced
+    /// files by their modification time, so a file a new generation stops referencing is
+    /// touched to keep it for the grace period. The default says it cannot ([`Error::Other`]);
+    /// the local store does it under its locks.
+    async fn touch(&self, key: &str) -> Result<ObjectMeta> {
+        Err(Error::other(
+            key,
+            "this store cannot refresh an object's modification time",
+        ))
+    }
     /// Delete an object; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every object whose key starts with `prefix`, in key order.
@@ -258,6 +270,9 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Arc<T> {
         second: (&str, Bytes, PutOptions),
     ) -> Result<(ObjectMeta, Result<ObjectMeta>)> {
         (**self).put_pair(first, second).await
+    }
+    async fn touch(&self, key: &str) -> Result<ObjectMeta> {
+        (**self).touch(key).await
     }
     async fn delete(&self, key: &str) -> Result<()> {
         (**self).delete(key).await
