@@ -5,14 +5,18 @@
 //! 2. Read the packages' headers on `--workers` threads; with `--update`, reuse the records of
 //!    the published metadata for files whose path, size and mtime are unchanged.
 //! 3. Stream the records into [`RepodataWriter`] (inside a temporary directory
-//!    `DIR/.rpmbucket-tmp-*`), then publish: data files are renamed to their unique
-//!    `<checksum>-<name>` names, `repomd.xml` is replaced by a single rename, and only then are
-//!    files the new `repomd.xml` no longer references removed. A reader of DIR sees either the
-//!    old or the new repository, never a mix.
+//!    `DIR/.rpmbucket-tmp-*`), then publish through the engine, like every other face
+//!    (see [`rpmbucket_engine::ExternalGeneration`]): the data files are written under their
+//!    unique `<checksum>-<name>` names, `repomd.xml` is replaced in one conditional swap under
+//!    the directory lock `serve` and `reconcile` take (when another publisher swapped since
+//!    this run read it, the run starts again), files the new `repomd.xml` no longer
+//!    references stay for the grace period (`RPMBUCKET_GRACE_SECONDS`, default one hour), and
+//!    unreferenced files are removed only once older than that. A reader of DIR sees either
+//!    the old or the new repository, never a mix.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Read, Write};
+use std::io::{BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +24,7 @@ use std::sync::{mpsc, Arc};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rpmbucket_engine::{ExternalGeneration, Indexer, Layout, LocalStore, RepoConfig};
 use rpmbucket_repodata::compress::Compression;
 use rpmbucket_repodata::parse::{mtime_secs, read_package_file, ParseOptions};
 use rpmbucket_repodata::read::{PrimaryReader, ThreadedPackageStream};
@@ -119,6 +124,9 @@ pub enum IndexError {
     Walk(String),
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// Publishing through the engine failed.
+    #[error("{0}")]
+    Engine(String),
 }
 
 fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> IndexError {
@@ -144,6 +152,13 @@ struct Counts {
 }
 
 /// Runs `rpmbucket index` and returns the exit code.
+///
+/// The generation is published through the engine ([`Indexer::publish_external`]) on the
+/// directory as a local store: the `repomd.xml` swap is conditional on the one this run
+/// started from, under the same directory lock as `serve` and `reconcile`, and replaced
+/// files stay for the grace period (`RPMBUCKET_GRACE_SECONDS`). When another publisher swapped
+/// in between, the directory is walked again and indexed again, reusing this run's records
+/// of unchanged files.
 pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
     let dir = std::fs::canonicalize(&args.dir).map_err(io_err(&args.dir))?;
     if !dir.is_dir() {
@@ -152,45 +167,134 @@ pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
             dir.display()
         )));
     }
-    let repodata = dir.join("repodata");
+    let rt = crate::remote::runtime().map_err(|e| IndexError::Engine(format!("{e:#}")))?;
+    let store = LocalStore::new(&dir).map_err(|e| IndexError::Engine(e.to_string()))?;
+    let indexer = Indexer::new(Arc::new(store), Layout::default(), RepoConfig::from_env());
+    let engine_err = |e: rpmbucket_engine::Error| IndexError::Engine(e.to_string());
+    let attempts = indexer.options().max_attempts.max(1);
+    // The previous attempt's output (records of the files it read), after a lost race.
+    let mut previous: Option<(tempfile::TempDir, Repomd)> = None;
+    for attempt in 1..=attempts {
+        let base = rt
+            .block_on(indexer.current_repomd(""))
+            .map_err(engine_err)?;
+        let base_etag = base.as_ref().map(|(_, etag)| etag.clone());
+        let old_repomd = base.as_ref().and_then(|(b, _)| Repomd::parse(b).ok());
+        let attempt_out = index_once(args, &dir, old_repomd.as_ref(), previous.as_ref())?;
+        let Attempt::Written { tmp, out, counts } = attempt_out else {
+            return Ok(ExitCode::from(2));
+        };
+        let repomd = with_foreign_records(&out.repomd, old_repomd.as_ref());
+        let generation = ExternalGeneration {
+            base_etag,
+            repomd: repomd.to_xml().into_bytes(),
+            files: out
+                .files
+                .iter()
+                .map(|f| (format!("repodata/{}", f.file_name), f.path.clone()))
+                .collect(),
+        };
+        match rt
+            .block_on(indexer.publish_external("", generation))
+            .map_err(engine_err)?
+        {
+            Some(_) => {
+                if !args.quiet {
+                    eprintln!(
+                        "rpmbucket: indexed {} packages in {} ({} read, {} reused, {} skipped)",
+                        out.package_count,
+                        dir.display(),
+                        counts.read,
+                        counts.reused,
+                        counts.bad
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            None => {
+                if !args.quiet {
+                    eprintln!(
+                        "rpmbucket: {}/repodata changed while indexing (another publisher); indexing again",
+                        dir.display()
+                    );
+                }
+                // This attempt's files are its records: reuse them for unchanged packages.
+                let mut own = out.repomd.clone();
+                for r in &mut own.records {
+                    let name = r.file_name().to_owned();
+                    r.location_href = name;
+                }
+                previous = Some((tmp, own));
+                std::thread::sleep(indexer.conflict_backoff(attempt));
+            }
+        }
+    }
+    Err(IndexError::Engine(format!(
+        "{}: gave up after {attempts} attempts: other publishers kept changing repodata/",
+        dir.display()
+    )))
+}
 
-    let (tasks, walk_errors) = find_packages(&dir)?;
+/// The outcome of indexing the directory once.
+enum Attempt {
+    /// The new metadata, in `tmp`.
+    Written {
+        tmp: tempfile::TempDir,
+        out: Box<rpmbucket_repodata::writer::Output>,
+        counts: Counts,
+    },
+    /// `--strict` and some package could not be read: nothing to publish.
+    Strict,
+}
+
+/// Walks `dir`, reads the packages (reusing records of unchanged files: from `previous`, this
+/// run's last attempt, or with `--update` from `old_repomd`) and writes the metadata into a
+/// temporary directory in `dir`.
+fn index_once(
+    args: &IndexArgs,
+    dir: &Path,
+    old_repomd: Option<&Repomd>,
+    previous: Option<&(tempfile::TempDir, Repomd)>,
+) -> Result<Attempt, IndexError> {
+    let (tasks, walk_errors) = find_packages(dir)?;
     for e in &walk_errors {
         eprintln!("rpmbucket: skipping {e}");
     }
 
-    // --update: which files are unchanged since the published metadata (path, size, mtime)?
-    // Their records are streamed from the old XML in order while writing, so memory does not
+    // Which files are unchanged since the metadata we reuse (path, size, mtime)? Their
+    // records are streamed from the old XML in order while writing, so memory does not
     // depend on the repository size.
-    let old_repomd = read_repomd(&repodata);
+    let reuse_from: Option<(&Path, &Repomd)> = match (previous, old_repomd) {
+        (Some((tmp, md)), _) => Some((tmp.path(), md)),
+        (None, Some(md)) if args.update => Some((dir, md)),
+        _ => None,
+    };
     let mut reusable = vec![false; tasks.len()];
     let mut old_stream = None;
-    if args.update {
-        if let Some(md) = &old_repomd {
-            match old_primary_index(&dir, md) {
-                Ok(old) => {
-                    for (i, t) in tasks.iter().enumerate() {
-                        reusable[i] = old.get(&t.href) == Some(&(t.size as i64, t.mtime));
-                    }
-                    match OldPackages::open(&dir, md) {
-                        Ok(s) => old_stream = Some(s),
-                        Err(e) => warn_unusable(&e),
-                    }
+    if let Some((root, md)) = reuse_from {
+        match old_primary_index(root, md) {
+            Ok(old) => {
+                for (i, t) in tasks.iter().enumerate() {
+                    reusable[i] = old.get(&t.href) == Some(&(t.size as i64, t.mtime));
                 }
-                Err(e) => warn_unusable(&e),
+                match OldPackages::open(root, md) {
+                    Ok(s) => old_stream = Some(s),
+                    Err(e) => warn_unusable(&e),
+                }
             }
+            Err(e) => warn_unusable(&e),
         }
     }
     if old_stream.is_none() {
         reusable.iter_mut().for_each(|r| *r = false);
     }
 
-    // Work files go to a hidden directory next to repodata/ (same file system, so publishing
-    // is by rename); repodata/ itself is touched only when publishing.
+    // Work files go to a hidden directory next to repodata/ (same file system); repodata/
+    // itself is touched only when publishing.
     let tmp = tempfile::Builder::new()
         .prefix(".rpmbucket-tmp-")
-        .tempdir_in(&dir)
-        .map_err(io_err(&dir))?;
+        .tempdir_in(dir)
+        .map_err(io_err(dir))?;
 
     let progress = if !args.quiet && std::io::stderr().is_terminal() {
         let pb =
@@ -254,30 +358,32 @@ pub fn run(args: &IndexArgs) -> Result<ExitCode, IndexError> {
         Ok(())
     })?;
     progress.finish_and_clear();
+    drop(old_stream);
 
     if args.strict && counts.bad > 0 {
         eprintln!(
             "rpmbucket: {} package(s) could not be read; --strict: nothing published",
             counts.bad
         );
-        return Ok(ExitCode::from(2));
+        return Ok(Attempt::Strict);
     }
 
-    let out = writer.finish(args.revision.clone())?;
-    publish(&repodata, tmp.path(), &out, old_repomd.as_ref())?;
-    drop(tmp);
-
-    if !args.quiet {
-        eprintln!(
-            "rpmbucket: indexed {} packages in {} ({} read, {} reused, {} skipped)",
-            out.package_count,
-            dir.display(),
-            counts.read,
-            counts.reused,
-            counts.bad
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    // Revisions only grow, also across other publishers of the directory.
+    let revision = args.revision.clone().or_else(|| {
+        let prev: u64 = old_repomd
+            .and_then(|m| m.revision.parse().ok())
+            .unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Some(now.max(prev + 1).to_string())
+    });
+    let out = writer.finish(revision)?;
+    Ok(Attempt::Written {
+        tmp,
+        out: Box::new(out),
+        counts,
+    })
 }
 
 /// Walks `dir` like createrepo_c: follows symlinks, takes regular files named `*.rpm`, skips
@@ -345,11 +451,6 @@ fn find_packages(dir: &Path) -> Result<(Vec<Task>, Vec<String>), IndexError> {
     }
     tasks.sort_by(|a, b| location_cmp(&a.href, &b.href));
     Ok((tasks, problems))
-}
-
-fn read_repomd(repodata: &Path) -> Option<Repomd> {
-    let bytes = std::fs::read(repodata.join("repomd.xml")).ok()?;
-    Repomd::parse(&bytes).ok()
 }
 
 type Stream = BufReader<Box<dyn Read + Send>>;
@@ -495,25 +596,10 @@ where
     })
 }
 
-/// Moves the finished files into `repodata`, swaps `repomd.xml` in one rename, then removes
-/// the files of the previous generation that the new `repomd.xml` does not reference.
-fn publish(
-    repodata: &Path,
-    tmp: &Path,
-    out: &rpmbucket_repodata::writer::Output,
-    old: Option<&Repomd>,
-) -> Result<(), IndexError> {
-    std::fs::create_dir_all(repodata).map_err(io_err(repodata))?;
-    for f in &out.files {
-        File::open(&f.path)
-            .and_then(|h| h.sync_all())
-            .map_err(io_err(&f.path))?;
-        let dst = repodata.join(&f.file_name);
-        std::fs::rename(&f.path, &dst).map_err(io_err(&dst))?;
-    }
-    // Records another tool added (updateinfo from modifyrepo_c, say) are carried over byte for
-    // byte, and their files kept.
-    let mut repomd = out.repomd.clone();
+/// `new` plus the records of `old` that another tool added (updateinfo from modifyrepo_c,
+/// say), carried over byte for byte (their files stay referenced).
+fn with_foreign_records(new: &Repomd, old: Option<&Repomd>) -> Repomd {
+    let mut repomd = new.clone();
     if let Some(old) = old {
         repomd.records.extend(
             old.records
@@ -526,86 +612,12 @@ fn publish(
         );
         repomd.sort_records();
     }
-    let staged = tmp.join("repomd.xml");
-    {
-        let mut h = File::create(&staged).map_err(io_err(&staged))?;
-        h.write_all(repomd.to_xml().as_bytes())
-            .map_err(io_err(&staged))?;
-        h.sync_all().map_err(io_err(&staged))?;
-    }
-    sync_dir(repodata)?;
-    let final_repomd = repodata.join("repomd.xml");
-    std::fs::rename(&staged, &final_repomd).map_err(io_err(&final_repomd))?;
-    sync_dir(repodata)?;
-
-    // Clean up: files the old repomd referenced (or our data files left by an interrupted
-    // run) that the new one does not.
-    let keep: HashSet<&str> = repomd.records.iter().map(|r| r.file_name()).collect();
-    let mut stale: HashSet<String> = old
-        .map(|m| m.records.iter().map(|r| r.file_name().to_owned()).collect())
-        .unwrap_or_default();
-    if let Ok(rd) = std::fs::read_dir(repodata) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if looks_like_ours(&name) {
-                stale.insert(name);
-            }
-        }
-    }
-    for name in stale {
-        if keep.contains(name.as_str()) || name == "repomd.xml" || name.contains('/') {
-            continue;
-        }
-        let p = repodata.join(&name);
-        if let Err(e) = std::fs::remove_file(&p) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!("rpmbucket: warning: cannot remove {}: {e}", p.display());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `<64 hex>-{primary,filelists,other}.{xml,sqlite}[.suffix]`: a data file this tool (or
-/// createrepo_c) writes for the base metadata types.
-fn looks_like_ours(name: &str) -> bool {
-    let Some((sum, rest)) = name.split_once('-') else {
-        return false;
-    };
-    if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return false;
-    }
-    ["primary.", "filelists.", "other."]
-        .iter()
-        .any(|p| rest.starts_with(p))
-        && (rest.contains(".xml") || rest.contains(".sqlite"))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), IndexError> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    repomd
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recognises_data_files() {
-        let s = "a".repeat(64);
-        assert!(looks_like_ours(&format!("{s}-primary.xml.gz")));
-        assert!(looks_like_ours(&format!("{s}-other.sqlite.bz2")));
-        assert!(!looks_like_ours(&format!("{s}-comps.xml")));
-        assert!(!looks_like_ours("primary.xml.gz"));
-        assert!(!looks_like_ours("repomd.xml"));
-    }
 
     #[test]
     fn walk_skips_repodata_and_sorts_like_createrepo() {

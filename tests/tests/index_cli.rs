@@ -51,21 +51,33 @@ fn bin() -> PathBuf {
 }
 
 fn index(dir: &Path, extra: &[&str]) -> Output {
+    index_env(dir, extra, &[])
+}
+
+fn index_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(bin())
         .arg("index")
         .args(extra)
         .arg(dir)
+        .envs(env.iter().copied())
         .output()
         .expect("run rpmbucket");
     out
 }
 
 fn index_ok(dir: &Path, extra: &[&str]) -> String {
-    let out = index(dir, extra);
+    index_ok_env(dir, extra, &[])
+}
+
+fn index_ok_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let out = index_env(dir, extra, env);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "rpmbucket index failed: {stderr}");
     stderr
 }
+
+/// No grace period: files a new generation replaces are deleted right after its swap.
+const NO_GRACE: &[(&str, &str)] = &[("RPMBUCKET_GRACE_SECONDS", "0")];
 
 fn createrepo(dir: &Path) {
     let out = Command::new("createrepo_c")
@@ -344,7 +356,11 @@ fn subdirectories_and_compression_types() {
     compare_with_createrepo(ours.path(), theirs.path());
 
     for (ty, suffix) in [("zstd", ".zst"), ("xz", ".xz")] {
-        index_ok(ours.path(), &["--compress-type", ty, "--no-database"]);
+        index_ok_env(
+            ours.path(),
+            &["--compress-type", ty, "--no-database"],
+            NO_GRACE,
+        );
         let md = repomd(ours.path());
         let types: Vec<_> = md.records.iter().map(|r| r.data_type.as_str()).collect();
         assert_eq!(types, ["primary", "filelists", "other"]);
@@ -429,7 +445,7 @@ fn update_reads_only_new_packages_and_matches_full_index() {
     let before = repomd(dir.path());
     std::fs::rename(&held, &rpms[5]).unwrap();
 
-    let s = index_ok(dir.path(), &["--update"]);
+    let s = index_ok_env(dir.path(), &["--update"], NO_GRACE);
     assert_eq!(summary(&s), (1, n - 1, 0), "{s}");
     assert_only_referenced_files(dir.path());
     let after = repomd(dir.path());
@@ -669,12 +685,263 @@ fn readers_never_see_a_half_written_repodata() {
         let p = &rpms[round % rpms.len()];
         let hidden = p.with_extension("hidden");
         std::fs::rename(p, &hidden).unwrap();
-        index_ok(dir.path(), &["--update"]);
+        index_ok_env(dir.path(), &["--update"], NO_GRACE);
         std::fs::rename(&hidden, p).unwrap();
-        index_ok(dir.path(), &[]);
+        index_ok_env(dir.path(), &[], NO_GRACE);
     }
     stop.store(true, Ordering::Relaxed);
     let checks = reader.join().expect("reader saw a broken repository");
     assert!(checks > 0);
     assert_only_referenced_files(dir.path());
+}
+
+/// File names (under repodata/) the current repomd.xml references.
+fn referenced_names(dir: &Path) -> BTreeSet<String> {
+    repomd(dir)
+        .records
+        .iter()
+        .map(|r| r.file_name().to_owned())
+        .collect()
+}
+
+fn set_age(path: &Path, age: std::time::Duration) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+/// With a grace period (the default, one hour), files a new generation replaces stay, made
+/// young again, and an unreferenced content-addressed file is removed only once older than
+/// the grace period: a young one (another publisher's, written before its swap) is left alone.
+#[test]
+fn replaced_files_stay_for_the_grace_period_and_only_old_orphans_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let rpms = some_rpms(dir.path(), 10);
+    index_ok(dir.path(), &[]);
+    let first = referenced_names(dir.path());
+    let hidden = rpms[3].with_extension("hidden");
+    std::fs::rename(&rpms[3], &hidden).unwrap();
+    let before = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
+    index_ok(dir.path(), &[]);
+    let second = referenced_names(dir.path());
+    let replaced: Vec<&String> = first.difference(&second).collect();
+    assert!(
+        replaced.len() >= 3,
+        "primary, filelists, other: {replaced:?}"
+    );
+    let repodata = dir.path().join("repodata");
+    for name in &replaced {
+        let mtime = std::fs::metadata(repodata.join(name))
+            .unwrap_or_else(|e| panic!("replaced {name} deleted within the grace period: {e}"))
+            .modified()
+            .unwrap();
+        assert!(mtime >= before, "replaced {name} was not made young again");
+    }
+
+    // An orphan written just now, and one written two hours ago (a crashed run); the
+    // replaced files age past the grace period too.
+    let two_hours = std::time::Duration::from_secs(7200);
+    let young = repodata.join(format!("{}-primary.xml.gz", "a".repeat(64)));
+    let old = repodata.join(format!("{}-filelists.xml.gz", "b".repeat(64)));
+    std::fs::write(&young, b"young").unwrap();
+    std::fs::write(&old, b"old").unwrap();
+    set_age(&old, two_hours);
+    for name in &replaced {
+        set_age(&repodata.join(name), two_hours);
+    }
+    index_ok(dir.path(), &[]);
+    assert!(young.exists(), "a young unreferenced file was swept");
+    assert!(!old.exists(), "an old orphan was kept");
+    for name in &replaced {
+        assert!(
+            !repodata.join(name).exists(),
+            "{name}: replaced more than the grace period ago, still there"
+        );
+    }
+    for name in referenced_names(dir.path()) {
+        assert!(repodata.join(&name).is_file(), "{name} is referenced");
+    }
+}
+
+/// `rpmbucket serve` on a free port; killed on drop.
+struct Served {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(root: &Path) -> Served {
+    let port = rpmbucket_tests::free_port();
+    let child = Command::new(bin())
+        .args(["serve", "--root", root.to_str().unwrap(), "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rpmbucket serve did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// The package file names the current repomd.xml's primary lists (`None` while a file it
+/// names cannot be read: the caller looks again).
+fn published_names(repo: &Path) -> Option<BTreeSet<String>> {
+    let xml = rpmbucket_tests::repodata_xml(repo, "primary").ok()?;
+    Some(
+        xml.split("<location href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(|href| href.rsplit('/').next().unwrap_or(href).to_owned())
+            .collect(),
+    )
+}
+
+/// A valid package of about `size` bytes (an uncompressed payload of pseudo-random bytes).
+fn large_package(dir: &Path, size: usize) -> PathBuf {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let body: Vec<u8> = (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut b = rpm::PackageBuilder::new("synth-large", "1.0", "MIT", "noarch", "A large one");
+    b.using_config(
+        rpm::BuildConfig::default()
+            .compression(rpm::CompressionWithLevel::None)
+            .source_date(1_700_000_000),
+    );
+    b.with_file_contents(body, rpm::FileOptions::new("/usr/share/synth-large/blob"))
+        .unwrap();
+    let path = dir.join("synth-large-1.0-1.noarch.rpm");
+    b.build().unwrap().write_file(&path).unwrap();
+    path
+}
+
+/// `index` and `serve` publish the same directory at once. No packages are removed, so once
+/// a repomd.xml lists a package every later one must list it too (an `index` that walked the
+/// directory before an upload must not swap its older generation over `serve`'s publish of
+/// it, nor `serve` over `index`'s), every file a current repomd.xml names exists, and in the
+/// end every upload `serve` acknowledged (201) is listed.
+#[test]
+fn index_and_serve_on_one_directory_lose_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let repo = root.path().join("el9/x86_64");
+    let pool = tempfile::tempdir().unwrap();
+    let mut pkgs = rpmbucket_tests::gen::generate(32, pool.path(), 17, 2).unwrap();
+    let uploads = pkgs.split_off(8);
+    // One large package, so that each index run spends a while hashing it between its walk
+    // and its swap: serve publishes uploads in that window.
+    pkgs.push(large_package(pool.path(), 80 << 20));
+    for p in &pkgs {
+        copy_keep_mtime(p, &repo.join(p.file_name().unwrap()));
+    }
+    pkgs.extend(uploads.iter().cloned());
+    index_ok(&repo, &[]);
+    let server = serve(root.path());
+    let url = format!("{}/el9/x86_64/", server.base);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (stop, repo) = (Arc::clone(&stop), repo.clone());
+        std::thread::spawn(move || {
+            let mut observations = 0u64;
+            let mut listed: BTreeSet<String> = BTreeSet::new();
+            while !stop.load(Ordering::Relaxed) {
+                let Some(names) = published_names(&repo) else {
+                    // A file the repomd.xml named is unreadable: only acceptable if that
+                    // repomd.xml is no longer current.
+                    let md = std::fs::read(repo.join("repodata/repomd.xml")).unwrap();
+                    let parsed = Repomd::parse(&md).unwrap();
+                    let missing: Vec<_> = parsed
+                        .records
+                        .iter()
+                        .filter(|r| !repo.join(&r.location_href).is_file())
+                        .map(|r| r.location_href.clone())
+                        .collect();
+                    if !missing.is_empty() {
+                        let now = std::fs::read(repo.join("repodata/repomd.xml")).unwrap();
+                        assert_ne!(now, md, "the current repomd.xml names missing {missing:?}");
+                    }
+                    continue;
+                };
+                let lost: Vec<_> = listed.difference(&names).collect();
+                assert!(
+                    lost.is_empty(),
+                    "published before, missing from a later repomd.xml: {lost:?}"
+                );
+                listed = names;
+                observations += 1;
+            }
+            observations
+        })
+    };
+    let indexer = {
+        let (stop, repo) = (Arc::clone(&stop), repo.clone());
+        std::thread::spawn(move || {
+            let mut runs = 0u32;
+            let mut again = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let s = index_ok(&repo, &["--workers", "1"]);
+                again += s.matches("indexing again").count() as u32;
+                runs += 1;
+            }
+            (runs, again)
+        })
+    };
+    for p in &uploads {
+        let out = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T"])
+            .arg(p)
+            .arg(&url)
+            .output()
+            .expect("curl");
+        let code = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(code, "201", "upload of {}: {:?}", p.display(), out);
+        // Spread the uploads over many index runs (serve publishes each after 200 ms).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // serve publishes after its 201: wait for the last uploads (index keeps running).
+    let all: BTreeSet<String> = pkgs
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while published_names(&repo).as_ref() != Some(&all) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "uploads not published within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let observations = watcher.join().expect("the watcher found a lost update");
+    let (runs, again) = indexer.join().expect("index failed");
+    eprintln!("index runs: {runs} ({again} started again), observations: {observations}");
+    assert!(runs >= 2 && observations > 0);
+    assert_eq!(published_names(&repo).unwrap(), all);
+    index_ok(&repo, &[]);
+    assert_eq!(published_names(&repo).unwrap(), all);
 }
