@@ -17,6 +17,9 @@
 //! - at the end (faults off): drift between the listing and the published packages that no
 //!   killed or failed command explains, and, after `rpmbucket reconcile`, any drift at all.
 //!
+//! `the_checker_reports_planted_violations` shows the checker reports each kind it claims to (a
+//! mutation check on a repository with planted faults).
+//!
 //! It prints publishes observed, commands, kills, faults and violations, and asserts that
 //! there are no violations. The default run is short (CI): `RPMBUCKET_TORTURE_SECS` (seconds
 //! per backend, default 40) and `RPMBUCKET_TORTURE_WRITERS` (default 6) make it longer;
@@ -673,4 +676,97 @@ async fn local_directory() {
         proxy: None,
     })
     .await;
+}
+
+/// The checker is not blind (a mutation check): on a repository published by the real
+/// `rpmbucket add`, the intact state gives no violation, and each planted fault is reported —
+/// an acknowledged add that is not published, a published package whose file is gone, a
+/// metadata file with another checksum, and a `repomd.xml` naming a missing file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checker_reports_planted_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let store = LocalStore::new(&repo).unwrap();
+    let backend = Backend {
+        name: "planted",
+        location: repo.display().to_string(),
+        env: vec![],
+        store: Arc::new(store.clone()),
+        root: String::new(),
+        proxy: None,
+    };
+    let pkgdir = tempfile::tempdir().unwrap();
+    let pkgs = pool(pkgdir.path());
+    let start = Instant::now();
+    let out = rpmbucket_command()
+        .args(["add", &backend.location])
+        .arg(&pkgs[0].path)
+        .arg(&pkgs[1].path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let acked = |names: &[&Pkg]| Op {
+        kind: Kind::Add,
+        names: names.iter().map(|p| p.name.clone()).collect(),
+        start,
+        end: Some(Instant::now()),
+        outcome: Some(Outcome::Exit(0)),
+    };
+    let check = |shared: Shared| {
+        let backend = &backend;
+        let pkgs = &pkgs;
+        async move {
+            let bytes = read_repomd(&*backend.store, "").await.unwrap();
+            let t0 = Instant::now();
+            check_repomd(backend, pkgs, &shared, &bytes, t0, t0).await;
+            let v = shared.violations.lock().unwrap().clone();
+            v
+        }
+    };
+    let with_ops = |ops: Vec<Op>| Shared {
+        ops: Mutex::new(ops),
+        ..Shared::default()
+    };
+
+    // Intact.
+    let v = check(with_ops(vec![acked(&[&pkgs[0], &pkgs[1]])])).await;
+    assert!(v.is_empty(), "{v:?}");
+    // An acknowledged add that is not published.
+    let v = check(with_ops(vec![acked(&[&pkgs[0], &pkgs[2]])])).await;
+    assert!(
+        v.len() == 1 && v[0].contains(&pkgs[2].name) && v[0].contains("is not published"),
+        "{v:?}"
+    );
+    // A published package whose file is gone (nobody ran `rm`).
+    let moved = dir.path().join("moved.rpm");
+    std::fs::rename(repo.join(&pkgs[1].name), &moved).unwrap();
+    let v = check(with_ops(vec![])).await;
+    assert!(
+        v.len() == 1 && v[0].contains(&format!("published package {} is missing", pkgs[1].name)),
+        "{v:?}"
+    );
+    std::fs::rename(&moved, repo.join(&pkgs[1].name)).unwrap();
+    // A metadata file with another checksum (same size).
+    let md = Repomd::parse(&read_repomd(&store, "").await.unwrap()).unwrap();
+    let primary = repo.join(&md.record("primary").unwrap().location_href);
+    let good = std::fs::read(&primary).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    std::fs::write(&primary, &bad).unwrap();
+    let v = check(with_ops(vec![])).await;
+    assert!(
+        v.len() == 1 && v[0].contains("primary") && v[0].contains("checksum differs"),
+        "{v:?}"
+    );
+    std::fs::write(&primary, &good).unwrap();
+    // A repomd.xml naming a missing file.
+    let filelists = repo.join(&md.record("filelists").unwrap().location_href);
+    std::fs::remove_file(&filelists).unwrap();
+    let v = check(with_ops(vec![])).await;
+    assert!(
+        v.len() == 1 && v[0].contains("filelists") && v[0].contains("not found"),
+        "{v:?}"
+    );
 }
