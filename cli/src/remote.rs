@@ -17,7 +17,7 @@ use rpmbucket_engine::layout::normalise_prefix;
 use rpmbucket_engine::store::s3::{parse_url, S3Options};
 use rpmbucket_engine::{
     store, Compression, Indexer, IndexerOptions, Layout, LayoutRule, ObjectStore, PublishReport,
-    RepoConfig, REJECTED_FILE,
+    RejectedList, RepoConfig, REJECTED_FILE,
 };
 
 use crate::index::IndexArgs;
@@ -172,22 +172,13 @@ impl Location {
             Err(store::Error::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(flat(format!("reading {}", self.show(&key)), e)),
         };
-        let doc: serde_json::Value = serde_json::from_slice(&body)
+        let list = RejectedList::from_json(&body)
             .with_context(|| format!("parsing {}", self.show(&key)))?;
-        Ok(doc["rejected"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|i| {
-                        (
-                            i["key"].as_str().unwrap_or_default().to_owned(),
-                            i["reason"].as_str().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(list
+            .rejected
+            .into_iter()
+            .map(|r| (r.key, r.reason))
+            .collect())
     }
 }
 

@@ -52,6 +52,7 @@ pub mod naming;
 pub mod page;
 pub mod promote;
 pub mod publish;
+pub mod rejected;
 pub mod render;
 pub mod retention;
 pub mod state;
@@ -68,6 +69,7 @@ pub use publish::{
     Change, ChangeKind, ExternalGeneration, ExternalReport, Indexer, IndexerOptions, PublishReport,
     Snapshot, CACHE_IMMUTABLE, CACHE_SHORT, MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
 };
+pub use rejected::{RejectedKey, RejectedList};
 pub use store::{local::LocalStore, s3::S3Store};
 pub use store::{ObjectMeta, ObjectStore, PutMode, PutOptions};
 pub use trust::{PackagePolicy, Signer, TrustedKeys};

@@ -502,25 +502,7 @@ impl Indexer {
         revision: &str,
         state: &State,
     ) -> Result<()> {
-        #[derive(serde::Serialize)]
-        struct Item<'a> {
-            key: String,
-            etag: &'a str,
-            reason: &'a str,
-            since: i64,
-        }
-        let items: Vec<Item> = state
-            .rejected
-            .iter()
-            .map(|(href, r)| Item {
-                key: format!("{}{href}", run.root),
-                etag: &r.etag,
-                reason: &r.reason,
-                since: r.since,
-            })
-            .collect();
-        let doc = serde_json::json!({ "root": run.root, "revision": revision, "rejected": items });
-        let body = Bytes::from(serde_json::to_vec_pretty(&doc).expect("json"));
+        let body = Bytes::from(RejectedList::of_state(&run.root, revision, state).to_json());
         let key = format!("{}{REPODATA_DIR}/{REJECTED_FILE}", run.root);
         let opts = PutOptions {
             mode: PutMode::Overwrite,

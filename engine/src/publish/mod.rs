@@ -37,7 +37,7 @@ mod probe;
 mod read;
 pub(crate) mod retry;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -74,9 +74,7 @@ pub const CACHE_IMMUTABLE: &str = "max-age=31536000, immutable";
 /// The version token given to a key that breaks [`store::validate_key`] (it names no object).
 const INVALID_KEY_ETAG: &str = "invalid-key";
 
-/// Per-repository list of rejected keys (machine-readable, rewritten after each publish that
-/// changes it).
-pub const REJECTED_FILE: &str = "rpmbucket-rejected.json";
+pub use crate::rejected::{RejectedList, REJECTED_FILE};
 /// What happened to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -378,23 +376,6 @@ impl Indexer {
             pending.insert(c.key[root.len()..].to_string());
         }
         self.run(&root, pending, know, Mode::Apply).await
-    }
-
-    /// Group changes by repository root (keys the layout ignores are skipped) and apply each
-    /// group; one result per root.
-    pub async fn apply_all(&self, changes: &[Change]) -> Vec<(String, Result<PublishReport>)> {
-        let mut by_root: BTreeMap<String, Vec<Change>> = BTreeMap::new();
-        for c in changes {
-            match self.layout.root_of(&c.key) {
-                Some(root) => by_root.entry(root).or_default().push(c.clone()),
-                None => tracing::debug!(key = %c.key, "not a package of a repository, ignored"),
-            }
-        }
-        let runs = by_root.into_iter().map(|(root, changes)| async move {
-            let r = self.apply(&root, &changes).await;
-            (root, r)
-        });
-        futures::future::join_all(runs).await
     }
 
     /// Build or rebuild a repository from a listing of its root, reusing the published
