@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-pub use crate::backend::Compression;
 use crate::trust::{PackagePolicy, Signer, TrustedKeys};
+pub use rpmbucket_repodata::compress::Compression;
 
 /// What a repository's metadata looks like. Defaults are createrepo_c 0.17.3's (gzip XML,
 /// sqlite databases, 10 changelog entries), which every client from EL7 yum on reads.
