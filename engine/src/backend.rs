@@ -155,24 +155,10 @@ where
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
     let kinds = [DbKind::Primary, DbKind::Filelists, DbKind::Other];
-    let f = &f;
-    let results: Vec<Result<RenderedFile, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = kinds
-            .iter()
-            .enumerate()
-            .zip(xml_checksums)
-            .map(|((k, &kind), xml_sum)| {
-                let raw = tmp.path().join(format!("{}.sqlite", kind.name()));
-                s.spawn(move || f(kind, k, xml_sum, &raw))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("database thread panicked".into()))
-            })
-            .collect()
+    let jobs: Vec<_> = kinds.iter().enumerate().zip(xml_checksums).collect();
+    let results = rpmbucket_repodata::pool::map(&jobs, jobs.len(), |&((k, &kind), xml_sum)| {
+        let raw = tmp.path().join(format!("{}.sqlite", kind.name()));
+        f(kind, k, xml_sum, &raw)
     });
     results.into_iter().collect()
 }

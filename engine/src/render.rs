@@ -4,8 +4,6 @@
 //! out); the publish code runs it on a blocking thread. A copied member that does not inflate
 //! to its recorded size fails the render, and the caller renders everything from records.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use rpmbucket_repodata::members::{assemble as assemble_members, run_members};
 use rpmbucket_repodata::writer::{location_cmp, XmlKind};
 use sha2::{Digest, Sha256};
@@ -82,30 +80,13 @@ pub fn render_members(
         .map(|(i, _)| i)
         .collect();
     let mut fresh: Vec<Option<FreshOut>> = (0..pieces.len()).map(|_| None).collect();
-    let next = AtomicUsize::new(0);
-    let done: Vec<Vec<(usize, FreshOut)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.clamp(1, fresh_idx.len().max(1)))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = fresh_idx.get(k) else { break };
-                        let Piece::Fresh(entries) = &pieces[i] else {
-                            unreachable!()
-                        };
-                        out.push((i, render_fresh(entries, compression)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("render thread panicked"))
-            .collect()
+    let done: Vec<(usize, FreshOut)> = rpmbucket_repodata::pool::map(&fresh_idx, threads, |&i| {
+        let Piece::Fresh(entries) = &pieces[i] else {
+            unreachable!()
+        };
+        (i, render_fresh(entries, compression))
     });
-    for (i, f) in done.into_iter().flatten() {
+    for (i, f) in done {
         fresh[i] = Some(f);
     }
 
@@ -118,19 +99,11 @@ pub fn render_members(
         })
         .sum();
     let fresh = &fresh;
-    let assembled: Vec<Result<(RenderedFile, Vec<Span>), ReuseError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = XmlKind::ALL
-            .iter()
-            .enumerate()
-            .map(|(k, &kind)| {
-                s.spawn(move || assemble(kind, k, pieces, fresh, previous, total, compression))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("assemble thread panicked"))
-            .collect()
-    });
+    let kinds: Vec<(usize, XmlKind)> = XmlKind::ALL.iter().copied().enumerate().collect();
+    let assembled: Vec<Result<(RenderedFile, Vec<Span>), ReuseError>> =
+        rpmbucket_repodata::pool::map(&kinds, kinds.len(), |&(k, kind)| {
+            assemble(kind, k, pieces, fresh, previous, total, compression)
+        });
     let mut files = Vec::with_capacity(3);
     let mut spans = Vec::with_capacity(3);
     for a in assembled {

@@ -43,7 +43,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -163,42 +162,14 @@ pub fn compress(
     })
 }
 
-/// Runs `work` on every slice with up to `threads` scoped threads; results in slice order.
-/// Stops handing out slices after the first error.
+/// Runs `work` on every slice with up to `threads` threads ([`crate::pool::try_map`]); results
+/// in slice order. Stops handing out slices after the first error.
 fn run_parallel<'a, T: Send>(
     slices: &[&'a [u8]],
     threads: usize,
     work: impl Fn(&'a [u8]) -> MetadataResult<T> + Sync,
 ) -> MetadataResult<Vec<T>> {
-    let next = AtomicUsize::new(0);
-    let worker = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slice) = slices.get(i) else {
-                return done;
-            };
-            let result = work(slice);
-            if result.is_err() {
-                next.store(slices.len(), Ordering::Relaxed);
-            }
-            done.push((i, result));
-        }
-    };
-    let threads = threads.clamp(1, slices.len().max(1));
-    let mut results: Vec<(usize, MetadataResult<T>)> = if threads == 1 {
-        worker()
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
-    };
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    crate::pool::try_map(slices, threads, |&slice| work(slice))
 }
 
 /// The bits of one block and where they come from.

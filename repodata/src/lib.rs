@@ -64,6 +64,7 @@ pub mod extra;
 pub mod members;
 pub mod metadata_error;
 pub mod page;
+pub mod pool;
 pub mod read;
 pub mod repomd;
 pub mod sqlite;

@@ -378,41 +378,22 @@ impl RepodataWriter {
                 .checksum;
             db_paths.push((kind, db.finish(xml_sum)?));
         }
+        // The three databases at once, one thread each.
         let compressed: Vec<MetadataResult<(DbKind, PathBuf, FileDigest)>> =
-            std::thread::scope(|s| {
-                let handles: Vec<_> = db_paths
-                    .iter()
-                    .map(|(kind, raw)| {
-                        s.spawn(move || {
-                            let dst = PathBuf::from(format!(
-                                "{}{}",
-                                raw.display(),
-                                db_compression.suffix()
-                            ));
-                            let d = if db_compression == Compression::None {
-                                // Stored as is: still hash it.
-                                let tmp = raw.with_extension("sqlite.copy");
-                                let d = compress_file(raw, &tmp, Compression::None)?;
-                                std::fs::rename(&tmp, &dst)
-                                    .map_err(|e| MetadataError::io(&dst, e))?;
-                                d
-                            } else {
-                                let d = compress_file(raw, &dst, db_compression)?;
-                                std::fs::remove_file(raw).map_err(|e| MetadataError::io(raw, e))?;
-                                d
-                            };
-                            Ok((*kind, dst, d))
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(MetadataError::Usage("database compression panicked".into()))
-                        })
-                    })
-                    .collect()
+            crate::pool::map(&db_paths, db_paths.len(), |(kind, raw)| {
+                let dst = PathBuf::from(format!("{}{}", raw.display(), db_compression.suffix()));
+                let d = if db_compression == Compression::None {
+                    // Stored as is: still hash it.
+                    let tmp = raw.with_extension("sqlite.copy");
+                    let d = compress_file(raw, &tmp, Compression::None)?;
+                    std::fs::rename(&tmp, &dst).map_err(|e| MetadataError::io(&dst, e))?;
+                    d
+                } else {
+                    let d = compress_file(raw, &dst, db_compression)?;
+                    std::fs::remove_file(raw).map_err(|e| MetadataError::io(raw, e))?;
+                    d
+                };
+                Ok((*kind, dst, d))
             });
         for r in compressed {
             let (kind, path, d) = r?;
