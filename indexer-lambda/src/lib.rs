@@ -4,6 +4,8 @@
 //! once per batch and reports failures so nothing is lost; the `rpmbucket-indexer` binary wires
 //! them to the Lambda runtime, an SQS poller or stdin.
 
+#![warn(missing_docs)]
+
 pub mod event;
 pub mod handler;
 mod repo;
