@@ -35,6 +35,11 @@ use rpmbucket_repodata::Package;
 
 /// Shown after `rpmbucket index --help`.
 pub const EXIT_STATUS_HELP: &str = "\
+Examples:
+  rpmbucket index ./repo
+  rpmbucket index ./repo --update --compress-type zstd --no-database
+  rpmbucket index s3://my-rpms/el9/ --signing-key repo-key.asc
+
 Exit status:
   0  repodata written (packages that could not be read were reported and left out)
   1  error, nothing was published (invalid arguments, unreadable directory, write failure);

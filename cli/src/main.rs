@@ -16,8 +16,19 @@ mod remote;
 mod serve;
 mod trust;
 
+/// Shown after `rpmbucket --help`.
+const TOP_HELP: &str = "\
+Examples:
+  rpmbucket index ./repo
+  rpmbucket add s3://my-rpms/el9/x86_64/ build/RPMS/x86_64/*.rpm
+  rpmbucket config s3://my-rpms/el9/x86_64/ keep-versions=5
+  rpmbucket promote s3://my-rpms/el9/testing/ s3://my-rpms/el9/stable/ hello
+  rpmbucket doctor s3://my-rpms
+
+`rpmbucket COMMAND --help` shows each command's options, examples and exit status.";
+
 #[derive(Debug, Parser)]
-#[command(name = "rpmbucket", version, about, long_about = None)]
+#[command(name = "rpmbucket", version, about, long_about = None, after_help = TOP_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,9 +65,10 @@ enum Command {
     #[command(after_help = doctor::DOCTOR_HELP)]
     Doctor(doctor::DoctorArgs),
     /// Serve a directory as repositories: upload with curl, install with dnf.
+    #[command(after_help = serve::SERVE_HELP)]
     Serve(serve::ServeArgs),
     /// Make token configuration lines for `serve --tokens` and the gateway.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = serve::TOKEN_HELP)]
     Token(serve::TokenCmd),
 }
 

@@ -15,6 +15,10 @@ Output: per repository a summary line, then `+ KEY` (added or replaced), `- KEY`
 `! KEY: REASON` (rejected) and `x KEY` (orphaned metadata file deleted); with --json one JSON
 report per repository instead.
 
+Examples:
+  rpmbucket reconcile s3://my-rpms
+  rpmbucket reconcile ./repo --json
+
 Exit status:
   0  every repository is consistent with its listing (packages that could not be read were
      reported and left out)

@@ -112,10 +112,32 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Shown after `rpmbucket serve --help`.
+pub const SERVE_HELP: &str = "\
+Examples:
+  rpmbucket serve --root ./repos
+  rpmbucket serve --root /srv/rpms --listen 0.0.0.0:8080 --tokens tokens.conf \\
+      --public-url https://rpms.example.org
+
+Then upload with `curl -T hello-1.0-1.x86_64.rpm http://127.0.0.1:8080/el9/x86_64/` and point
+dnf at http://127.0.0.1:8080/el9/x86_64/ (the page there lists the packages and the .repo
+snippet).
+
+It runs until stopped. Exit status: 1 error (bad address, cannot listen, unreadable token file)";
+
+/// Shown after `rpmbucket token --help` and `rpmbucket token hash --help`.
+pub const TOKEN_HELP: &str = "\
+Examples:
+  rpmbucket token hash --generate --user ci --permissions rw --prefixes el9/ >> tokens.conf
+  echo 'chosen secret' | rpmbucket token hash --user alice --permissions r
+
+Exit status: 0 line printed, 1 error (empty secret, bad permissions or prefixes)";
+
 /// `rpmbucket token ...`: make token configuration lines.
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenCmd {
     /// Print the hashed configuration line of a token (secret read from stdin, or generated).
+    #[command(after_help = TOKEN_HELP)]
     Hash {
         /// User name of the token.
         #[arg(long, default_value = "ci")]
