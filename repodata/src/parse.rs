@@ -296,98 +296,14 @@ const DEP_ITEMS: &[(DepKind, u32, u32, u32)] = &[
     ),
 ];
 
-/// librpm `rpmvercmp` (rpmio/rpmvercmp.c), ported over bytes: -1, 0 or 1.
+/// librpm's `rpmvercmp` over bytes: -1, 0 or 1. The comparison itself is
+/// [`crate::version::vercmp`], the one implementation the workspace uses; bytes that are not
+/// UTF-8 become U+FFFD, a separator to both (rpm treats every non-ASCII byte as one).
 pub fn rpmvercmp(a: &[u8], b: &[u8]) -> i32 {
-    if a == b {
-        return 0;
-    }
-    let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
-    let sep = |c: u8| c != 0 && !c.is_ascii_alphanumeric() && c != b'~' && c != b'^';
-    let (mut one, mut two) = (0usize, 0usize);
-    while at(a, one) != 0 || at(b, two) != 0 {
-        while sep(at(a, one)) {
-            one += 1;
-        }
-        while sep(at(b, two)) {
-            two += 1;
-        }
-        let (c1, c2) = (at(a, one), at(b, two));
-        if c1 == b'~' || c2 == b'~' {
-            if c1 != b'~' {
-                return 1;
-            }
-            if c2 != b'~' {
-                return -1;
-            }
-            one += 1;
-            two += 1;
-            continue;
-        }
-        if c1 == b'^' || c2 == b'^' {
-            if c1 == 0 {
-                return -1;
-            }
-            if c2 == 0 {
-                return 1;
-            }
-            if c1 != b'^' {
-                return 1;
-            }
-            if c2 != b'^' {
-                return -1;
-            }
-            one += 1;
-            two += 1;
-            continue;
-        }
-        if c1 == 0 || c2 == 0 {
-            break;
-        }
-        let isnum = c1.is_ascii_digit();
-        let class = |c: u8| {
-            if isnum {
-                c.is_ascii_digit()
-            } else {
-                c.is_ascii_alphabetic()
-            }
-        };
-        let (mut e1, mut e2) = (one, two);
-        while class(at(a, e1)) {
-            e1 += 1;
-        }
-        while class(at(b, e2)) {
-            e2 += 1;
-        }
-        if one == e1 {
-            return -1;
-        }
-        if two == e2 {
-            return if isnum { 1 } else { -1 };
-        }
-        let (mut s1, mut s2) = (&a[one..e1], &b[two..e2]);
-        if isnum {
-            while s1.first() == Some(&b'0') {
-                s1 = &s1[1..];
-            }
-            while s2.first() == Some(&b'0') {
-                s2 = &s2[1..];
-            }
-            if s1.len() != s2.len() {
-                return if s1.len() > s2.len() { 1 } else { -1 };
-            }
-        }
-        match s1.cmp(s2) {
-            std::cmp::Ordering::Less => return -1,
-            std::cmp::Ordering::Greater => return 1,
-            std::cmp::Ordering::Equal => {}
-        }
-        one = e1;
-        two = e2;
-    }
-    match (at(a, one) == 0, at(b, two) == 0) {
-        (true, true) => 0,
-        (true, false) => -1,
-        _ => 1,
+    match crate::version::vercmp(&String::from_utf8_lossy(a), &String::from_utf8_lossy(b)) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
     }
 }
 
