@@ -125,6 +125,86 @@ mod tests {
         assert_eq!(run(&pkgs, r, now), vec!["old"]);
     }
 
+    /// EVR edge cases (epochs, `~`, `^`, letters against digits, leading zeros, releases),
+    /// uploaded in several shuffled orders: what retention keeps is exactly the newest N as the
+    /// installed rpm ranks them (`rpm.ver` comparisons in rpm's Lua).
+    #[test]
+    fn keeps_what_rpm_ranks_newest_in_any_order() {
+        const EVRS: &[&str] = &[
+            "1.0~rc1-1",
+            "1.0~rc1~git5-1",
+            "1.0-1",
+            "1.0^git1-1",
+            "1.0^git1~pre-1",
+            "1.0.1-1",
+            "1.0a-1",
+            "1.a-1",
+            "2a-1",
+            "2.0-1",
+            "1:0.5-1",
+            "1:0.5-1.el10",
+            "1:0.5-1.el9",
+            "2:0.0.1-0",
+            "1.0010-1",
+            "FC5-1",
+            "fc4-1",
+        ];
+        let mut script = String::from("%{lua: local t = {");
+        for e in EVRS {
+            script.push_str(&format!("'{e}', "));
+        }
+        script.push_str(
+            "} table.sort(t, function(a, b) return rpm.ver(a) > rpm.ver(b) end) \
+             for _, v in ipairs(t) do print(v .. ' ') end}",
+        );
+        let out = std::process::Command::new("rpm")
+            .arg("--eval")
+            .arg(&script)
+            .output()
+            .expect("run rpm (installed by scripts/test.sh)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ranked: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(ranked.len(), EVRS.len(), "{ranked:?}");
+        let parse = |evr: &str| {
+            let (epoch, vr) = evr.split_once(':').unwrap_or(("", evr));
+            let (v, r) = vr.rsplit_once('-').unwrap();
+            (epoch.to_owned(), v.to_owned(), r.to_owned())
+        };
+        let mut rng = fastrand::Rng::with_seed(16);
+        for keep in [1, 3, 7] {
+            let mut order: Vec<&str> = EVRS.to_vec();
+            rng.shuffle(&mut order);
+            let pkgs: Vec<(String, Package)> = order
+                .iter()
+                .map(|evr| {
+                    let (e, v, r) = parse(evr);
+                    (evr.to_string(), pkg("a", "x86_64", (&e, &v, &r), 0))
+                })
+                .collect();
+            let dropped = plan(
+                pkgs.iter().map(|(h, p)| (h.as_str(), p)),
+                &Retention {
+                    keep_versions: Some(keep),
+                    keep_days: None,
+                },
+                0,
+            );
+            let mut want: Vec<String> = ranked[keep as usize..].to_vec();
+            want.sort();
+            assert_eq!(
+                dropped, want,
+                "keep-versions={keep}, upload order {order:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_same_evr_under_two_keys_counts_once() {
         let pkgs = [
