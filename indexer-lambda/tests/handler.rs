@@ -255,3 +255,63 @@ async fn payload_corrupt_package_is_rejected_and_not_redelivered() {
     assert!(rejected.contains("payload digest"), "{rejected}");
     assert!(rejected.contains("longer than 1024 bytes"), "{rejected}");
 }
+
+/// Settings stored with `rpmbucket config` (here: the engine call it makes) bind the Lambda's
+/// indexer, whatever it is configured with: retention drops the older fx-lib at the Lambda's
+/// publish (uploads newest first), and the stored modern profile (zstd, no sqlite) is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_retention_and_profile_bind_the_lambda() {
+    use rpmbucket_engine::config::Retention;
+    use rpmbucket_engine::{Indexer, Layout, Profile, RepoConfig};
+    use std::sync::Arc;
+
+    let b = Bucket::new().await;
+    let root = "el9/x86_64/";
+    let mut stored = RepoConfig::default().with_profile(Profile::Modern);
+    stored.retention = Retention {
+        keep_versions: Some(1),
+        keep_days: None,
+    };
+    Indexer::new(Arc::new(b.store.clone()), Layout::new(vec![]), stored)
+        .overriding_settings()
+        .reindex(root)
+        .await
+        .unwrap();
+
+    let mut messages = Vec::new();
+    for (i, f) in [fx::LIB_1_2, fx::BASIC, fx::LIB_1_0].iter().enumerate() {
+        let key = format!("{root}{f}");
+        let etag = b.put_fixture(&key, f).await;
+        messages.push((
+            format!("m{i}"),
+            json!({"Records": [moto_record(b.name(), "ObjectCreated:Put", &key, Some(&etag))]}),
+        ));
+    }
+    // One message per publish, the older fx-lib last.
+    for (id, body) in messages {
+        let response = handle_opts(sqs_event(&[(id.as_str(), body)]), &b.indexer, &opts(&b))
+            .await
+            .unwrap();
+        assert_eq!(response, json!({"batchItemFailures": []}));
+    }
+    assert_eq!(
+        b.published(root).await.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("fx-basic".into(), fx::BASIC.into()),
+            ("fx-lib".into(), fx::LIB_1_2.into()),
+        ]
+    );
+    // Dropped from the metadata, kept in the store for the grace period.
+    b.store
+        .head(&format!("{root}{}", fx::LIB_1_0))
+        .await
+        .expect("kept until the grace period ends");
+    let (repomd, _) = b
+        .store
+        .get(&format!("{root}repodata/repomd.xml"))
+        .await
+        .unwrap();
+    let repomd = String::from_utf8_lossy(&repomd);
+    assert!(repomd.contains("primary.xml.zst"), "{repomd}");
+    assert!(!repomd.contains("primary_db"), "{repomd}");
+}
