@@ -1181,3 +1181,292 @@ fn config_stores_the_package_policy_and_signing_and_the_server_honours_them() {
     assert!(!asc.exists());
     assert!(expect(&[], &["config", repo], 0).contains("signing=off\n"));
 }
+
+/// Polls `ls --json` of `repo` until its NEVRAs are `want` (the server publishes after it
+/// answered the upload); returns the last set seen.
+fn wait_for_nevras(repo: &str, want: &BTreeSet<String>) -> BTreeSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = nevras_of(&ls_json(&[], repo));
+        if &got == want || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn retention_through_the_local_server_dnf_sees_only_kept_versions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let repo_dir = root.join("el9/x86_64");
+    fs::create_dir_all(&repo_dir).unwrap();
+    let repo = repo_dir.to_str().unwrap();
+    let built = tmp.path().join("built");
+    fs::create_dir(&built).unwrap();
+    let pkgs = versions(&built);
+    let ls_form = |(epoch, version): (u32, &str)| {
+        if epoch == 0 {
+            format!("rt-app-{version}-1.noarch")
+        } else {
+            format!("rt-app-{epoch}:{version}-1.noarch")
+        }
+    };
+
+    // Stored before the first upload; the server (the gateway's local mode) applies it at each
+    // of its publishes. Uploads with curl, in an order that is neither oldest nor newest first.
+    expect(&[], &["config", repo, "keep-versions=2"], 0);
+    let server = serve(&root);
+    for &i in &ORDER {
+        assert_eq!(curl_put(&server.base, "el9/x86_64", &pkgs[i]), "201");
+    }
+    let kept: BTreeSet<String> = [VERSIONS[3], VERSIONS[4]].map(ls_form).into();
+    assert_eq!(wait_for_nevras(repo, &kept), kept);
+    let url = format!("{}/el9/x86_64/", server.base);
+    let dnf_kept: BTreeSet<String> = [VERSIONS[3], VERSIONS[4]].map(dnf_form).into();
+    assert_eq!(dnf_nevras(&url).unwrap(), dnf_kept);
+    // The page the server answers the repository URL with lists the same two.
+    let page = http_get(&url);
+    assert_eq!(
+        page.body.matches("<tr data-search=").count(),
+        2,
+        "{}",
+        page.body
+    );
+
+    // --dry-run names what a stricter rule would drop and changes nothing.
+    let dry = expect(&[], &["config", repo, "keep-versions=1", "--dry-run"], 0);
+    assert!(
+        dry.contains("rt-app-0-1.0.1-1.noarch.rpm (would be dropped by retention)"),
+        "{dry}"
+    );
+    assert_eq!(dnf_nevras(&url).unwrap(), dnf_kept);
+
+    // keep-days: with keep-versions=1, a young older version uploaded through the server stays.
+    expect(&[], &["config", repo, "keep-versions=1", "keep-days=30"], 0);
+    let mut b = PackageBuilder::new("rt-app", "0.9", "MIT", "noarch", "retention test");
+    b.release("1");
+    let older = built.join("rt-app-0-0.9-1.noarch.rpm");
+    b.build().unwrap().write_file(&older).unwrap();
+    assert_eq!(curl_put(&server.base, "el9/x86_64", &older), "201");
+    let young: BTreeSet<String> = [VERSIONS[3], VERSIONS[4], (0, "0.9")].map(ls_form).into();
+    assert_eq!(wait_for_nevras(repo, &young), young);
+    assert_eq!(
+        dnf_nevras(&url).unwrap(),
+        [VERSIONS[3], VERSIONS[4], (0, "0.9")].map(dnf_form).into()
+    );
+    // Without keep-days only the newest is left, for the server's next publish too.
+    expect(&[], &["config", repo, "keep-days=off"], 0);
+    assert_eq!(curl_put(&server.base, "el9/x86_64", &pkgs[0]), "201");
+    let newest: BTreeSet<String> = [ls_form(VERSIONS[4])].into();
+    assert_eq!(wait_for_nevras(repo, &newest), newest);
+    assert_eq!(dnf_nevras(&url).unwrap(), [dnf_form(VERSIONS[4])].into());
+}
+
+/// Every command and subcommand: `--help` exits 0 with an example of itself, an unknown option
+/// and missing arguments exit 1 with a usage message on stderr and nothing on stdout.
+#[test]
+fn every_command_has_help_with_an_example_and_refuses_bad_arguments() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["index"],
+        &["reconcile"],
+        &["config"],
+        &["add"],
+        &["ls"],
+        &["rm"],
+        &["status"],
+        &["promote"],
+        &["doctor"],
+        &["serve"],
+        &["token"],
+        &["token", "hash"],
+    ];
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let help = expect(&[], &args, 0);
+        assert!(help.contains("Examples:"), "{cmd:?}: {help}");
+        let own = format!("rpmbucket {}", cmd.join(" "));
+        let example = help.split("Examples:").nth(1).unwrap();
+        assert!(example.contains(own.trim_end()), "{cmd:?}: {example}");
+
+        let mut bad = cmd.to_vec();
+        bad.push("--no-such-option");
+        let out = rpmbucket(&[], &bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {stderr}");
+        assert!(stderr.contains("--no-such-option"), "{bad:?}: {stderr}");
+        assert!(stderr.contains("Usage:"), "{bad:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{bad:?}");
+    }
+    // Missing required arguments name what is missing.
+    for (args, needle) in [
+        (&["index"][..], "DIR"),
+        (&["reconcile"][..], "s3://BUCKET"),
+        (&["config"][..], "REPO"),
+        (&["add", "./x"][..], "FILE"),
+        (&["ls"][..], "REPO"),
+        (&["rm", "./x"][..], "NEVRA|KEY"),
+        (&["status"][..], "REPO"),
+        (&["promote", "./a", "./b"][..], "NAME|NEVRA"),
+        (&["doctor"][..], "LOCATION"),
+        (&["serve"][..], "--root"),
+        (&["token"][..], "hash"),
+        (&["no-such-command"][..], "unrecognized subcommand"),
+    ] {
+        refused(&[], args, needle);
+    }
+    // Bad values are refused with the reason, before anything is touched.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    refused(
+        &[],
+        &["serve", "--root", dir, "--listen", "nowhere"],
+        "nowhere",
+    );
+    refused(
+        &[],
+        &["token", "hash", "--scheme", "md5"],
+        "possible values: auto, sha256, argon2",
+    );
+    refused(
+        &[],
+        &["token", "hash", "--generate", "--permissions", "rwx"],
+        "unknown permission \"rwx\"",
+    );
+    let out = Command::new(rpmbucket_bin())
+        .args(["token", "hash"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty secret"));
+    refused(&[], &["index", "/nonexistent/dir"], "/nonexistent/dir");
+    refused(&[], &["reconcile", "/nonexistent/dir"], "/nonexistent/dir");
+    refused(&[], &["ls", "/nonexistent/dir"], "not a directory");
+    refused(&[], &["status", "/nonexistent/dir"], "not a directory");
+    refused(&[], &["rm", dir, "nope-1-1.noarch"], "no such package");
+    refused(&[], &["promote", dir, dir, "x"], "same repository");
+    refused(
+        &[],
+        &["promote", "s3://a/x/", "s3://b/y/", "x"],
+        "different buckets",
+    );
+
+    // A token line from a secret on stdin: exit 0 and a line that `serve --tokens` accepts.
+    let mut child = Command::new(rpmbucket_bin())
+        .args([
+            "token",
+            "hash",
+            "--user",
+            "qa",
+            "--permissions",
+            "r",
+            "--scheme",
+            "sha256",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"0123456789abcdef0123456789abcdef0123456789abcdef\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.starts_with("qa:") && line.trim_end().ends_with(" r"),
+        "{line}"
+    );
+}
+
+/// Runs `rpmbucket ARGS` with a terminal as stdin/stdout/stderr (util-linux `script`); returns
+/// the exit status and everything the terminal received.
+fn on_a_terminal(args: &[&str]) -> (i32, String) {
+    let mut line = shell_quote(rpmbucket_bin().to_str().unwrap());
+    for a in args {
+        line.push(' ');
+        line.push_str(&shell_quote(a));
+    }
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .env("COLUMNS", "100")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script (util-linux)");
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `index` and `add` draw a progress bar when stderr is a terminal, and write not one byte of
+/// it (no escape sequences, no counters) when it is not.
+#[test]
+fn progress_bars_on_a_terminal_and_none_in_scripts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tty_dir, pipe_dir) = (tmp.path().join("tty"), tmp.path().join("pipe"));
+    for d in [&tty_dir, &pipe_dir] {
+        fs::create_dir(d).unwrap();
+        for f in fx::ALL {
+            fs::copy(fixture(f), d.join(f)).unwrap();
+        }
+    }
+    let n = fx::ALL.len();
+    let (code, seen) = on_a_terminal(&["index", tty_dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{seen}");
+    assert!(
+        seen.contains(&format!("/{n}")),
+        "no bar on a terminal: {seen:?}"
+    );
+    assert!(seen.contains('\u{1b}'), "{seen:?}");
+    let out = rpmbucket(&[], &["index", pipe_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let quiet =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!quiet.contains('\u{1b}'), "{quiet:?}");
+    assert!(!quiet.contains(&format!("/{n}")), "{quiet:?}");
+
+    let (a, b) = (tmp.path().join("add-tty"), tmp.path().join("add-pipe"));
+    let files: Vec<String> = [fx::BASIC, fx::LIB_1_0, fx::LIB_1_2]
+        .iter()
+        .map(|f| fixture(f).to_str().unwrap().to_owned())
+        .collect();
+    for (dir, tty) in [(&a, true), (&b, false)] {
+        fs::create_dir(dir).unwrap();
+        let mut args = vec!["add", dir.to_str().unwrap()];
+        args.extend(files.iter().map(String::as_str));
+        if tty {
+            let (code, seen) = on_a_terminal(&args);
+            assert_eq!(code, 0, "{seen}");
+            assert!(
+                seen.contains("uploading ["),
+                "no bar on a terminal: {seen:?}"
+            );
+            assert!(seen.contains("3 packages, revision"), "{seen:?}");
+        } else {
+            let out = rpmbucket(&[], &args);
+            assert_eq!(out.status.code(), Some(0));
+            assert!(
+                out.stderr.is_empty(),
+                "{:?}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            assert!(
+                !stdout.contains('\u{1b}') && !stdout.contains("uploading"),
+                "{stdout:?}"
+            );
+        }
+    }
+}
