@@ -66,7 +66,7 @@ fi
 declare -A NEED_CMD=(
   [rpm]=rpm [rpmbuild]=rpm [createrepo_c]=createrepo-c [dnf]=dnf [zypper]=zypper
   [sqlite3]=sqlite3 [zstd]=zstd [xz]=xz-utils [bzip2]=bzip2 [curl]=curl [cc]=gcc
-  [readelf]=binutils [chromium]=chromium [gpg]=gnupg [rpmsign]=rpm
+  [readelf]=binutils [chromium]=chromium [gpg]=gnupg [rpmsign]=rpm [script]=bsdutils
 )
 
 system_python() {
