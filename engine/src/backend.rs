@@ -4,6 +4,7 @@
 
 use rpmbucket_repodata::Package;
 
+use crate::cache::MetadataCache;
 use crate::config::RepoConfig;
 
 pub use rpmbucket_repodata::bz2block::BlockRef;
@@ -125,21 +126,35 @@ pub fn render_databases(
     packages: &[&Package],
     xml_checksums: [&str; 3],
     threads: usize,
+    cache: Option<&MetadataCache>,
 ) -> Result<Vec<RenderedFile>, String> {
     use rpmbucket_repodata::sqlite::SqliteDb;
-    per_database(xml_checksums, |kind, _, xml_sum, raw| {
+    per_database(xml_checksums, cache, |kind, _, xml_sum, raw| {
         let mut db = SqliteDb::create(raw, kind).map_err(|e| e.to_string())?;
         for p in packages {
             db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
         }
         let raw = db.finish(xml_sum).map_err(|e| e.to_string())?;
-        compress_database(&raw, kind.name(), None, threads)
+        let out = compress_database(&raw, kind.name(), None, threads)?;
+        keep_raw(cache, &raw, &out);
+        Ok(out)
     })
+}
+
+/// Keep an uncompressed database just compressed into `out` in the cache, for the next update.
+fn keep_raw(cache: Option<&MetadataCache>, raw: &std::path::Path, out: &RenderedFile) {
+    if let (Some(c), Some((open, _))) = (cache, &out.open) {
+        c.keep_raw(raw, open);
+    }
 }
 
 /// Run `f(kind, index, xml_checksum, path)` for primary, filelists and other in parallel, each
 /// with a path for its database file in one temporary directory.
-fn per_database<F>(xml_checksums: [&str; 3], f: F) -> Result<Vec<RenderedFile>, String>
+fn per_database<F>(
+    xml_checksums: [&str; 3],
+    cache: Option<&MetadataCache>,
+    f: F,
+) -> Result<Vec<RenderedFile>, String>
 where
     F: Fn(
             rpmbucket_repodata::sqlite::DbKind,
@@ -150,10 +165,12 @@ where
         + Sync,
 {
     use rpmbucket_repodata::sqlite::DbKind;
-    let tmp = tempfile::Builder::new()
-        .prefix("rpmbucket-db-")
-        .tempdir()
-        .map_err(|e| format!("temporary directory: {e}"))?;
+    // With a cache, the databases are built next to it: they are moved in afterwards.
+    let tmp = match cache {
+        Some(c) => c.work_dir(),
+        None => tempfile::Builder::new().prefix("rpmbucket-db-").tempdir(),
+    }
+    .map_err(|e| format!("temporary directory: {e}"))?;
     let kinds = [DbKind::Primary, DbKind::Filelists, DbKind::Other];
     let jobs: Vec<_> = kinds.iter().enumerate().zip(xml_checksums).collect();
     let results = rpmbucket_repodata::pool::map(&jobs, jobs.len(), |&((k, &kind), xml_sum)| {
@@ -177,15 +194,41 @@ pub fn compress_database(
     previous: Option<(&[u8], &[BlockRef])>,
     threads: usize,
 ) -> Result<RenderedFile, String> {
+    use rpmbucket_repodata::bz2block::BlockWriter;
     use rpmbucket_repodata::sqlite::DB_VERSION;
-    let input = std::fs::read(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
-    let out = rpmbucket_repodata::bz2block::compress(&input, DB_BLOCK, 5, threads, previous)
-        .map_err(|e| format!("compressing the {name} database: {e}"))?;
+    use sha2::Digest;
+    use std::io::Read;
+    let bad = |e: String| format!("compressing the {name} database: {e}");
+    // The file is read a window of slices at a time (not held whole: the three databases of a
+    // large repository are hundreds of MB).
+    let mut file = std::fs::File::open(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
+    let mut w = BlockWriter::new(DB_BLOCK, 5, threads, previous).map_err(|e| bad(e.to_string()))?;
+    let mut open = sha2::Sha256::new();
+    let mut open_size = 0u64;
+    let mut window = vec![0u8; DB_BLOCK * 32];
+    loop {
+        let mut n = 0;
+        while n < window.len() {
+            match file.read(&mut window[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("{}: {e}", raw.display())),
+            }
+        }
+        open.update(&window[..n]);
+        open_size += n as u64;
+        w.push(&window[..n]).map_err(|e| bad(e.to_string()))?;
+        if n < window.len() {
+            break;
+        }
+    }
+    let out = w.finish();
     Ok(RenderedFile {
         data_type: format!("{name}_db"),
         name: format!("{name}.sqlite.bz2"),
         checksum: sha256_hex(&out.stream),
-        open: Some((sha256_hex(&input), input.len() as u64)),
+        open: Some((hex::encode(open.finalize()), open_size)),
         bytes: out.stream,
         database_version: Some(DB_VERSION),
         blocks: out.blocks,
@@ -213,35 +256,47 @@ pub fn update_databases(
     delta: &DbDelta,
     xml_checksums: [&str; 3],
     threads: usize,
+    cache: Option<(&MetadataCache, [(&str, u64); 3])>,
 ) -> Result<Vec<RenderedFile>, String> {
     use rpmbucket_repodata::sqlite::SqliteDb;
-    per_database(xml_checksums, |kind, k, xml_sum, raw| {
-        let old = &previous[k];
-        let mut file = std::fs::File::create(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
-        let mut dec = Compression::Bz2
-            .decoder(&old[..])
-            .map_err(|e| format!("{}: {e}", kind.name()))?;
-        std::io::copy(&mut dec, &mut file)
-            .map_err(|e| format!("previous {} database: {e}", kind.name()))?;
-        drop(file);
-        let mut db = SqliteDb::open_existing(raw, kind).map_err(|e| e.to_string())?;
-        for (pkgid, href) in &delta.remove {
-            if !db.remove(pkgid, href).map_err(|e| e.to_string())? {
-                return Err(format!("{} database lacks {href} ({pkgid})", kind.name()));
+    per_database(
+        xml_checksums,
+        cache.map(|c| c.0),
+        |kind, k, xml_sum, raw| {
+            let old = &previous[k];
+            // The uncompressed database of the previous generation, kept by the publish that
+            // wrote it (checked against its open-checksum), else decompressed.
+            let cached = cache.is_some_and(|(c, open)| c.take_raw(open[k].0, open[k].1, raw));
+            if !cached {
+                let mut file =
+                    std::fs::File::create(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
+                let mut dec = Compression::Bz2
+                    .decoder(&old[..])
+                    .map_err(|e| format!("{}: {e}", kind.name()))?;
+                std::io::copy(&mut dec, &mut file)
+                    .map_err(|e| format!("previous {} database: {e}", kind.name()))?;
             }
-        }
-        for p in &delta.add {
-            db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
-        }
-        let raw = db.finish_update(xml_sum).map_err(|e| e.to_string())?;
-        let old_blocks = previous_blocks.and_then(|b| b.get(k)).map(Vec::as_slice);
-        compress_database(
-            &raw,
-            kind.name(),
-            old_blocks.map(|b| (&old[..], b)),
-            threads,
-        )
-    })
+            let mut db = SqliteDb::open_existing(raw, kind).map_err(|e| e.to_string())?;
+            for (pkgid, href) in &delta.remove {
+                if !db.remove(pkgid, href).map_err(|e| e.to_string())? {
+                    return Err(format!("{} database lacks {href} ({pkgid})", kind.name()));
+                }
+            }
+            for p in &delta.add {
+                db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+            }
+            let raw = db.finish_update(xml_sum).map_err(|e| e.to_string())?;
+            let old_blocks = previous_blocks.and_then(|b| b.get(k)).map(Vec::as_slice);
+            let out = compress_database(
+                &raw,
+                kind.name(),
+                old_blocks.map(|b| (&old[..], b)),
+                threads,
+            )?;
+            keep_raw(cache.map(|c| c.0), &raw, &out);
+            Ok(out)
+        },
+    )
 }
 
 /// A `<data>` record of `repomd.xml`.

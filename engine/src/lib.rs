@@ -43,6 +43,7 @@
 //! presigned uploads that bind a checksum, which the publishing path and the upload gateway use.
 
 pub mod backend;
+pub mod cache;
 pub mod config;
 pub mod counting;
 pub mod doctor;
@@ -61,6 +62,7 @@ pub mod store;
 pub mod testkit;
 pub mod trust;
 
+pub use cache::MetadataCache;
 pub use config::{Compression, Profile, RepoConfig, Retention};
 pub use counting::{CountingStore, RequestCounts};
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
 use crate::backend::{self, Compression, RenderedFile};
+use crate::cache::MetadataCache;
 use crate::config::RepoConfig;
 use crate::state::{encode_chunk, ChunkRef, Entry, Members, Span, State};
 
@@ -243,6 +244,8 @@ pub struct PreviousDb<'a> {
     /// Their blocks, from the state (reused where the database pages did not change).
     pub blocks: Option<&'a [Vec<backend::BlockRef>]>,
     pub delta: &'a backend::DbDelta<'a>,
+    /// Their open-checksums and open-sizes, to find the uncompressed databases in the cache.
+    pub open: [(&'a str, u64); 3],
 }
 
 /// Why [`render_generation`] failed.
@@ -264,8 +267,9 @@ pub enum RenderFailure {
 /// compression, which must be gzip or zstd). A chunk
 /// that grew past twice `chunk_target` ([`CHUNK_TARGET`](crate::state::CHUNK_TARGET) by default) is cut into chunks of
 /// about that size; an emptied chunk
-/// disappears. The databases, when configured, are built from every record (`state` must then
-/// be complete).
+/// disappears. The databases, when configured, are updated from `previous_db` or built from
+/// every record (`state` must then be complete); with a `cache`, the uncompressed databases
+/// are taken from it and kept in it.
 pub fn render_generation(
     state: &State,
     dirty: &BTreeSet<usize>,
@@ -274,6 +278,7 @@ pub fn render_generation(
     config: &RepoConfig,
     threads: usize,
     chunk_target: usize,
+    cache: Option<&MetadataCache>,
 ) -> Result<Generation, RenderFailure> {
     let chunked = config.compression.concatenates();
     let mut groups: Vec<Vec<&Entry>> = vec![Vec::new(); state.chunks.len().max(1)];
@@ -314,11 +319,19 @@ pub fn render_generation(
                     files,
                     blocks,
                     delta,
-                }) => backend::update_databases(files, blocks, delta, sums, threads)
-                    .map_err(RenderFailure::Databases)?,
+                    open,
+                }) => backend::update_databases(
+                    files,
+                    blocks,
+                    delta,
+                    sums,
+                    threads,
+                    cache.map(|c| (c, open)),
+                )
+                .map_err(RenderFailure::Databases)?,
                 None if state.complete() => {
                     let ordered = state.ordered_packages();
-                    backend::render_databases(&ordered, sums, threads)
+                    backend::render_databases(&ordered, sums, threads, cache)
                         .map_err(RenderFailure::Other)?
                 }
                 None => return Err(RenderFailure::Other("databases need every record".into())),

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use rpmbucket_engine::state::State;
 use rpmbucket_engine::store::local::LocalStore;
-use rpmbucket_engine::{Change, Compression, Indexer, IndexerOptions, Layout, Profile, RepoConfig};
+use rpmbucket_engine::{
+    Change, Compression, Indexer, IndexerOptions, Layout, MetadataCache, Profile, RepoConfig,
+};
 use rpmbucket_repodata::repomd::Repomd;
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -207,12 +209,20 @@ async fn run_sequence(database: bool) -> tempfile::TempDir {
 }
 
 async fn run_sequence_with(config: RepoConfig) -> tempfile::TempDir {
+    run_sequence_cached(config, None).await
+}
+
+async fn run_sequence_cached(
+    config: RepoConfig,
+    cache: Option<MetadataCache>,
+) -> tempfile::TempDir {
     let database = config.database;
     let pkgs: Vec<PathBuf> = common::synthetic(40);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(LocalStore::new(dir.path()).unwrap());
     let ix = Indexer::new(store, Layout::new(vec![]), config).with_options(IndexerOptions {
         chunk_target: 4,
+        cache,
         ..IndexerOptions::default()
     });
 
@@ -470,6 +480,92 @@ async fn incremental_databases_match_createrepo_c() {
         assert_eq!(out.len() as u64, rec.open_size.unwrap(), "{t}");
         assert_eq!(state(dir.path()).db_blocks.len(), 3);
     }
+}
+
+/// With a local cache of what it published, the indexer builds the same repositories (the
+/// createrepo_c comparison after every step, databases included) without reading the current
+/// metadata files back: a publish reads `repomd.xml`, the state and the changed chunk. A
+/// damaged cache entry is noticed and the store is read instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_of_published_files_saves_the_reads() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = MetadataCache::new(cache_dir.path(), 1 << 30).unwrap();
+    let dir = run_sequence_cached(RepoConfig::default(), Some(cache.clone())).await;
+    let md = repomd(dir.path());
+    let metadata: u64 = ["primary", "filelists", "other"]
+        .iter()
+        .chain(&["primary_db", "filelists_db", "other_db"])
+        .map(|t| md.record(t).unwrap().size)
+        .sum();
+    // Every published file and the three uncompressed databases are in the cache.
+    for t in ["primary", "filelists", "other", "primary_db"] {
+        assert!(
+            cache_dir
+                .path()
+                .join(&md.record(t).unwrap().checksum)
+                .is_file(),
+            "{t}"
+        );
+    }
+    for t in ["primary_db", "filelists_db", "other_db"] {
+        let open = md.record(t).unwrap().open_checksum.clone().unwrap();
+        assert!(
+            cache_dir.path().join(format!("{open}.sqlite")).is_file(),
+            "{t}"
+        );
+    }
+
+    let pkgs = common::synthetic(42);
+    let store = Arc::new(LocalStore::new(dir.path()).unwrap());
+    let with_cache = |cache: Option<MetadataCache>| {
+        Indexer::new(store.clone(), Layout::new(vec![]), RepoConfig::default()).with_options(
+            IndexerOptions {
+                chunk_target: 4,
+                cache,
+                ..IndexerOptions::default()
+            },
+        )
+    };
+    let k = copy_in(dir.path(), &pkgs[40], "r0.rpm");
+    let pkg_size = std::fs::metadata(dir.path().join(&k)).unwrap().len();
+    let r = with_cache(Some(cache.clone()))
+        .apply("", &[Change::created(k)])
+        .await
+        .unwrap();
+    assert_matches_createrepo_c(dir.path(), true);
+    // repomd.xml, the state, one chunk and the package (streamed: no stored checksum).
+    assert!(
+        r.bytes_read < pkg_size + metadata / 4,
+        "read {} bytes with the cache; the metadata is {metadata}",
+        r.bytes_read
+    );
+
+    // Damage every cached file: the publish notices and reads the store.
+    for e in std::fs::read_dir(cache_dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            let mut b = std::fs::read(&p).unwrap();
+            let at = b.len() / 2;
+            b[at] ^= 0x55;
+            std::fs::write(&p, b).unwrap();
+        }
+    }
+    let k = copy_in(dir.path(), &pkgs[41], "r1.rpm");
+    let r = with_cache(Some(cache.clone()))
+        .apply("", &[Change::created(k)])
+        .await
+        .unwrap();
+    assert_matches_createrepo_c(dir.path(), true);
+    assert!(r.bytes_read > metadata / 2, "read {}", r.bytes_read);
+    // And it is whole again for the next one.
+    let md = repomd(dir.path());
+    let open = md
+        .record("filelists_db")
+        .unwrap()
+        .open_checksum
+        .clone()
+        .unwrap();
+    assert!(cache_dir.path().join(format!("{open}.sqlite")).is_file());
 }
 
 /// dnf and zypper read metadata made of many gzip members and updated databases.

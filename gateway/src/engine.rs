@@ -37,6 +37,7 @@ pub fn engine_repository(
         indexer: Indexer::new(Arc::clone(&store), layout, config).with_options(
             rpmbucket_engine::IndexerOptions {
                 verify_payload: true,
+                cache: rpmbucket_engine::MetadataCache::from_env(),
                 ..Default::default()
             },
         ),

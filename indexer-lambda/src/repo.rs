@@ -34,6 +34,7 @@ pub fn indexer_from_env(
 pub fn lambda_indexer(store: S3Store, layout: Layout, config: RepoConfig) -> Indexer {
     Indexer::new(Arc::new(store), layout, config).with_options(rpmbucket_engine::IndexerOptions {
         verify_payload: true,
+        cache: rpmbucket_engine::MetadataCache::from_env(),
         ..Default::default()
     })
 }

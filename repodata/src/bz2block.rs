@@ -110,56 +110,111 @@ pub fn compress(
     threads: usize,
     previous: Option<(&[u8], &[BlockRef])>,
 ) -> MetadataResult<Blocked> {
-    if !(1..=9).contains(&level) {
-        return Err(MetadataError::Usage(format!(
-            "bzip2 level must be 1..=9, got {level}"
-        )));
-    }
-    if slice_len == 0 || slice_len > max_slice_len(level) {
-        return Err(MetadataError::Usage(format!(
-            "bzip2 slice length must be 1..={} at level {level}, got {slice_len}",
-            max_slice_len(level)
-        )));
-    }
-    let previous = previous.and_then(|(stream, blocks)| Previous::new(stream, blocks, level));
-    let slices: Vec<&[u8]> = input.chunks(slice_len).collect();
-    let pieces = run_parallel(&slices, threads, |slice| {
-        piece(slice, level, previous.as_ref())
-    })?;
+    let mut w = BlockWriter::new(slice_len, level, threads, previous)?;
+    w.push(input)?;
+    Ok(w.finish())
+}
 
-    let mut out = BitWriter::default();
-    for byte in *b"BZh" {
-        out.push(byte.into(), 8);
+/// [`compress`] for an input given a window at a time, so that a large input need not be in
+/// memory at once: every window but the last must be a whole number of slices. The stream is
+/// the one [`compress`] writes for the windows put together.
+pub struct BlockWriter<'a> {
+    slice_len: usize,
+    level: u32,
+    threads: usize,
+    previous: Option<Previous<'a>>,
+    out: BitWriter,
+    blocks: Vec<BlockRef>,
+    reused: usize,
+    combined: u32,
+    /// A window that ends inside a slice was pushed: it must be the last.
+    ended: bool,
+}
+
+impl<'a> BlockWriter<'a> {
+    /// A stream of `level` (1..=9) with one block per `slice_len` input bytes, compressing up
+    /// to `threads` slices at once and copying the blocks of `previous` (see [`compress`]).
+    pub fn new(
+        slice_len: usize,
+        level: u32,
+        threads: usize,
+        previous: Option<(&'a [u8], &'a [BlockRef])>,
+    ) -> MetadataResult<BlockWriter<'a>> {
+        if !(1..=9).contains(&level) {
+            return Err(MetadataError::Usage(format!(
+                "bzip2 level must be 1..=9, got {level}"
+            )));
+        }
+        if slice_len == 0 || slice_len > max_slice_len(level) {
+            return Err(MetadataError::Usage(format!(
+                "bzip2 slice length must be 1..={} at level {level}, got {slice_len}",
+                max_slice_len(level)
+            )));
+        }
+        let mut out = BitWriter::default();
+        for byte in *b"BZh" {
+            out.push(byte.into(), 8);
+        }
+        out.push((b'0' + level as u8).into(), 8);
+        Ok(BlockWriter {
+            slice_len,
+            level,
+            threads,
+            previous: previous.and_then(|(stream, blocks)| Previous::new(stream, blocks, level)),
+            out,
+            blocks: Vec::new(),
+            reused: 0,
+            combined: 0,
+            ended: false,
+        })
     }
-    out.push((b'0' + level as u8).into(), 8);
-    let mut blocks = Vec::with_capacity(pieces.len());
-    let (mut reused, mut combined) = (0, 0u32);
-    for p in pieces {
-        let (bits, offset) = match &p.bits {
-            Bits::Fresh(stream) => (stream.as_slice(), HEADER_BITS),
-            Bits::Old(stream, offset) => {
-                reused += 1;
-                (*stream, *offset)
-            }
-        };
-        blocks.push(BlockRef {
-            input_sha256: p.sha256,
-            input_len: p.input_len,
-            crc: p.crc,
-            bit_offset: out.bit_len(),
-            bit_len: p.bit_len,
-        });
-        out.copy_bits(bits, offset, p.bit_len);
-        combined = combined.rotate_left(1) ^ p.crc;
+
+    /// The next window of input.
+    pub fn push(&mut self, window: &[u8]) -> MetadataResult<()> {
+        if window.is_empty() {
+            return Ok(());
+        }
+        if self.ended {
+            return Err(MetadataError::Usage(
+                "only the last window may end inside a slice".into(),
+            ));
+        }
+        self.ended = !window.len().is_multiple_of(self.slice_len);
+        let slices: Vec<&[u8]> = window.chunks(self.slice_len).collect();
+        let (level, previous) = (self.level, self.previous.as_ref());
+        let pieces = run_parallel(&slices, self.threads, |slice| piece(slice, level, previous))?;
+        for p in pieces {
+            let (bits, offset) = match &p.bits {
+                Bits::Fresh(stream) => (stream.as_slice(), HEADER_BITS),
+                Bits::Old(stream, offset) => {
+                    self.reused += 1;
+                    (*stream, *offset)
+                }
+            };
+            self.blocks.push(BlockRef {
+                input_sha256: p.sha256,
+                input_len: p.input_len,
+                crc: p.crc,
+                bit_offset: self.out.bit_len(),
+                bit_len: p.bit_len,
+            });
+            self.out.copy_bits(bits, offset, p.bit_len);
+            self.combined = self.combined.rotate_left(1) ^ p.crc;
+        }
+        Ok(())
     }
-    out.push(EOS_MAGIC, 48);
-    out.push(combined.into(), 32);
-    Ok(Blocked {
-        stream: out.finish(),
-        compressed: blocks.len() - reused,
-        blocks,
-        reused,
-    })
+
+    /// The stream and its blocks.
+    pub fn finish(mut self) -> Blocked {
+        self.out.push(EOS_MAGIC, 48);
+        self.out.push(self.combined.into(), 32);
+        Blocked {
+            stream: self.out.finish(),
+            compressed: self.blocks.len() - self.reused,
+            blocks: self.blocks,
+            reused: self.reused,
+        }
+    }
 }
 
 /// Runs `work` on every slice with up to `threads` threads ([`crate::pool::try_map`]); results
@@ -470,6 +525,37 @@ mod tests {
             all.push(("rle-worst", rle_worst(n)));
         }
         all
+    }
+
+    #[test]
+    fn windows_give_the_stream_of_one_input() {
+        let data = text(10 * 1000 + 123);
+        let whole = compress(&data, 1000, 1, 2, None).unwrap();
+        let mut w = BlockWriter::new(1000, 1, 2, None).unwrap();
+        for window in data.chunks(3000) {
+            w.push(window).unwrap();
+        }
+        let windowed = w.finish();
+        assert_eq!(windowed, whole);
+        assert_eq!(decode_one_stream(&windowed.stream), data);
+        // Reuse through windows too.
+        let mut changed = data.clone();
+        changed[4500] ^= 1;
+        let mut w = BlockWriter::new(1000, 1, 2, Some((&whole.stream, &whole.blocks))).unwrap();
+        for window in changed.chunks(2000) {
+            w.push(window).unwrap();
+        }
+        let again = w.finish();
+        assert_eq!((again.reused, again.compressed), (10, 1));
+        let fresh = compress(&changed, 1000, 1, 1, None).unwrap();
+        assert_eq!((again.stream, again.blocks), (fresh.stream, fresh.blocks));
+        // A window that ends inside a slice must be the last.
+        let mut w = BlockWriter::new(1000, 1, 1, None).unwrap();
+        w.push(&data[..1500]).unwrap();
+        assert!(matches!(
+            w.push(&data[1500..2000]),
+            Err(MetadataError::Usage(_))
+        ));
     }
 
     #[test]

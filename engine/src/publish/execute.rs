@@ -111,6 +111,17 @@ impl Indexer {
         if config.database {
             previous_db = self.current_files(run, db_records(&base_repomd)).await?;
         }
+        // Open-checksums of the current databases: their uncompressed files in the cache.
+        let db_open: [(String, u64); 3] = db_records(&base_repomd)
+            .map(|rs| {
+                rs.map(|r| {
+                    (
+                        r.open_checksum.clone().unwrap_or_default(),
+                        r.open_size.unwrap_or(0),
+                    )
+                })
+            })
+            .unwrap_or_default();
         if (reusable && previous.is_none()) || (config.database && previous_db.is_none()) {
             self.load_chunks(run, &mut state, None).await?;
             if previous.is_none() {
@@ -131,6 +142,8 @@ impl Indexer {
             let (db_remove, db_add) = (db_remove.clone(), db_add.clone());
             let threads = self.options.render_threads;
             let chunk_target = self.options.chunk_target.max(1);
+            let cache = self.options.cache.clone();
+            let db_open = db_open.clone();
             let rendered = tokio::task::spawn_blocking(move || {
                 let delta = backend::DbDelta {
                     remove: (*db_remove).clone(),
@@ -149,10 +162,16 @@ impl Indexer {
                         files,
                         blocks,
                         delta: &delta,
+                        open: [
+                            (db_open[0].0.as_str(), db_open[0].1),
+                            (db_open[1].0.as_str(), db_open[1].1),
+                            (db_open[2].0.as_str(), db_open[2].1),
+                        ],
                     }),
                     &config,
                     threads,
                     chunk_target,
+                    cache.as_ref(),
                 )
             })
             .await
@@ -306,6 +325,25 @@ impl Indexer {
         });
         uploads.push((state_href, Bytes::from(state_bytes)));
 
+        // What the cache keeps once the swap landed: every file of this generation, named by
+        // its checksum (the first 64 characters of its name), and the uncompressed databases.
+        let to_cache: Vec<(String, Bytes)> = match &self.options.cache {
+            Some(_) => uploads
+                .iter()
+                .filter_map(|(href, body)| {
+                    let name = href.rsplit('/').next()?;
+                    Some((name.get(..64)?.to_string(), body.clone()))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let cache_keep: Vec<String> = records
+            .iter()
+            .flat_map(|r| [Some(r.checksum.clone()), r.open_checksum.clone()])
+            .flatten()
+            .chain(to_cache.iter().map(|(sum, _)| sum.clone()))
+            .collect();
+
         // 1. Content-addressed files.
         let uploads_started = Instant::now();
         let puts = uploads
@@ -429,6 +467,21 @@ impl Indexer {
                 crate::trust::remove_signature(&*run.store, &self.options, root).await?
             }
             None => {}
+        }
+
+        // The files of the generation now published, for the next publish to start from.
+        if let Some(cache) = self.options.cache.clone() {
+            let kept = tokio::task::spawn_blocking(move || {
+                for (sum, body) in &to_cache {
+                    cache.put(sum, body);
+                }
+                let keep: Vec<&str> = cache_keep.iter().map(String::as_str).collect();
+                cache.trim(&keep);
+            })
+            .await;
+            if let Err(e) = kept {
+                tracing::warn!(root, error = %e, "caching the published files failed");
+            }
         }
 
         // 3. After the swap: expired files, rejected list.

@@ -108,8 +108,11 @@ impl Indexer {
         };
         let gets = wanted.into_iter().map(|(i, chunk)| async move {
             let key = format!("{}{}", run.root, chunk.href);
-            let (data, _) = retry(&self.options, "get", || run.store.get(&key)).await?;
             let name = chunk.href.rsplit('/').next().unwrap_or_default();
+            let data = match self.cached(name.get(..64).unwrap_or_default()).await {
+                Some(data) => data,
+                None => retry(&self.options, "get", || run.store.get(&key)).await?.0,
+            };
             let sum = backend::sha256_hex(&data);
             if name.get(..64) != Some(sum.as_str()) {
                 return Err(bad(format!("{}: checksum is {sum}", chunk.href)));
@@ -187,6 +190,9 @@ impl Indexer {
     }
 
     pub(super) async fn get_checked(&self, run: &Run, rec: &Record) -> Result<Bytes> {
+        if let Some(data) = self.cached(&rec.checksum).await {
+            return Ok(data);
+        }
         let key = format!("{}{}", run.root, rec.href);
         let (data, _) = retry(&self.options, "get", || run.store.get(&key)).await?;
         let sum = backend::sha256_hex(&data);
@@ -200,6 +206,17 @@ impl Indexer {
             });
         }
         Ok(data)
+    }
+
+    /// The file whose SHA-256 is `sha256` from the cache, if there is one and it holds it
+    /// (checked, see [`crate::cache`]).
+    async fn cached(&self, sha256: &str) -> Option<Bytes> {
+        let cache = self.options.cache.clone()?;
+        let sum = sha256.to_string();
+        tokio::task::spawn_blocking(move || cache.get(&sum))
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Records of a repository without our state record (made by createrepo_c, say).

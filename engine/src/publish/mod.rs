@@ -198,6 +198,10 @@ pub struct IndexerOptions {
     /// does), even when the store or the uploader supplied its SHA-256; the upload faces
     /// (`serve`, the indexer Lambda, `reconcile`) turn it on.
     pub verify_payload: bool,
+    /// Keep the published metadata files (and the uncompressed databases) in this local
+    /// cache, so that the next publish by this indexer reads only what changed from the
+    /// store ([`crate::cache`]); `None`: read them back each time.
+    pub cache: Option<crate::cache::MetadataCache>,
 }
 
 /// Default of [`IndexerOptions::max_extra_bytes`]: 64 MiB (Fedora's updateinfo is ~10 MiB).
@@ -216,6 +220,7 @@ impl Default for IndexerOptions {
             chunk_target: CHUNK_TARGET,
             max_extra_bytes: MAX_EXTRA_BYTES,
             verify_payload: false,
+            cache: None,
         }
     }
 }
