@@ -311,13 +311,16 @@ impl S3Server {
         S3Store::new(client, bucket, prefix)
     }
 
-    /// Lets anyone read `store`'s bucket (GET objects, list) over plain HTTP, as dnf does
-    /// (LocalStack lets anyone read already; the policy is stored all the same).
+    /// Lets anyone read `store`'s bucket (GET and HEAD objects, list) over plain HTTP, as dnf
+    /// and zypper do (LocalStack lets anyone read already; the policy is stored all the same).
+    /// On AWS `s3:GetObject` also allows HEAD; moto checks a HEAD against an action of its own,
+    /// `s3:HeadObject` (anonymous HEAD → 403 without it; zypper starts with one), so the
+    /// policy names both.
     pub async fn make_public(&self, store: &S3Store) {
         let bucket = store.bucket();
         let policy = format!(
             r#"{{"Version":"2012-10-17","Statement":[
-                {{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}},
+                {{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:HeadObject"],"Resource":"arn:aws:s3:::{bucket}/*"}},
                 {{"Sid":"PublicList","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::{bucket}"}}]}}"#
         );
         store

@@ -1,6 +1,6 @@
 //! Profiles end to end: a `modern` repository (zstd XML, no sqlite) after 20 incremental
 //! publishes, its files made of one zstd frame per chunk, read by real dnf (a directory and a
-//! moto bucket) and zypper (the directory); and a repository switched compat → modern →
+//! moto bucket) and zypper (both); and a repository switched compat → modern →
 //! compat with the real `rpmbucket config` that dnf installs from at every step.
 
 use std::collections::BTreeSet;
@@ -61,9 +61,9 @@ fn frames(raw: &[u8]) -> usize {
     n
 }
 
-/// 20 publishes into a `modern` repository at `root` of `store`, one package each; dnf (and
-/// zypper when `zypper`) then list and install from `url`.
-async fn twenty_publishes(store: Arc<dyn ObjectStore>, root: &str, url: String, zypper: bool) {
+/// 20 publishes into a `modern` repository at `root` of `store`, one package each; dnf and
+/// zypper then list and install from `url`.
+async fn twenty_publishes(store: Arc<dyn ObjectStore>, root: &str, url: String) {
     let ix = Indexer::new(
         store.clone(),
         Layout::new(vec![]),
@@ -119,18 +119,16 @@ async fn twenty_publishes(store: Arc<dyn ObjectStore>, root: &str, url: String, 
         let root = tempfile::tempdir().unwrap();
         dnf_install(&u, "fx-meta", root.path()).unwrap();
         assert!(root.path().join("usr/share/fx-basic/data.txt").is_file());
-        if zypper {
-            let zroot = tempfile::tempdir().unwrap();
-            zypper_install(&u, "fx-lib", zroot.path()).unwrap();
-            let out = rpmbucket_tests::run(
-                Command::new("rpm")
-                    .arg("--root")
-                    .arg(zroot.path())
-                    .args(["-q", "fx-lib"]),
-            )
-            .unwrap();
-            assert!(out.starts_with("fx-lib-1.2-1"), "{out}");
-        }
+        let zroot = tempfile::tempdir().unwrap();
+        zypper_install(&u, "fx-lib", zroot.path()).unwrap();
+        let out = rpmbucket_tests::run(
+            Command::new("rpm")
+                .arg("--root")
+                .arg(zroot.path())
+                .args(["-q", "fx-lib"]),
+        )
+        .unwrap();
+        assert!(out.starts_with("fx-lib-1.2-1"), "{out}");
     })
     .await;
 }
@@ -140,18 +138,18 @@ async fn modern_repository_after_twenty_publishes_in_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(dir.path()).unwrap());
     let url = file_url(&dir.path().join("el9"));
-    twenty_publishes(store, "el9/", url, true).await;
+    twenty_publishes(store, "el9/", url).await;
 }
 
-/// zypper opens a repository with an anonymous HEAD of repomd.xml, which moto refuses (403)
-/// even with a public-read bucket policy, so the bucket is read by dnf only.
+/// zypper opens a repository with an anonymous HEAD of repomd.xml: the bucket policy of
+/// `make_public` allows it on moto too.
 #[tokio::test(flavor = "multi_thread")]
 async fn modern_repository_after_twenty_publishes_in_a_bucket() {
     let server = moto().await;
     let bucket = server.new_bucket().await;
     server.make_public(&bucket).await;
     let url = format!("{}el9/", server.base_url(&bucket));
-    twenty_publishes(Arc::new(bucket), "el9/", url, false).await;
+    twenty_publishes(Arc::new(bucket), "el9/", url).await;
 }
 
 fn rpmbucket_config(repo: &Path, set: &[&str]) -> String {
