@@ -169,10 +169,31 @@ fn rpmbucket_config(repo: &Path, set: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// An advisory for the switching test (its package need not be in the repository).
+const UPDATEINFO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<updates>
+  <update from="security@example.org" status="final" type="security" version="1">
+    <id>RPMB-2026:0009</id>
+    <title>fx-lib update</title>
+    <issued date="2026-01-02 00:00:00"/>
+    <description>An update.</description>
+    <pkglist>
+      <collection short="fx">
+        <name>fx</name>
+        <package name="fx-lib" version="1.2" release="1" epoch="0" arch="noarch">
+          <filename>fx-lib-1.2-1.noarch.rpm</filename>
+        </package>
+      </collection>
+    </pkglist>
+  </update>
+</updates>
+"#;
+
 /// compat → modern → compat with `rpmbucket config REPO profile=…`: each switch rewrites the
-/// XML in the new compression (and adds or drops the databases) once; the files of the
-/// previous generation stay for the grace period; a later publish by an indexer configured
-/// otherwise keeps the repository's profile; dnf installs from it at every step.
+/// XML and the extra metadata (`updateinfo`) in the new compression (and adds or drops the
+/// databases) once; the files of the previous generation stay for the grace period; a later
+/// publish by an indexer configured otherwise keeps the repository's profile; dnf installs
+/// from it at every step.
 #[tokio::test(flavor = "multi_thread")]
 async fn switching_profiles_keeps_dnf_working() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,9 +206,27 @@ async fn switching_profiles_keeps_dnf_working() {
         std::fs::copy(fixture(name), repo.join(name)).unwrap();
         Change::created(name)
     };
-    ix.apply("", &[add(fx::LIB_1_0), add(fx::BASIC)])
+    // Extra metadata published from a source next to the packages: rewritten in the new
+    // profile's compression by each switch, its content unchanged.
+    std::fs::write(repo.join("updateinfo.xml"), UPDATEINFO).unwrap();
+    ix.apply(
+        "",
+        &[
+            add(fx::LIB_1_0),
+            add(fx::BASIC),
+            Change::created("updateinfo.xml"),
+        ],
+    )
+    .await
+    .unwrap();
+    let first_updateinfo = repomd(&*local, "")
         .await
-        .unwrap();
+        .record("updateinfo")
+        .unwrap()
+        .clone();
+    assert!(first_updateinfo
+        .location_href
+        .ends_with("updateinfo.xml.gz"));
     let check = |want: &'static str, pkg: &'static str| {
         let url = url.clone();
         async move {
@@ -223,6 +262,18 @@ async fn switching_profiles_keeps_dnf_working() {
             assert!(href.ends_with(suffix), "{profile}: {href}");
         }
         assert_eq!(md.record("primary_db").is_some(), db, "{profile}");
+        let updateinfo = md.record("updateinfo").unwrap();
+        let want = format!("updateinfo.xml{}", &suffix[4..]);
+        assert!(
+            updateinfo.location_href.ends_with(&want),
+            "{profile}: {}",
+            updateinfo.location_href
+        );
+        assert_eq!(
+            (&updateinfo.open_checksum, updateinfo.open_size),
+            (&first_updateinfo.open_checksum, first_updateinfo.open_size),
+            "{profile}: the same content"
+        );
         // Clients that read the previous repomd.xml still find its files.
         for r in &before.records {
             assert!(repo.join(&r.location_href).is_file(), "{}", r.location_href);

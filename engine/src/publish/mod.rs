@@ -839,6 +839,15 @@ impl Indexer {
             } else {
                 know.seen.keys().cloned().collect()
             };
+            let stored = base.state.settings.as_ref().map(|s| s.compression.as_str());
+            if stored.is_some_and(|c| c != config.compression.name()) {
+                // The XML compression changes (a profile switch): the extra metadata built
+                // from our sources is built again in the new compression, not carried over.
+                for (href, source) in base.state.extras.iter_mut() {
+                    source.etag = REVERIFY.into();
+                    all.insert(href.clone());
+                }
+            }
             if mode == Mode::Apply && base.etag.is_none() {
                 // No repository yet: publish every package of its root, not only the batch
                 // (a first publish from one event would otherwise list one package).
