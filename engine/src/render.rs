@@ -248,6 +248,17 @@ pub struct PreviousDb<'a> {
     pub open: [(&'a str, u64); 3],
 }
 
+/// How [`render_generation`] works, apart from what it renders.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning<'a> {
+    /// Threads rendering chunks and compressing.
+    pub threads: usize,
+    /// Packages per chunk when chunks are cut.
+    pub chunk_target: usize,
+    /// Where the uncompressed databases are taken from and kept.
+    pub cache: Option<&'a MetadataCache>,
+}
+
 /// Why [`render_generation`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderFailure {
@@ -276,10 +287,13 @@ pub fn render_generation(
     previous: Option<&[bytes::Bytes; 3]>,
     previous_db: Option<PreviousDb>,
     config: &RepoConfig,
-    threads: usize,
-    chunk_target: usize,
-    cache: Option<&MetadataCache>,
+    tuning: Tuning,
 ) -> Result<Generation, RenderFailure> {
+    let Tuning {
+        threads,
+        chunk_target,
+        cache,
+    } = tuning;
     let chunked = config.compression.concatenates();
     let mut groups: Vec<Vec<&Entry>> = vec![Vec::new(); state.chunks.len().max(1)];
     for e in state.packages.values() {

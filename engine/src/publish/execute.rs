@@ -169,9 +169,11 @@ impl Indexer {
                         ],
                     }),
                     &config,
-                    threads,
-                    chunk_target,
-                    cache.as_ref(),
+                    render::Tuning {
+                        threads,
+                        chunk_target,
+                        cache: cache.as_ref(),
+                    },
                 )
             })
             .await
