@@ -284,10 +284,13 @@ async fn scenario(store: Arc<dyn ObjectStore>, url: String) {
     let first = by_type(&repomd(&*store).await);
 
     // Field by field what modifyrepo_c writes. The timestamp is the time of writing. The
-    // compressed files' own checksum and size come from a different deflate implementation
-    // (flate2's miniz_oxide, not zlib: the same holds for primary.xml.gz), so for them the
-    // content (open-checksum, open-size) and the file name's suffix are compared; the
-    // uncompressed `group` file matches exactly.
+    // compressed files' own checksum and size come from a different deflate implementation:
+    // modifyrepo_c's bytes are stock zlib's at level 6 (mtime 0, OS 3), which Python's zlib
+    // reproduces exactly; ours are flate2's with the same level and header, but flate2's
+    // backend here is zlib-rs (a port of zlib-ng, whose matcher makes other choices at the
+    // same level; the `pgp` crate enables it for the whole build). So for them the content
+    // (open-checksum, open-size) and the file name's suffix are compared; the uncompressed
+    // `group` file matches exactly.
     let theirs = modifyrepo_records();
     let suffix = |r: &RepomdRecord| r.file_name()[65..].to_string();
     for t in ["updateinfo", "group", "group_gz", "modules"] {
