@@ -10,56 +10,18 @@ use crate::config::RepoConfig;
 pub use rpmbucket_repodata::bz2block::BlockRef;
 pub use rpmbucket_repodata::compress::Compression;
 
-/// First read of a package: enough for the lead, signature and main header of most packages.
-pub const SPECULATIVE_READ: u64 = rpmbucket_repodata::header::SPECULATIVE_READ;
-
-/// How much of the file the header needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Extent {
-    /// At least this many bytes from the start are needed to know more.
-    NeedBytes(u64),
-    /// The headers end at `end` (the payload offset, `rpm:header-range end`).
-    Complete { end: u64 },
-}
-
-/// Where the headers end, from a prefix of the file (spec §10.1).
-pub fn header_extent(prefix: &[u8]) -> Result<Extent, String> {
-    use rpmbucket_repodata::header::{self, Extent as E};
-    match header::header_extent(prefix) {
-        Ok(E::NeedBytes(n)) => Ok(Extent::NeedBytes(n)),
-        Ok(E::Complete(r)) => Ok(Extent::Complete { end: r.end }),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Facts about the file a record is built from that the header does not hold.
-#[derive(Debug, Clone)]
-pub struct FileFacts {
-    pub location_href: String,
-    pub size: u64,
-    pub mtime: i64,
-    pub pkgid: String,
-}
-
-/// Build the record of one package from its lead + headers (`bytes[..end]`).
+/// Build the record of one package from its lead + headers (`bytes[..end]`) and the facts of
+/// its file that the header does not hold (`info`: location, size, mtime, pkgid).
 pub fn parse_package(
     header: &[u8],
-    facts: &FileFacts,
+    info: &rpmbucket_repodata::parse::FileInfo,
     changelog_limit: i32,
 ) -> Result<Package, String> {
     use rpmbucket_repodata::header::RpmHeaders;
-    use rpmbucket_repodata::parse::{FileInfo, ParseOptions};
+    use rpmbucket_repodata::parse::ParseOptions;
     let headers = RpmHeaders::parse(header).map_err(|e| e.to_string())?;
-    let info = FileInfo {
-        location_href: facts.location_href.clone(),
-        location_base: String::new(),
-        size: facts.size,
-        mtime: facts.mtime,
-        checksum_type: "sha256".into(),
-        pkgid: facts.pkgid.clone(),
-    };
     let opts = ParseOptions::default().with_changelog_limit(changelog_limit);
-    Package::from_headers(&headers, &info, &opts).map_err(|e| e.to_string())
+    Package::from_headers(&headers, info, &opts).map_err(|e| e.to_string())
 }
 
 /// One rendered metadata file.
@@ -299,7 +261,12 @@ pub fn update_databases(
     )
 }
 
-/// A `<data>` record of `repomd.xml`.
+/// A `<data>` record of `repomd.xml` as the engine tracks it.
+///
+/// Not [`rpmbucket_repodata::repomd::RepomdRecord`] on purpose: the engine writes sha256 only
+/// (no checksum type to carry), never writes zchunk header checksums or `xml:base`, and keeps a
+/// record it does not own as its verbatim XML (`raw`). [`parse_repomd`] and [`write_repomd`]
+/// are the one translation between the two.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub data_type: String,
@@ -324,7 +291,9 @@ impl Record {
     }
 }
 
-/// A parsed `repomd.xml`.
+/// A parsed `repomd.xml` as the engine tracks it: the revision and the records. Unlike
+/// [`rpmbucket_repodata::repomd::Repomd`] it has no `<tags>`: the engine does not write them,
+/// and a republish does not carry them over.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Repomd {
     pub revision: String,
@@ -410,12 +379,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn extent_of_bad_input() {
-        assert!(matches!(header_extent(&[]), Ok(Extent::NeedBytes(_))));
-        assert!(header_extent(&[0u8; 200]).is_err());
-    }
 
     #[test]
     fn repomd_round_trip_keeps_extra_records() {

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::backend::{self, Compression, Extent, FileFacts, Record, Repomd};
+use crate::backend::{self, Compression, Record, Repomd};
 use crate::config::RepoConfig;
 use crate::counting::{CountingStore, RequestCounts};
 use crate::error::{Error, Result};

@@ -1,8 +1,8 @@
 //! Reading one package: its header through ranged GETs when the store has its sha256, or the
 //! whole object streamed through sha256 when it has not.
 
-use rpmbucket_repodata::header::RpmHeaders;
-use rpmbucket_repodata::parse::FileHasher;
+use rpmbucket_repodata::header::{header_extent, Extent, RpmHeaders, SPECULATIVE_READ};
+use rpmbucket_repodata::parse::{FileHasher, FileInfo};
 
 use super::*;
 
@@ -105,7 +105,7 @@ impl Indexer {
         sha: String,
     ) -> Result<Read, ReadError> {
         let mut buf: Vec<u8> = Vec::new();
-        let mut want = backend::SPECULATIVE_READ;
+        let mut want = SPECULATIVE_READ;
         let end = loop {
             let have = buf.len() as u64;
             if want > have {
@@ -127,11 +127,12 @@ impl Indexer {
                 }
                 buf.extend_from_slice(&part);
             }
-            match backend::header_extent(&buf) {
-                Err(reason) => return Ok(Read::Bad(reason)),
+            match header_extent(&buf) {
+                Err(e) => return Ok(Read::Bad(e.to_string())),
                 Ok(Extent::NeedBytes(n)) => want = n,
-                Ok(Extent::Complete { end }) if end <= buf.len() as u64 => break end,
-                Ok(Extent::Complete { end }) => {
+                Ok(Extent::Complete(r)) if r.end <= buf.len() as u64 => break r.end,
+                Ok(Extent::Complete(r)) => {
+                    let end = r.end;
                     if end > meta.size {
                         return Ok(Read::Bad(format!(
                             "truncated: headers end at {end}, object has {} bytes",
@@ -177,8 +178,9 @@ impl Indexer {
                 continue;
             }
             buf.extend_from_slice(&chunk);
-            match backend::header_extent(&buf) {
-                Ok(Extent::Complete { end }) if end <= buf.len() as u64 => {
+            match header_extent(&buf) {
+                Ok(Extent::Complete(r)) if r.end <= buf.len() as u64 => {
+                    let end = r.end;
                     let headers = match RpmHeaders::parse(&buf[..end as usize]) {
                         Ok(h) => h,
                         Err(e) => return Ok(Read::Bad(e.to_string())),
@@ -189,7 +191,7 @@ impl Indexer {
                     hasher = Some((h, end));
                 }
                 Ok(_) => {}
-                Err(reason) => return Ok(Read::Bad(reason)),
+                Err(e) => return Ok(Read::Bad(e.to_string())),
             }
         }
         if total != meta.size {
@@ -229,13 +231,15 @@ impl Indexer {
     ) -> Read {
         let root = run.root.as_str();
         let changelog_limit = run.changelog_limit.load(Ordering::Relaxed);
-        let facts = FileFacts {
+        let info = FileInfo {
             location_href: key[root.len()..].to_string(),
+            location_base: String::new(),
             size: meta.size,
             mtime: meta.last_modified,
+            checksum_type: "sha256".into(),
             pkgid: sha,
         };
-        match backend::parse_package(header, &facts, changelog_limit) {
+        match backend::parse_package(header, &info, changelog_limit) {
             Ok(p) => Read::Package(Arc::new(p)),
             Err(reason) => Read::Bad(reason),
         }
