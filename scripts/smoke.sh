@@ -120,7 +120,7 @@ ok "curl -L -T: 307 to ${effective%%\?*} then 200"
 
 # --- 3. two steps: presign, then PUT -----------------------------------------------------------------
 UPLOADED+=("$FB")
-url=$(gw -f "${GATEWAY}presign/$REPO$FB" 2>"$WORK/presign.err") || fail "GET ${GATEWAY}presign/$REPO$FB: $(cat "$WORK/presign.err")"
+url=$(gw -f "${GATEWAY}presign/$REPO$FB?size=$(stat -c %s "$B")" 2>"$WORK/presign.err") || fail "GET ${GATEWAY}presign/$REPO$FB: $(cat "$WORK/presign.err")"
 [[ $url == http* ]] || fail "presign answered no URL: ${url:0:200}"
 code=$(curl -sS --max-time 60 -o "$WORK/put2.out" -w '%{http_code}' -T "$B" "$url") || fail "curl -T $FB to the presigned URL"
 [[ $code == 200 ]] || fail "PUT $FB to the presigned URL: status $code: $(head -c 300 "$WORK/put2.out")"

@@ -97,6 +97,9 @@ Keys (applied in order, so later keys override a profile):
                                      the publisher's (--signing-key, RPMBUCKET_SIGNING_KEY); a
                                      signed repository is changed only with it (or signing=off).
 
+  max-upload-size=SIZE|off           largest package `serve` and the gateway accept into this
+                                     repository: bytes, or with K, M, G, T (KiB…TiB); the
+                                     smaller of this and the server's --max-upload applies
 Every publisher (the CLI, `rpmbucket serve`, the gateway and the indexer Lambda) uses these
 stored settings.
 
@@ -107,6 +110,7 @@ Examples:
   rpmbucket config ./repo profile=modern sqlite=on
   rpmbucket config ./repo package-policy=keys trusted-keys=@release-keys.asc
   rpmbucket config s3://my-rpms/el9/ keep-versions=5 --signing-key repo-key.asc
+  rpmbucket config ./repo max-upload-size=512M
 
 Exit status: 0 shown or changed, 1 error (bad KEY=VALUE, unreadable repository)";
 
@@ -189,12 +193,42 @@ fn set_key(c: &mut RepoConfig, kv: &str, stop_signing: &mut bool) -> anyhow::Res
             "signing={value}: only signing=off can be set; to sign, publish with --signing-key \
              FILE (the key is never stored)"
         ),
+        "max-upload-size" if value == "off" => c.max_upload_size = None,
+        "max-upload-size" => {
+            c.max_upload_size = Some(parse_size(value).with_context(|| {
+                format!(
+                    "max-upload-size={value}: a size in bytes, or with K, M, G or T (KiB to TiB), \
+                 or off"
+                )
+            })?)
+        }
         other => bail!(
             "unknown setting {other:?} (profile, compression, sqlite, changelog-limit, \
-             keep-versions, keep-days, page, package-policy, trusted-keys, signing)"
+             keep-versions, keep-days, page, package-policy, trusted-keys, signing, \
+             max-upload-size)"
         ),
     }
     Ok(())
+}
+
+/// `BYTES`, or a number with `K`, `M`, `G`, `T` (binary: KiB … TiB; `KiB`, `KB` and `k` too);
+/// a positive size that fits in 64 bits.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return None,
+    };
+    let n: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    n.checked_mul(1u64 << shift)
 }
 
 /// `signed_by`: fingerprint of the key signing `repomd.xml`, if signed.
@@ -210,6 +244,7 @@ fn settings_json(c: &RepoConfig, signed_by: Option<&str>) -> serde_json::Value {
         "package-policy": c.package_policy.name(),
         "trusted-keys": c.trusted_keys.keyring().fingerprints(),
         "signing": signed_by,
+        "max-upload-size": c.max_upload_size,
     })
 }
 
@@ -236,6 +271,11 @@ fn print_settings(c: &RepoConfig, signed_by: Option<&str>) {
         println!("trusted-keys={}", keys.join(","));
     }
     println!("signing={}", signed_by.unwrap_or("off"));
+    println!(
+        "max-upload-size={}",
+        c.max_upload_size
+            .map_or("off".to_string(), |n| n.to_string())
+    );
 }
 
 /// `rpmbucket config`.
@@ -805,4 +845,48 @@ pub fn promote(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(2)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("512M"), Some(512 << 20));
+        assert_eq!(parse_size("4GiB"), Some(4 << 30));
+        assert_eq!(parse_size(" 2 k "), Some(2048));
+        assert_eq!(parse_size("1T"), Some(1 << 40));
+        for bad in [
+            "0",
+            "",
+            "-1",
+            "1.5G",
+            "12X",
+            "M",
+            "99999999999999999999",
+            "16777216T",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_upload_size_key() {
+        let mut c = RepoConfig::default();
+        let mut stop = false;
+        set_key(&mut c, "max-upload-size=64M", &mut stop).unwrap();
+        assert_eq!(c.max_upload_size, Some(64 << 20));
+        let e = set_key(&mut c, "max-upload-size=lots", &mut stop).unwrap_err();
+        assert!(format!("{e:#}").contains("max-upload-size=lots"), "{e:#}");
+        assert_eq!(
+            c.max_upload_size,
+            Some(64 << 20),
+            "a refused value changes nothing"
+        );
+        set_key(&mut c, "max-upload-size=off", &mut stop).unwrap();
+        assert_eq!(c.max_upload_size, None);
+        assert!(!stop);
+    }
 }

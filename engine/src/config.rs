@@ -33,6 +33,10 @@ pub struct RepoConfig {
     /// Repositories with more packages get a page without the list (not stored; the
     /// indexer's own limit, `RPMBUCKET_PAGE_LIMIT`).
     pub page_limit: usize,
+    /// Largest package the upload faces accept into this repository, in bytes (stored;
+    /// `rpmbucket config REPO max-upload-size=BYTES`); `None`: only the server's own limit.
+    /// The smaller of the two applies.
+    pub max_upload_size: Option<u64>,
 }
 
 /// A named set of metadata settings: what createrepo_c writes by default in a given era.
@@ -130,6 +134,7 @@ impl Default for RepoConfig {
             retention: Retention::default(),
             page: true,
             page_limit: PAGE_LIMIT,
+            max_upload_size: None,
         }
     }
 }

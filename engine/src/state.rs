@@ -135,6 +135,10 @@ pub struct Settings {
     /// Write `index.html` (absent in older states: on).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub page: bool,
+    /// Largest package the upload faces accept into the repository, in bytes (absent: the
+    /// server's limit only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_upload_size: Option<u64>,
 }
 
 fn policy_off() -> String {
@@ -174,6 +178,7 @@ impl Settings {
             trusted_keys: config.trusted_keys.armored().to_string(),
             retention: config.retention,
             page: config.page,
+            max_upload_size: config.max_upload_size,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! | request | needs | answer |
 //! |---|---|---|
 //! | `PUT /<repo>/<file>.rpm` | write | S3 mode: `307` to a presigned PUT URL (before the body is read); local mode: the body is stored, `201` |
-//! | `GET /presign/<repo>/<file>.rpm` | write | the presigned URL as text, or JSON on `Accept: application/json` |
+//! | `GET /presign/<repo>/<file>.rpm?size=BYTES` | write | the presigned URL (binding the size) as text, or JSON on `Accept: application/json`; `411` without `size=` |
 //! | `DELETE /<repo>/<file>.rpm` | delete | `204` |
 //! | `GET /status/<repo>/<file>.rpm[?wait=N]` | read | `200` published (with the repomd revision) or `404` |
 //! | `POST /promote?from=<repo>/&to=<repo>/` | read on `from`, write on `to` | copies the packages named in the body (one NAME, NEVRA or key per line; NAME: its newest version) server-side and publishes `to`; `200` with JSON |
@@ -97,6 +97,58 @@ impl Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits::new(DEFAULT_MAX_UPLOAD, DEFAULT_MAX_WAITERS)
+    }
+}
+
+/// The upload limit that applies to one repository: the server's ([`Limits::max_upload`]), or
+/// the repository's own `max-upload-size` setting when that is smaller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UploadLimit {
+    /// Largest upload accepted, in bytes.
+    pub(crate) bytes: u64,
+    /// Which limit it is, for refusals.
+    pub(crate) what: String,
+}
+
+impl UploadLimit {
+    fn server(limits: &Limits) -> UploadLimit {
+        UploadLimit {
+            bytes: limits.max_upload,
+            what: format!("the upload limit of {} bytes", limits.max_upload),
+        }
+    }
+
+    /// 413: `subject` (what was too large) and the limit it crossed.
+    pub(crate) fn refuse(&self, subject: impl std::fmt::Display) -> Response {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{subject} is larger than {}", self.what),
+        )
+    }
+}
+
+/// The limit for uploads into `root`: the smaller of the server's and the repository's.
+async fn upload_limit(state: &AppState, root: &str) -> Result<UploadLimit, Refusal> {
+    let server = UploadLimit::server(&state.limits);
+    match state.repo.upload_limit(root).await {
+        Ok(Some(n)) if n < server.bytes => Ok(UploadLimit {
+            bytes: n,
+            what: format!(
+                "the upload limit of {n} bytes of repository /{root} (its max-upload-size setting)"
+            ),
+        }),
+        Ok(_) => Ok(server),
+        Err(e) => {
+            let status = if e.retryable {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            Err(Refusal::new(
+                status,
+                format!("reading the settings of repository /{root}: {e}"),
+            ))
+        }
     }
 }
 
@@ -425,17 +477,21 @@ async fn put(state: &AppState, req: Request, client: Option<IpAddr>) -> Response
         },
         None => None,
     };
-    if let Some(n) = length.filter(|n| *n > state.limits.max_upload) {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Content-Length {n} is larger than the upload limit of {} bytes",
-                state.limits.max_upload
-            ),
-        );
+    let server = UploadLimit::server(&state.limits);
+    if let Some(n) = length.filter(|n| *n > server.bytes) {
+        return server.refuse(format!("Content-Length {n}"));
     }
     if let Err(r) = check(state, req.headers(), client, Permission::Write, &p.key).await {
         return r.into_response();
+    }
+    // The repository's own limit, once the client may write there (reading it costs a read
+    // of the repository's state, which an unauthenticated client must not be able to cause).
+    let limit = match upload_limit(state, &root).await {
+        Ok(l) => l,
+        Err(r) => return r.into_response(),
+    };
+    if let Some(n) = length.filter(|n| *n > limit.bytes) {
+        return limit.refuse(format!("Content-Length {n}"));
     }
     let sha256 = match bound_sha256(req.uri(), req.headers()) {
         Ok(s) => s,
@@ -488,10 +544,7 @@ async fn put(state: &AppState, req: Request, client: Option<IpAddr>) -> Response
                 Err(e) => refuse(StatusCode::BAD_GATEWAY, format!("presigning failed: {e}")),
             }
         }
-        Writes::Local(sink) => {
-            sink.put(&p, &root, sha256, state.limits.max_upload, req.into_body())
-                .await
-        }
+        Writes::Local(sink) => sink.put(&p, &root, sha256, &limit, req.into_body()).await,
     }
 }
 
@@ -502,7 +555,7 @@ async fn presign(
     headers: &HeaderMap,
     client: Option<IpAddr>,
 ) -> Response {
-    let (p, _root) = match package(state, rest) {
+    let (p, root) = match package(state, rest) {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
@@ -522,10 +575,16 @@ async fn presign(
             "presign is for the S3 gateway; PUT the package to this server directly",
         );
     };
-    // `size=BYTES` binds the package size into the URL (and is checked against the upload
-    // limit here); without it the URL binds no size, as plain `curl -T FILE "$URL"` needs.
+    // `size=BYTES` binds the package size into the URL (a signed `content-length`, so S3
+    // refuses a body of another size) and is checked against the upload limit here. It is
+    // required: a URL without a bound size would let its holder store any amount.
     let size = match query_param(uri, "size").map(|s| s.parse::<u64>()) {
-        None => None,
+        None => {
+            return refuse(
+                StatusCode::LENGTH_REQUIRED,
+                "size= required: the presigned URL binds the package size (GET /presign/KEY?size=BYTES, e.g. size=$(stat -c %s pkg.rpm))",
+            )
+        }
         Some(Ok(n)) if n > 0 => Some(n),
         Some(_) => {
             return refuse(
@@ -534,14 +593,12 @@ async fn presign(
             )
         }
     };
-    if let Some(size) = size.filter(|&n| n > state.limits.max_upload) {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "size {size} is larger than the upload limit of {} bytes",
-                state.limits.max_upload
-            ),
-        );
+    let limit = match upload_limit(state, &root).await {
+        Ok(l) => l,
+        Err(r) => return r.into_response(),
+    };
+    if let Some(size) = size.filter(|&n| n > limit.bytes) {
+        return limit.refuse(format!("size {size}"));
     }
     let signed = match presigner
         .presign_put(&p.key, *expires, sha256.as_deref(), size)

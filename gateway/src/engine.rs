@@ -85,6 +85,11 @@ impl Repository for EngineRepo {
         }
     }
 
+    async fn upload_limit(&self, root: &str) -> Result<Option<u64>, RepoError> {
+        let settings = self.indexer.settings(root).await.map_err(repo_err)?;
+        Ok(settings.and_then(|s| s.max_upload_size))
+    }
+
     async fn reconcile_all(&self) -> Vec<(String, Result<Published, RepoError>)> {
         let roots = match self.indexer.list_roots("").await {
             Ok(r) => r,

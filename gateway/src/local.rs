@@ -308,7 +308,7 @@ impl LocalSink {
         p: &PackagePath,
         _root: &str,
         bound: Option<String>,
-        max_upload: u64,
+        limit: &crate::app::UploadLimit,
         body: Body,
     ) -> Response {
         let dest = self.dest(p);
@@ -342,13 +342,10 @@ impl LocalSink {
             std::process::id(),
             TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        match stream_to(&tmp, body, max_upload).await {
+        match stream_to(&tmp, body, limit.bytes).await {
             Err(StreamError::TooLarge) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
-                refuse(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("upload larger than the limit of {max_upload} bytes (--max-upload); nothing was kept"),
-                )
+                limit.refuse("the upload (cut; nothing was kept)")
             }
             Ok((size, sha256)) => {
                 let fail = |status, msg: String| {

@@ -118,6 +118,11 @@ pub trait Repository: Send + Sync + 'static {
             retryable: false,
         }))
     }
+    /// The repository's own upload limit in bytes (its stored `max-upload-size` setting), if
+    /// it has one.
+    async fn upload_limit(&self, _root: &str) -> Result<Option<u64>, RepoError> {
+        Ok(None)
+    }
     /// Apply a batch of changes to one root and publish.
     async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError>;
 }

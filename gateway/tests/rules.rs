@@ -275,10 +275,13 @@ async fn hostile_requests_against_the_gateway() {
     assert_eq!(status, StatusCode::TEMPORARY_REDIRECT, "{body}");
     let location = headers[header::LOCATION].to_str().unwrap();
     assert!(location.contains("content-length"), "{location}");
-    // Without size= the URL binds no size (plain `curl -T FILE "$URL"`); a bad size is refused.
+    // Without size= there is no URL (it would bind no size); a bad size is refused.
     let (status, _, body) = send("GET", &format!("/presign{PKG}"), Some(&ci), &[]).await;
+    assert_eq!(status, StatusCode::LENGTH_REQUIRED, "{body}");
+    assert!(body.contains("size= required"), "{body}");
+    let (status, _, body) = send("GET", &format!("/presign{PKG}?size=8"), Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(!body.contains("content-length"), "{body}");
+    assert!(body.contains("content-length"), "{body}");
     let (status, _, body) = send("GET", &format!("/presign{PKG}?size=x"), Some(&ci), &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("size="), "{body}");

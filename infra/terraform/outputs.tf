@@ -124,6 +124,6 @@ output "upload_command" {
     "# packages up to 6 MB (one request; the gateway answers 307 to a presigned S3 URL):",
     "curl -fL -T pkg.rpm -u \"ci:$RPMBUCKET_TOKEN\" ${local.gateway_url}${local.example_upload_prefix}",
     "# any size (a function URL refuses bodies over 6 MB, so fetch the presigned URL first):",
-    "curl -f -T pkg.rpm \"$(curl -fsS -u \"ci:$RPMBUCKET_TOKEN\" ${local.gateway_url}presign/${local.example_upload_prefix}pkg.rpm)\"",
+    "curl -f -T pkg.rpm \"$(curl -fsS -u \"ci:$RPMBUCKET_TOKEN\" \"${local.gateway_url}presign/${local.example_upload_prefix}pkg.rpm?size=$(stat -c %s pkg.rpm)\")\"",
   ])
 }

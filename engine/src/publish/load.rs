@@ -81,6 +81,7 @@ impl Indexer {
                 retention: s.retention,
                 page: s.page,
                 page_limit: self.config.page_limit,
+                max_upload_size: s.max_upload_size,
             },
             _ => self.config.clone(),
         }
