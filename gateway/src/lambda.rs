@@ -105,13 +105,16 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
     })
 }
 
-/// The router for the Lambda runtime: [`crate::app()`] plus the client address from the function
-/// URL's request context (for the per-address limit on failed authentications).
+/// The router for the Lambda runtime: [`crate::app()`] plus, from the function URL's event,
+/// the client address of its request context (for the per-address limit on failed
+/// authentications) and the path exactly as the client sent it.
 pub fn router(state: AppState) -> axum::Router {
-    crate::app(state).layer(axum::middleware::map_request(with_client_addr))
+    crate::app(state).layer(axum::middleware::map_request(from_event))
 }
 
-async fn with_client_addr(mut req: axum::extract::Request) -> axum::extract::Request {
+async fn from_event(
+    mut req: axum::extract::Request,
+) -> Result<axum::extract::Request, axum::response::Response> {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt as _;
     let ip = match req.request_context_ref() {
@@ -122,5 +125,28 @@ async fn with_client_addr(mut req: axum::extract::Request) -> axum::extract::Req
     if let Some(ip) = ip.and_then(|ip| ip.parse().ok()) {
         req.extensions_mut().insert(crate::app::ClientAddr(ip));
     }
-    req
+    // lambda_http rebuilds the URI through a URL parser, which resolves `%2e%2e` segments
+    // (and turns `\` into `/`) before any rule of ours sees them: the key rules judge the
+    // event's raw path instead, as the local server judges its request line.
+    let raw = req.raw_http_path().to_string();
+    if !raw.is_empty() && raw != req.uri().path() {
+        let with_query = match req.uri().query() {
+            Some(q) => format!("{raw}?{q}"),
+            None => raw,
+        };
+        let uri = with_query
+            .parse::<axum::http::Uri>()
+            .ok()
+            .filter(|u| u.scheme().is_none() && u.authority().is_none());
+        match uri {
+            Some(uri) => *req.uri_mut() = uri,
+            None => {
+                return Err(crate::app::refuse(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "the request path is not a valid URI path",
+                ))
+            }
+        }
+    }
+    Ok(req)
 }
