@@ -681,3 +681,440 @@ async fn payload_corrupt_package_is_rejected_by_serve_and_reconcile() {
         "{primary}"
     );
 }
+
+/// `rpmbucket ARGS` → (success, stdout + stderr).
+fn cli(args: &[&str]) -> (bool, String) {
+    let out = rpmbucket_tests::rpmbucket_command()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_repository_upload_limit_from_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    for d in ["el9", "el8"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let el9 = root.join("el9");
+    let el9 = el9.to_str().unwrap();
+    // `config` validates the value and stores it with the repository.
+    let (ok, text) = cli(&["config", el9, "max-upload-size=lots"]);
+    assert!(!ok && text.contains("max-upload-size=lots"), "{text}");
+    let (ok, text) = cli(&["config", el9, "max-upload-size=64K"]);
+    assert!(ok && text.contains("max-upload-size=65536\n"), "{text}");
+    let many = fixture(fx::MANY);
+    let many_len = std::fs::metadata(&many).unwrap().len();
+    assert!(many_len > 65536);
+
+    // The server's own limit is larger: the repository's applies to el9/ only.
+    let srv = Server::start(&root, &[]);
+    let (code, body) = upload(&srv, None, &fixture(fx::BASIC), "el9/").await;
+    assert_eq!(code, 201, "{body}");
+    // A declared length over it: 413 at once, before the body is read (none is sent here).
+    let code = tokio::time::timeout(
+        Duration::from_secs(10),
+        raw_status(
+            srv.addr,
+            "PUT /el9/big.rpm HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n".into(),
+        ),
+    )
+    .await
+    .expect("answered without the body");
+    assert_eq!(code, 413);
+    let (code, body) = upload(&srv, None, &many, "el9/").await;
+    assert_eq!(code, 413, "{body}");
+    assert!(
+        body.contains("65536") && body.contains("max-upload-size"),
+        "{body}"
+    );
+    // Chunked (no declared length), crossing it: cut, nothing kept.
+    let (code, body) = curl(vec![
+        s("-H"),
+        s("Transfer-Encoding: chunked"),
+        s("-T"),
+        many.display().to_string(),
+        srv.url("el9/"),
+    ])
+    .await;
+    assert_eq!(code, 413, "{body}");
+    assert!(body.contains("nothing was kept"), "{body}");
+    // el8/ has no setting of its own.
+    let (code, body) = upload(&srv, None, &many, "el8/").await;
+    assert_eq!(code, 201, "{body}");
+    assert!(published(&srv, &format!("el8/{}", fx::MANY)).await);
+    assert!(published(&srv, &format!("el9/{}", fx::BASIC)).await);
+    let mut stored = stored_files(&root);
+    stored.retain(|f| f.ends_with(".rpm") || f.contains(".rpmbucket-uploads"));
+    stored.sort();
+    assert_eq!(
+        stored,
+        [format!("el8/{}", fx::MANY), format!("el9/{}", fx::BASIC)],
+        "nothing of the refused uploads was kept"
+    );
+    // Lifting the setting takes effect without a restart.
+    let (ok, text) = cli(&["config", el9, "max-upload-size=off"]);
+    assert!(ok && text.contains("max-upload-size=off\n"), "{text}");
+    let (code, body) = upload(&srv, None, &many, "el9/").await;
+    assert_eq!(code, 201, "{body}");
+    // The server's limit still holds below a larger repository setting.
+    drop(srv);
+    let (ok, text) = cli(&["config", el9, "max-upload-size=1G"]);
+    assert!(ok, "{text}");
+    let srv = Server::start(&root, &["--max-upload", "65536"]);
+    let (code, body) = upload(&srv, None, &many, "el9/").await;
+    assert_eq!(code, 413, "{body}");
+    assert!(
+        body.contains("65536") && !body.contains("max-upload-size"),
+        "{body}"
+    );
+}
+
+/// Is `key` (`DIR/FILE.rpm`) in the published primary of `root/DIR`? Read from the files,
+/// with no server running.
+fn in_primary(root: &Path, key: &str) -> bool {
+    let (dir, file) = key.rsplit_once('/').unwrap();
+    let Ok(entries) = std::fs::read_dir(root.join(dir).join("repodata")) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with("primary.xml.gz") {
+            return false;
+        }
+        let out = Command::new("zcat").arg(e.path()).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(&format!("href=\"{file}\""))
+    })
+}
+
+/// `rpmbucket serve` SIGKILLed right after it answered 201 (other uploads still in flight),
+/// three times, then restarted: every acknowledged upload ends up published, or listed as
+/// rejected with its reason (the payload-corrupt one); nothing half-written is ever in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_killed_right_after_201_loses_no_acknowledged_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let corrupt_dir = dir.path().join("corrupt");
+    std::fs::create_dir_all(&corrupt_dir).unwrap();
+    let corrupt = corrupt_copy(&corrupt_dir, fx::NAMES);
+    let good = [
+        fx::BASIC,
+        fx::LIB_1_0,
+        fx::LIB_1_2,
+        fx::META,
+        fx::UTF8,
+        fx::DEPS,
+        fx::X86,
+        fx::CONFLICT,
+    ];
+    // Key → what the client was told (201 only: acknowledged).
+    let mut acknowledged: Vec<(String, PathBuf)> = Vec::new();
+    let mut unpublished_at_kill = 0;
+    let mut in_flight_at_kill = 0;
+    for round in 0..3 {
+        let srv = Server::start(&root, &[]);
+        let repo = format!("el9-r{round}");
+        let mut files: Vec<PathBuf> = good.iter().map(|f| fixture(f)).collect();
+        files.push(corrupt.clone());
+        // A slow upload (about 14 s) that is surely in flight at the kill.
+        files.push(fixture(fx::MANY));
+        let mut uploads: Vec<(String, PathBuf, Child)> = files
+            .into_iter()
+            .map(|f| {
+                let name = f.file_name().unwrap().to_string_lossy().into_owned();
+                let mut cmd = Command::new("curl");
+                cmd.args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--noproxy",
+                    "*",
+                ]);
+                if name == fx::MANY {
+                    cmd.args(["--limit-rate", "20k"]);
+                }
+                let child = cmd
+                    .arg("-T")
+                    .arg(&f)
+                    .arg(srv.url(&format!("{repo}/")))
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                (format!("{repo}/{name}"), f, child)
+            })
+            .collect();
+        // Wait for the first 201 (in the first round: the corrupt package's, so that one is
+        // surely acknowledged), then SIGKILL the server at once.
+        let trigger = (round == 0).then(|| uploads.iter().position(|u| u.1 == corrupt).unwrap());
+        let mut answers: Vec<Option<String>> = vec![None; uploads.len()];
+        let started = Instant::now();
+        'watch: loop {
+            for (i, (_, _, child)) in uploads.iter_mut().enumerate() {
+                if answers[i].is_none() && child.try_wait().unwrap().is_some() {
+                    let mut code = String::new();
+                    use std::io::Read;
+                    child
+                        .stdout
+                        .take()
+                        .unwrap()
+                        .read_to_string(&mut code)
+                        .unwrap();
+                    let created = code == "201";
+                    answers[i] = Some(code);
+                    if created && trigger.is_none_or(|t| t == i) {
+                        break 'watch;
+                    }
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no 201 within 30 s: {answers:?}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        drop(srv); // SIGKILL, and reaped
+        for (i, (key, file, child)) in uploads.iter_mut().enumerate() {
+            let code = match answers[i].take() {
+                Some(c) => c,
+                None => {
+                    child.wait().unwrap();
+                    let mut code = String::new();
+                    use std::io::Read;
+                    child
+                        .stdout
+                        .take()
+                        .unwrap()
+                        .read_to_string(&mut code)
+                        .unwrap();
+                    if code != "201" {
+                        in_flight_at_kill += 1;
+                    }
+                    code
+                }
+            };
+            if code == "201" {
+                if !in_primary(&root, key) {
+                    unpublished_at_kill += 1;
+                }
+                acknowledged.push((key.clone(), file.clone()));
+            }
+        }
+        // Whatever is in place is a whole upload, never a part of one.
+        let repo_dir = root.join(&repo);
+        for e in std::fs::read_dir(&repo_dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".rpm") {
+                continue;
+            }
+            let source = if name == fx::NAMES {
+                corrupt.clone()
+            } else {
+                fixture(&name)
+            };
+            assert_eq!(
+                std::fs::read(e.path()).unwrap(),
+                std::fs::read(&source).unwrap(),
+                "{repo}/{name} is not the whole upload"
+            );
+        }
+    }
+    eprintln!(
+        "acknowledged {}, of them unpublished at the kill {unpublished_at_kill}; in flight at the kill {in_flight_at_kill}",
+        acknowledged.len()
+    );
+    assert!(acknowledged.len() >= 3, "{acknowledged:?}");
+    assert!(acknowledged.iter().any(|(_, f)| *f == corrupt));
+    assert!(
+        unpublished_at_kill > 0,
+        "every kill came after the publish: the test did not reach the case it is for"
+    );
+    assert!(in_flight_at_kill >= 3, "no upload was in flight at a kill");
+    // Restarted: each acknowledged upload is published, or rejected with its reason.
+    let srv = Server::start(&root, &[]);
+    for (key, file) in &acknowledged {
+        let (code, body) = curl(vec![srv.url(&format!("status/{key}?wait=30"))]).await;
+        if *file == corrupt {
+            assert_eq!(code, 422, "{key}: {body}");
+            assert!(body.contains("payload digest"), "{key}: {body}");
+        } else {
+            assert_eq!(code, 200, "{key} acknowledged but not published: {body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_waiters_are_capped_and_woken_by_the_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let srv = Server::start(&root, &["--max-waiters", "2"]);
+    let key = format!("el9/{}", fx::BASIC);
+    // Two waiters take the two places.
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let url = srv.url(&format!("status/{key}?wait=60"));
+            tokio::spawn(async move { curl(vec![s("--max-time"), s("90"), url]).await })
+        })
+        .collect();
+    // The third is refused at once (they are surely waiting by now).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (code, body) = curl(vec![
+        s("-D"),
+        s("-"),
+        s("--max-time"),
+        s("10"),
+        srv.url(&format!("status/{key}?wait=60")),
+    ])
+    .await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.to_ascii_lowercase().contains("retry-after: 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("too many /status waiters (limit 2)"),
+        "{body}"
+    );
+    // A status request without wait= does not count.
+    let (code, _) = curl(vec![srv.url(&format!("status/{key}"))]).await;
+    assert_eq!(code, 404);
+    // The upload's publish answers both waiters.
+    let (code, body) = upload(&srv, None, &fixture(fx::BASIC), "el9/").await;
+    assert_eq!(code, 201, "{body}");
+    for w in waiters {
+        let (code, body) = w.await.unwrap();
+        assert_eq!(code, 200, "{body}");
+        assert!(body.starts_with("published el9/"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_coming_is_cut_by_the_body_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    // Long header and idle timeouts: what ends the upload is the body timeout.
+    let srv = Server::start(
+        &root,
+        &[
+            "--body-timeout",
+            "2",
+            "--idle-timeout",
+            "60",
+            "--header-timeout",
+            "60",
+        ],
+    );
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    c.write_all(
+        b"PUT /el9/slow.rpm HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n0123456789",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    // Until the server answers or closes the connection.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(20), c.read(&mut chunk))
+            .await
+            .expect("the server ended the upload within 20 s")
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        elapsed >= Duration::from_millis(1500),
+        "cut after {elapsed:?}: {text}"
+    );
+    // Answered with a refusal (or the connection closed), never 201.
+    assert!(!text.contains(" 201 "), "{text}");
+    assert!(
+        stored_files(&root)
+            .iter()
+            .all(|f| !f.ends_with(".rpm") && !f.ends_with(".part")),
+        "kept: {:?}",
+        stored_files(&root)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_server_cap_get_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &dir.path().join("root"),
+        &[
+            "--max-connections",
+            "3",
+            "--idle-timeout",
+            "60",
+            "--header-timeout",
+            "60",
+        ],
+    );
+    // Three idle connections from three addresses take every place.
+    let mut held = Vec::new();
+    for from in ["127.0.0.11", "127.0.0.12", "127.0.0.13"] {
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        held.push(sock.connect(srv.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let code = raw_status_from(
+        "127.0.0.14",
+        srv.addr,
+        "GET /el9/ HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+    )
+    .await;
+    assert_eq!(code, 503);
+    // One leaves: a place is free again.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let code = raw_status_from(
+        "127.0.0.14",
+        srv.addr,
+        "GET /el9/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert_ne!(code, 503);
+    assert!(code > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repo_file_baseurl_comes_from_the_public_url_never_the_host_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(
+        &dir.path().join("root"),
+        &["--public-url", "https://rpms.example.org/"],
+    );
+    let (code, body) = curl(vec![
+        s("-H"),
+        s("Host: evil.example"),
+        srv.url("el9/x86_64/mine.repo"),
+    ])
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("\nbaseurl=https://rpms.example.org/el9/x86_64/\n"),
+        "{body}"
+    );
+    assert!(!body.contains("evil.example"), "{body}");
+    // Not signed, no package policy: no GPG checks claimed.
+    assert!(
+        body.contains("gpgcheck=0\n") && body.contains("repo_gpgcheck=0\n"),
+        "{body}"
+    );
+}
