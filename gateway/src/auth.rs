@@ -973,6 +973,52 @@ mod tests {
         assert_eq!(auth(&t, &basic("ci", "x")).await, Err(AuthError::Invalid));
     }
 
+    #[tokio::test]
+    async fn unknown_users_take_the_argon2_path_like_known_ones() {
+        // No timing assertion: with the only argon2 permit held, a presentation that needs an
+        // argon2 run waits for it and gets Busy. An unknown user's does (it is checked against
+        // a dummy with the same parameters), exactly like a known user's; a fast-scheme
+        // presentation never queues.
+        let t = fast_tokens().with_limits(AuthLimits {
+            slow_concurrency: 1,
+            slow_queue_timeout: Duration::from_millis(1),
+            failures_per_minute: 1000,
+        });
+        let permit = t.slow.permits.acquire().await.unwrap();
+        for who in ["old", "nobody", "ci"] {
+            assert_eq!(
+                t.authenticate(Some(&basic(who, "guess")), None).await,
+                Err(AuthError::Busy),
+                "{who}"
+            );
+        }
+        assert_eq!(
+            t.authenticate(Some(&basic("ci", GOOD)), None)
+                .await
+                .unwrap()
+                .user,
+            "ci"
+        );
+        drop(permit);
+        for who in ["old", "nobody"] {
+            assert_eq!(
+                t.authenticate(Some(&basic(who, "guess")), None).await,
+                Err(AuthError::Invalid),
+                "{who}"
+            );
+        }
+        // The dummy has the parameters of the real hash (so the same cost), and a salt of its
+        // own.
+        let Verifier::Slow(real) = &t.verifiers[1] else {
+            panic!("old is argon2")
+        };
+        let dummy = real.dummy();
+        assert_eq!(dummy.params.block_count(), real.params.block_count());
+        assert_eq!(dummy.params.t_cost(), real.params.t_cost());
+        assert_eq!(dummy.params.p_cost(), real.params.p_cost());
+        assert_ne!(dummy.salt, real.salt);
+    }
+
     #[test]
     fn slow_hash_agrees_with_argon2_for_every_variant() {
         let params = argon2::Params::new(64, 2, 2, Some(24)).unwrap();
