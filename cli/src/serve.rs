@@ -45,7 +45,8 @@ pub struct ServeArgs {
     /// once no request is in progress.
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub idle_timeout: u64,
-    /// Seconds to receive one request body.
+    /// Seconds to receive one upload's body, in total (a slow trickle is cut too: 408, nothing
+    /// kept).
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub body_timeout: u64,
     /// Open connections at most (more: 503 and closed).

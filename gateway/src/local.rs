@@ -42,7 +42,9 @@ pub struct ConnLimits {
     /// response otherwise). The header timeout also bounds the wait for a next request, so an
     /// idle connection lives at most the shorter of the two.
     pub idle_timeout: Duration,
-    /// Longest time to receive one request body (tower-http's `RequestBodyTimeout`).
+    /// Longest time to receive one upload's body, in total (a body trickling in slowly is cut
+    /// too, not only one that stalls; tower-http's `RequestBodyTimeout` also applies it
+    /// between two pieces of any request body).
     pub body_timeout: Duration,
     /// Open connections at most; more are answered 503 and closed.
     pub max_connections: usize,
@@ -251,6 +253,8 @@ pub struct LocalSink {
     rename_lock: Arc<tokio::sync::Mutex<()>>,
     /// Bumped by the index loop after every publish attempt (`/status` waiters wake on it).
     published: watch::Receiver<u64>,
+    /// Longest time to receive one upload's body.
+    body_timeout: Duration,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -271,7 +275,14 @@ impl LocalSink {
             repo,
             rename_lock: Arc::default(),
             published,
+            body_timeout: ConnLimits::default().body_timeout,
         }
+    }
+
+    /// Cut uploads whose body takes longer than `timeout` in total.
+    pub fn with_body_timeout(mut self, timeout: Duration) -> LocalSink {
+        self.body_timeout = timeout;
+        self
     }
 
     /// A receiver that changes after each publish attempt.
@@ -342,7 +353,23 @@ impl LocalSink {
             std::process::id(),
             TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        match stream_to(&tmp, body, limit.bytes).await {
+        let streamed =
+            match tokio::time::timeout(self.body_timeout, stream_to(&tmp, body, limit.bytes)).await
+            {
+                Ok(r) => r,
+                Err(_) => Err(StreamError::TooSlow),
+            };
+        match streamed {
+            Err(StreamError::TooSlow) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the upload took longer than {} s (--body-timeout); nothing was kept",
+                        self.body_timeout.as_secs()
+                    ),
+                )
+            }
             Err(StreamError::TooLarge) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 limit.refuse("the upload (cut; nothing was kept)")
@@ -495,6 +522,8 @@ impl LocalSink {
 enum StreamError {
     #[error("upload larger than the limit")]
     TooLarge,
+    #[error("upload took longer than the body timeout")]
+    TooSlow,
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -670,7 +699,10 @@ impl LocalServer {
         };
         let state = AppState {
             access,
-            writes: Writes::Local(LocalSink::new(root, Arc::clone(&repo), tx, published_rx)),
+            writes: Writes::Local(
+                LocalSink::new(root, Arc::clone(&repo), tx, published_rx)
+                    .with_body_timeout(opts.conn.body_timeout),
+            ),
             repo,
             baseurl,
             max_wait: Duration::from_secs(300),

@@ -1118,3 +1118,67 @@ async fn repo_file_baseurl_comes_from_the_public_url_never_the_host_header() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_is_cut_by_the_body_timeout_in_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let srv = Server::start(
+        &root,
+        &[
+            "--body-timeout",
+            "3",
+            "--idle-timeout",
+            "60",
+            "--header-timeout",
+            "60",
+        ],
+    );
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    c.write_all(b"PUT /el9/trickle.rpm HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        .await
+        .unwrap();
+    // Ten bytes every 300 ms: never a pause near the timeout, but more than 3 s in total.
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        let (mut r, mut w) = c.into_split();
+        let sending = async {
+            for _ in 0..100 {
+                if w.write_all(b"0123456789").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        };
+        let mut answer = Vec::new();
+        let reading = async {
+            let mut chunk = [0u8; 1024];
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                match r.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::select! {
+            () = sending => {}
+            () = reading => {}
+        }
+        answer
+    });
+    let answer = tokio::time::timeout(Duration::from_secs(25), writer)
+        .await
+        .expect("cut within 25 s")
+        .unwrap();
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(elapsed >= Duration::from_millis(2500), "{elapsed:?}");
+    assert!(
+        stored_files(&root)
+            .iter()
+            .all(|f| !f.ends_with(".rpm") && !f.ends_with(".part")),
+        "kept: {:?}",
+        stored_files(&root)
+    );
+}
