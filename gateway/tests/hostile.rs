@@ -1052,48 +1052,6 @@ async fn a_body_that_stops_coming_is_cut_by_the_body_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_server_cap_get_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start(
-        &dir.path().join("root"),
-        &[
-            "--max-connections",
-            "3",
-            "--idle-timeout",
-            "60",
-            "--header-timeout",
-            "60",
-        ],
-    );
-    // Three idle connections from three addresses take every place.
-    let mut held = Vec::new();
-    for from in ["127.0.0.11", "127.0.0.12", "127.0.0.13"] {
-        let sock = TcpSocket::new_v4().unwrap();
-        sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
-        held.push(sock.connect(srv.addr).await.unwrap());
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let code = raw_status_from(
-        "127.0.0.14",
-        srv.addr,
-        "GET /el9/ HTTP/1.1\r\nHost: x\r\n\r\n".into(),
-    )
-    .await;
-    assert_eq!(code, 503);
-    // One leaves: a place is free again.
-    drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let code = raw_status_from(
-        "127.0.0.14",
-        srv.addr,
-        "GET /el9/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
-    )
-    .await;
-    assert_ne!(code, 503);
-    assert!(code > 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repo_file_baseurl_comes_from_the_public_url_never_the_host_header() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(
