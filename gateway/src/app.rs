@@ -285,19 +285,7 @@ async fn check(
     perm: Permission,
     key: &str,
 ) -> Result<(), Refusal> {
-    match &state.access {
-        Access::Open => Ok(()),
-        Access::Tokens(tokens) => {
-            let auth = headers
-                .get(header::AUTHORIZATION)
-                .map(HeaderValue::as_bytes);
-            let id = tokens
-                .authenticate(auth, client)
-                .await
-                .map_err(Refusal::from)?;
-            tokens.authorize(&id, perm, key).map_err(Refusal::from)
-        }
-    }
+    check_all(state, headers, client, &[(perm, key)]).await
 }
 
 /// Largest `/promote` body (names, one per line).

@@ -18,10 +18,12 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, StatusCode};
 use base64::Engine as _;
 use http_body_util::BodyExt;
-use rpmbucket_engine::{Indexer, Layout, LocalStore, ObjectStore, RepoConfig, S3Store};
+use rpmbucket_engine::{Indexer, Layout, LocalStore, ObjectStore, RepoConfig};
 use rpmbucket_gateway::auth::{hash_token, hash_token_fast, AuthLimits, Tokens};
-use rpmbucket_gateway::{Access, AppState, Writes};
+use rpmbucket_gateway::AppState;
 use tower::ServiceExt;
+
+mod common;
 
 /// The fast-scheme secret of `ci` (write to el9/) and `reader` (read everywhere) differ.
 const CI: &str = "5f2b6c9d0e1a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4";
@@ -38,29 +40,7 @@ fn basic(user: &str, secret: &str) -> String {
 /// The gateway as `lambda::state_from_env` builds it: tokens, presigned S3 writes (presigning
 /// is local computation; the endpoint is never contacted), the repository over `dir`.
 fn state(dir: &std::path::Path, tokens: Tokens) -> AppState {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:9")
-        .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        ))
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(conf);
-    let repo =
-        rpmbucket_gateway::local_repository(dir, rpmbucket_engine::RepoConfig::from_env()).unwrap();
-    AppState {
-        access: Access::Tokens(tokens),
-        writes: Writes::Presign {
-            presigner: rpmbucket_gateway::presign::Bucket::new(S3Store::new(client, "bucket", "")),
-            expires: Duration::from_secs(120),
-        },
-        repo,
-        baseurl: Some("https://bucket.example/".into()),
-        max_wait: Duration::from_secs(2),
-        limits: rpmbucket_gateway::app::Limits::default(),
-    }
+    common::presign_state(dir, tokens)
 }
 
 /// A function-URL event (payload format 2.0), as the Lambda runtime delivers it.

@@ -3,16 +3,15 @@
 //! The router runs in S3 mode with a real presigner (presigning is local computation; nothing
 //! is sent) and a store that is never reached by these requests.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use base64::Engine as _;
 use http_body_util::BodyExt;
-use rpmbucket_engine::S3Store;
 use rpmbucket_gateway::auth::{hash_token_with, Tokens};
-use rpmbucket_gateway::{app, Access, AppState, Writes};
+use rpmbucket_gateway::{app, AppState};
 use tower::ServiceExt;
+
+mod common;
 
 fn cheap(secret: &str) -> String {
     hash_token_with(secret, argon2::Params::new(256, 1, 1, None).unwrap())
@@ -33,29 +32,7 @@ fn state(dir: &std::path::Path) -> AppState {
         cheap("admin-secret")
     ))
     .unwrap();
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:9")
-        .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        ))
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(conf);
-    let repo =
-        rpmbucket_gateway::local_repository(dir, rpmbucket_engine::RepoConfig::from_env()).unwrap();
-    AppState {
-        access: Access::Tokens(tokens),
-        writes: Writes::Presign {
-            presigner: rpmbucket_gateway::presign::Bucket::new(S3Store::new(client, "bucket", "")),
-            expires: Duration::from_secs(120),
-        },
-        repo,
-        baseurl: Some("https://bucket.example/".into()),
-        max_wait: Duration::from_secs(2),
-        limits: rpmbucket_gateway::app::Limits::default(),
-    }
+    common::presign_state(dir, tokens)
 }
 
 async fn send(

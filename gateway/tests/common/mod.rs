@@ -133,3 +133,23 @@ pub async fn curl(args: Vec<String>) -> Curl {
 pub fn s(x: impl AsRef<str>) -> String {
     x.as_ref().to_string()
 }
+
+/// The gateway in S3 mode as `lambda::state_from_env` builds it: `tokens`, presigned writes to
+/// `bucket` at an endpoint that is never contacted (presigning is local computation), and the
+/// repository over `dir`.
+pub fn presign_state(dir: &std::path::Path, tokens: Tokens) -> AppState {
+    let client = client_for("http://127.0.0.1:9");
+    let repo =
+        rpmbucket_gateway::local_repository(dir, rpmbucket_engine::RepoConfig::from_env()).unwrap();
+    AppState {
+        access: Access::Tokens(tokens),
+        writes: Writes::Presign {
+            presigner: rpmbucket_gateway::presign::Bucket::new(S3Store::new(client, "bucket", "")),
+            expires: Duration::from_secs(120),
+        },
+        repo,
+        baseurl: Some("https://bucket.example/".into()),
+        max_wait: Duration::from_secs(2),
+        limits: rpmbucket_gateway::app::Limits::default(),
+    }
+}
