@@ -231,23 +231,17 @@ impl Indexer {
     /// garbage of its state if it has one (the records themselves are not read). A damaged
     /// state is an error: what it references is unknown.
     pub(super) async fn references(&self, run: &Run) -> Result<References> {
-        let key = format!("{}{REPODATA_DIR}/repomd.xml", run.root);
-        let (bytes, meta) = match retry(&self.options, "get", || run.store.get(&key)).await {
-            Ok(x) => x,
-            Err(store::Error::NotFound { .. }) => {
-                return Ok(References {
-                    etag: None,
-                    referenced: BTreeSet::new(),
-                    garbage: Vec::new(),
-                })
-            }
-            Err(e) => return Err(e.into()),
+        let Some((repomd, meta)) = self.read_repomd(run).await? else {
+            return Ok(References {
+                etag: None,
+                referenced: BTreeSet::new(),
+                garbage: Vec::new(),
+            });
         };
         let bad = |reason: String| Error::Metadata {
             root: run.root.clone(),
             reason,
         };
-        let repomd = backend::parse_repomd(&bytes).map_err(|e| bad(format!("repomd.xml: {e}")))?;
         let mut referenced: BTreeSet<String> =
             repomd.records.iter().map(|r| r.href.clone()).collect();
         let mut garbage = Vec::new();

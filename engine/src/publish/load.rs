@@ -4,21 +4,33 @@
 use super::*;
 
 impl Indexer {
+    /// The published `repomd.xml`, parsed, with its object metadata; `None` when the
+    /// repository has none yet.
+    pub(super) async fn read_repomd(&self, run: &Run) -> Result<Option<(Repomd, ObjectMeta)>> {
+        let key = format!("{}{REPODATA_DIR}/repomd.xml", run.root);
+        let (bytes, meta) = match retry(&self.options, "get", || run.store.get(&key)).await {
+            Ok(x) => x,
+            Err(store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let repomd = backend::parse_repomd(&bytes).map_err(|e| Error::Metadata {
+            root: run.root.clone(),
+            reason: format!("repomd.xml: {e}"),
+        })?;
+        Ok(Some((repomd, meta)))
+    }
+
     /// Read the published generation. Damaged metadata (a missing or corrupt state file) is
     /// recovered from, see [`Indexer::recover_state`]; `full` (reindex, reconcile) allows starting
     /// over from an empty state.
     pub(super) async fn load(&self, run: &Run, full: bool) -> Result<Base> {
-        let repomd_key = format!("{}{REPODATA_DIR}/repomd.xml", run.root);
-        let (bytes, meta) = match retry(&self.options, "get", || run.store.get(&repomd_key)).await {
-            Ok(x) => x,
-            Err(store::Error::NotFound { .. }) => return Ok(Base::default()),
-            Err(e) => return Err(e.into()),
+        let Some((repomd, meta)) = self.read_repomd(run).await? else {
+            return Ok(Base::default());
         };
         let bad = |reason: String| Error::Metadata {
             root: run.root.clone(),
             reason,
         };
-        let repomd = backend::parse_repomd(&bytes).map_err(|e| bad(format!("repomd.xml: {e}")))?;
         let mut referenced: BTreeSet<String> =
             repomd.records.iter().map(|r| r.href.clone()).collect();
         let state = match repomd.records.iter().find(|r| r.data_type == STATE_TYPE) {
