@@ -17,10 +17,14 @@ use crate::metadata_error::{MetadataError, MetadataResult};
 /// A compression format for a metadata file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
+    /// gzip (`.gz`), the default.
     #[default]
     Gz,
+    /// Zstandard (`.zst`).
     Zstd,
+    /// xz (`.xz`).
     Xz,
+    /// bzip2 (`.bz2`).
     Bz2,
     /// Stored as is.
     None,

@@ -13,35 +13,58 @@ pub enum Error {
 
     /// The lead is present but describes a package librpm refuses to read.
     #[error("unsupported rpm lead: {what}")]
-    BadLead { what: String },
+    BadLead {
+        /// What librpm objects to (signature type or major version).
+        what: String,
+    },
 
     /// Fewer bytes than the structure needs.
     #[error("truncated rpm: need {needed} bytes, got {got}")]
-    Truncated { needed: u64, got: u64 },
+    Truncated {
+        /// Bytes from the start of the file the headers need.
+        needed: u64,
+        /// Bytes that were handed in.
+        got: u64,
+    },
 
     /// A header (signature or main) is structurally invalid. `what` says where and why,
     /// in the words librpm would use.
     #[error("bad {header} header: {what}")]
-    BadHeader { header: &'static str, what: String },
+    BadHeader {
+        /// `"signature"` or `"main"`.
+        header: &'static str,
+        /// The check that failed.
+        what: String,
+    },
 
     /// A header declares more index entries or data bytes than librpm accepts.
     #[error("{header} header too large: {what} is {got}, limit {limit}")]
     TooLarge {
+        /// `"signature"` or `"main"`.
         header: &'static str,
+        /// Which length: number of tags, data length or header blob size.
         what: &'static str,
+        /// The value the header declares.
         got: u64,
+        /// The largest value librpm accepts.
         limit: u64,
     },
 
     /// A signature tag that librpm copies into the main header is malformed or clashes with
     /// a main-header tag (librpm: "invalid signature tag").
     #[error("invalid signature tag {tag}")]
-    BadSignatureTag { tag: u32 },
+    BadSignatureTag {
+        /// The signature-header tag number.
+        tag: u32,
+    },
 
     /// A value that ends up in the metadata contains an ASCII control character other than
     /// TAB, LF and CR; createrepo_c drops such packages.
     #[error("forbidden control character in {field}")]
-    ForbiddenControlChars { field: String },
+    ForbiddenControlChars {
+        /// Which value, in words (`"summary"`, `"file basename"`, ...).
+        field: String,
+    },
 
     /// The payload does not hash to the digest recorded in the header: the file is corrupt or
     /// truncated and rpm would refuse to install it. (createrepo_c does not check this.)
@@ -49,15 +72,20 @@ pub enum Error {
         "payload digest mismatch ({algo}): header says {expected}, payload hashes to {actual}"
     )]
     PayloadDigestMismatch {
+        /// Hash algorithm named by the header (`"sha256"`, ...).
         algo: &'static str,
+        /// Lowercase hex digest recorded in the header.
         expected: String,
+        /// Lowercase hex digest of the payload as read.
         actual: String,
     },
 
     /// Reading the package file failed.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The file being read.
         path: String,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
 }

@@ -79,19 +79,39 @@ impl fmt::Display for ExtraKind {
 /// Why a source file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtraError {
+    /// The XML source is not well-formed.
     #[error("{kind}: not well-formed XML at byte {position}: {reason}")]
     Xml {
+        /// Which source file.
         kind: ExtraKind,
+        /// Byte offset in the source where the parser stopped.
         position: u64,
+        /// The parser's message.
         reason: String,
     },
+    /// The YAML source does not parse.
     #[error("{kind}: not valid YAML: {reason}")]
-    Yaml { kind: ExtraKind, reason: String },
+    Yaml {
+        /// Which source file.
+        kind: ExtraKind,
+        /// The parser's message.
+        reason: String,
+    },
+    /// The source parses but is not UTF-8 or lacks something clients need (a missing `id`,
+    /// a package without an arch, a wrong root element, ...).
     #[error("{kind}: {reason}")]
-    Content { kind: ExtraKind, reason: String },
+    Content {
+        /// Which source file.
+        kind: ExtraKind,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// The compressor failed while writing to memory.
     #[error("{kind}: compressing: {source}")]
     Compress {
+        /// Which source file.
         kind: ExtraKind,
+        /// The compressor's error.
         #[source]
         source: std::io::Error,
     },
@@ -100,6 +120,7 @@ pub enum ExtraError {
 /// What a valid source file holds (for logs and replies).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// Which source file was checked.
     pub kind: ExtraKind,
     /// Advisories, groups (plus categories and environments), or modulemd documents.
     pub items: usize,
@@ -112,6 +133,7 @@ pub struct ExtraFile {
     pub data_type: String,
     /// Base name without the checksum prefix (`updateinfo.xml.gz`).
     pub name: String,
+    /// The file's content as stored (compressed, or as is for `group`).
     pub bytes: Vec<u8>,
     /// Hex sha256 of `bytes`.
     pub checksum: String,

@@ -40,15 +40,26 @@ const HEADERI18NTABLE: u32 = 100;
 
 /// Entry data types.
 pub mod ty {
+    /// `RPM_NULL_TYPE`: no data. Also what a tag missing from the known-type table maps to, which
+    /// means its type is not checked.
     pub const NULL: u32 = 0;
+    /// `RPM_CHAR_TYPE`: array of single bytes.
     pub const CHAR: u32 = 1;
+    /// `RPM_INT8_TYPE`: array of unsigned 8-bit integers.
     pub const INT8: u32 = 2;
+    /// `RPM_INT16_TYPE`: array of big-endian unsigned 16-bit integers.
     pub const INT16: u32 = 3;
+    /// `RPM_INT32_TYPE`: array of big-endian unsigned 32-bit integers.
     pub const INT32: u32 = 4;
+    /// `RPM_INT64_TYPE`: array of big-endian unsigned 64-bit integers.
     pub const INT64: u32 = 5;
+    /// `RPM_STRING_TYPE`: one NUL-terminated string (count must be 1).
     pub const STRING: u32 = 6;
+    /// `RPM_BIN_TYPE`: opaque bytes; the count is the length in bytes.
     pub const BIN: u32 = 7;
+    /// `RPM_STRING_ARRAY_TYPE`: `count` NUL-terminated strings, one after the other.
     pub const STRING_ARRAY: u32 = 8;
+    /// `RPM_I18NSTRING_TYPE`: one string per locale of the i18n table; the first is the C locale.
     pub const I18NSTRING: u32 = 9;
 }
 
@@ -57,89 +68,170 @@ const TYPE_ALIGN: [u32; 10] = [1, 1, 1, 2, 4, 8, 1, 1, 1, 1];
 
 /// Main-header tag numbers used by this crate.
 pub mod tag {
+    /// `RPMTAG_NAME` (string): package name.
     pub const NAME: u32 = 1000;
+    /// `RPMTAG_VERSION` (string): upstream version.
     pub const VERSION: u32 = 1001;
+    /// `RPMTAG_RELEASE` (string): package release.
     pub const RELEASE: u32 = 1002;
+    /// `RPMTAG_EPOCH` (int32): epoch; absent means none (written as 0 in the metadata).
     pub const EPOCH: u32 = 1003;
+    /// `RPMTAG_SUMMARY` (i18n string): one-line summary.
     pub const SUMMARY: u32 = 1004;
+    /// `RPMTAG_DESCRIPTION` (i18n string): long description.
     pub const DESCRIPTION: u32 = 1005;
+    /// `RPMTAG_BUILDTIME` (int32): build time, seconds since the Unix epoch.
     pub const BUILDTIME: u32 = 1006;
+    /// `RPMTAG_BUILDHOST` (string): host the package was built on.
     pub const BUILDHOST: u32 = 1007;
+    /// `RPMTAG_SIZE` (int32): installed size in bytes (sum of the file sizes).
     pub const SIZE: u32 = 1009;
+    /// `RPMTAG_VENDOR` (string): vendor.
     pub const VENDOR: u32 = 1011;
+    /// `RPMTAG_LICENSE` (string): license expression.
     pub const LICENSE: u32 = 1014;
+    /// `RPMTAG_PACKAGER` (string): packager.
     pub const PACKAGER: u32 = 1015;
+    /// `RPMTAG_GROUP` (i18n string): package group.
     pub const GROUP: u32 = 1016;
+    /// `RPMTAG_URL` (string): upstream URL.
     pub const URL: u32 = 1020;
+    /// `RPMTAG_ARCH` (string): architecture the package was built for.
     pub const ARCH: u32 = 1022;
+    /// `RPMTAG_OLDFILENAMES` (string array): full file paths of old packages, before the dirname/basename split; the retrofit turns them into [`DIRNAMES`]/[`BASENAMES`]/[`DIRINDEXES`].
     pub const OLDFILENAMES: u32 = 1027;
+    /// `RPMTAG_FILEMODES` (int16 array): `st_mode` of each file.
     pub const FILEMODES: u32 = 1030;
+    /// `RPMTAG_FILEDIGESTS` (string array, formerly `FILEMD5S`): hex digest of each file, empty for non-regular files.
     pub const FILEDIGESTS: u32 = 1035;
+    /// `RPMTAG_FILEFLAGS` (int32 array): `RPMFILE_*` attributes of each file (config, doc, ghost, ...).
     pub const FILEFLAGS: u32 = 1037;
+    /// `RPMTAG_SOURCERPM` (string): file name of the source package; absent in source packages.
     pub const SOURCERPM: u32 = 1044;
+    /// `RPMTAG_ARCHIVESIZE` (int32): uncompressed payload size in bytes (copied from the signature header's `PAYLOADSIZE`).
     pub const ARCHIVESIZE: u32 = 1046;
+    /// `RPMTAG_PROVIDENAME` (string array): names of the provides.
     pub const PROVIDENAME: u32 = 1047;
+    /// `RPMTAG_REQUIREFLAGS` (int32 array): `RPMSENSE_*` flags of each require.
     pub const REQUIREFLAGS: u32 = 1048;
+    /// `RPMTAG_REQUIRENAME` (string array): names of the requires.
     pub const REQUIRENAME: u32 = 1049;
+    /// `RPMTAG_REQUIREVERSION` (string array): version (EVR) of each require, empty when unversioned.
     pub const REQUIREVERSION: u32 = 1050;
+    /// `RPMTAG_CONFLICTFLAGS` (int32 array): `RPMSENSE_*` flags of each conflict.
     pub const CONFLICTFLAGS: u32 = 1053;
+    /// `RPMTAG_CONFLICTNAME` (string array): names of the conflicts.
     pub const CONFLICTNAME: u32 = 1054;
+    /// `RPMTAG_CONFLICTVERSION` (string array): version (EVR) of each conflict.
     pub const CONFLICTVERSION: u32 = 1055;
+    /// `RPMTAG_CHANGELOGTIME` (int32 array): time of each changelog entry, seconds since the Unix epoch.
     pub const CHANGELOGTIME: u32 = 1080;
+    /// `RPMTAG_CHANGELOGNAME` (string array): author line of each changelog entry.
     pub const CHANGELOGNAME: u32 = 1081;
+    /// `RPMTAG_CHANGELOGTEXT` (string array): text of each changelog entry.
     pub const CHANGELOGTEXT: u32 = 1082;
+    /// `RPMTAG_OBSOLETENAME` (string array): names of the obsoletes.
     pub const OBSOLETENAME: u32 = 1090;
+    /// `RPMTAG_SOURCEPACKAGE` (int32): non-zero in a source package.
     pub const SOURCEPACKAGE: u32 = 1106;
+    /// `RPMTAG_PROVIDEFLAGS` (int32 array): `RPMSENSE_*` flags of each provide.
     pub const PROVIDEFLAGS: u32 = 1112;
+    /// `RPMTAG_PROVIDEVERSION` (string array): version (EVR) of each provide.
     pub const PROVIDEVERSION: u32 = 1113;
+    /// `RPMTAG_OBSOLETEFLAGS` (int32 array): `RPMSENSE_*` flags of each obsolete.
     pub const OBSOLETEFLAGS: u32 = 1114;
+    /// `RPMTAG_OBSOLETEVERSION` (string array): version (EVR) of each obsolete.
     pub const OBSOLETEVERSION: u32 = 1115;
+    /// `RPMTAG_DIRINDEXES` (int32 array): for each file, its index into [`DIRNAMES`].
     pub const DIRINDEXES: u32 = 1116;
+    /// `RPMTAG_BASENAMES` (string array): last path component of each file.
     pub const BASENAMES: u32 = 1117;
+    /// `RPMTAG_DIRNAMES` (string array): distinct directories of the files, each ending in `/`.
     pub const DIRNAMES: u32 = 1118;
+    /// `RPMTAG_OLDSUGGESTSNAME` (string array): legacy SUSE weak dependencies; the flags say whether each is a recommends (`RPMSENSE_STRONG`) or a suggests.
     pub const OLDSUGGESTSNAME: u32 = 1156;
+    /// `RPMTAG_OLDSUGGESTSVERSION` (string array): version of each legacy suggests/recommends.
     pub const OLDSUGGESTSVERSION: u32 = 1157;
+    /// `RPMTAG_OLDSUGGESTSFLAGS` (int32 array): flags of each legacy suggests/recommends.
     pub const OLDSUGGESTSFLAGS: u32 = 1158;
+    /// `RPMTAG_OLDENHANCESNAME` (string array): legacy SUSE reverse weak dependencies; the flags say whether each is a supplements (`RPMSENSE_STRONG`) or an enhances.
     pub const OLDENHANCESNAME: u32 = 1159;
+    /// `RPMTAG_OLDENHANCESVERSION` (string array): version of each legacy enhances/supplements.
     pub const OLDENHANCESVERSION: u32 = 1160;
+    /// `RPMTAG_OLDENHANCESFLAGS` (int32 array): flags of each legacy enhances/supplements.
     pub const OLDENHANCESFLAGS: u32 = 1161;
+    /// `RPMTAG_LONGARCHIVESIZE` (int64): uncompressed payload size in bytes for payloads of 4 GiB and more (copied from the signature header).
     pub const LONGARCHIVESIZE: u32 = 271;
+    /// `RPMTAG_LONGSIZE` (int64): installed size in bytes when it does not fit [`SIZE`].
     pub const LONGSIZE: u32 = 5009;
+    /// `RPMTAG_FILEDIGESTALGO` (int32): OpenPGP hash algorithm of [`FILEDIGESTS`]; absent means MD5.
     pub const FILEDIGESTALGO: u32 = 5011;
+    /// `RPMTAG_RECOMMENDNAME` (string array): names of the recommends.
     pub const RECOMMENDNAME: u32 = 5046;
+    /// `RPMTAG_RECOMMENDVERSION` (string array): version (EVR) of each recommends.
     pub const RECOMMENDVERSION: u32 = 5047;
+    /// `RPMTAG_RECOMMENDFLAGS` (int32 array): `RPMSENSE_*` flags of each recommends.
     pub const RECOMMENDFLAGS: u32 = 5048;
+    /// `RPMTAG_SUGGESTNAME` (string array): names of the suggests.
     pub const SUGGESTNAME: u32 = 5049;
+    /// `RPMTAG_SUGGESTVERSION` (string array): version (EVR) of each suggests.
     pub const SUGGESTVERSION: u32 = 5050;
+    /// `RPMTAG_SUGGESTFLAGS` (int32 array): `RPMSENSE_*` flags of each suggests.
     pub const SUGGESTFLAGS: u32 = 5051;
+    /// `RPMTAG_SUPPLEMENTNAME` (string array): names of the supplements.
     pub const SUPPLEMENTNAME: u32 = 5052;
+    /// `RPMTAG_SUPPLEMENTVERSION` (string array): version (EVR) of each supplements.
     pub const SUPPLEMENTVERSION: u32 = 5053;
+    /// `RPMTAG_SUPPLEMENTFLAGS` (int32 array): `RPMSENSE_*` flags of each supplements.
     pub const SUPPLEMENTFLAGS: u32 = 5054;
+    /// `RPMTAG_ENHANCENAME` (string array): names of the enhances.
     pub const ENHANCENAME: u32 = 5055;
+    /// `RPMTAG_ENHANCEVERSION` (string array): version (EVR) of each enhances.
     pub const ENHANCEVERSION: u32 = 5056;
+    /// `RPMTAG_ENHANCEFLAGS` (int32 array): `RPMSENSE_*` flags of each enhances.
     pub const ENHANCEFLAGS: u32 = 5057;
+    /// `RPMTAG_PAYLOADDIGEST` (string array): hex digest of the compressed payload.
     pub const PAYLOADDIGEST: u32 = 5092;
+    /// `RPMTAG_PAYLOADDIGESTALGO` (int32): OpenPGP hash algorithm of [`PAYLOADDIGEST`].
     pub const PAYLOADDIGESTALGO: u32 = 5093;
+    /// `RPMTAG_PAYLOADSIZE` (5112) of newer rpm; defined for reference, nothing in this crate reads it.
     pub const PAYLOADSIZE: u32 = 5112;
+    /// `RPMTAG_PAYLOADSIZEALT` (5113) of newer rpm; defined for reference, nothing in this crate reads it.
     pub const PAYLOADSIZEALT: u32 = 5113;
 }
 
 /// Signature-header tag numbers.
 pub mod sigtag {
+    /// `RPMSIGTAG_SIZE` (int32): size in bytes of the main header plus the compressed payload.
     pub const SIZE: u32 = 1000;
+    /// `RPMSIGTAG_PGP` (bin): OpenPGP RSA signature over the main header and the payload.
     pub const PGP: u32 = 1002;
+    /// `RPMSIGTAG_MD5` (bin, 16 bytes): MD5 of the main header and the payload.
     pub const MD5: u32 = 1004;
+    /// `RPMSIGTAG_GPG` (bin): OpenPGP DSA signature over the main header and the payload.
     pub const GPG: u32 = 1005;
+    /// `RPMSIGTAG_PAYLOADSIZE` (int32): uncompressed payload size in bytes; merged into the main header as [`tag::ARCHIVESIZE`](super::tag::ARCHIVESIZE).
     pub const PAYLOADSIZE: u32 = 1007;
+    /// `RPMSIGTAG_SHA1` (string): hex SHA-1 of the main header.
     pub const SHA1: u32 = 269;
+    /// `RPMSIGTAG_SHA256` (string): hex SHA-256 of the main header.
     pub const SHA256: u32 = 273;
+    /// `RPMSIGTAG_DSA` (bin): OpenPGP DSA signature over the main header only.
     pub const DSA: u32 = 267;
+    /// `RPMSIGTAG_RSA` (bin): OpenPGP signature over the main header only (RSA, or EdDSA with newer
+    /// rpm).
     pub const RSA: u32 = 268;
+    /// `RPMSIGTAG_LONGSIZE` (int64): 64-bit form of [`SIZE`].
     pub const LONGSIZE: u32 = 270;
+    /// `RPMSIGTAG_LONGARCHIVESIZE` (int64): 64-bit form of [`PAYLOADSIZE`].
     pub const LONGARCHIVESIZE: u32 = 271;
+    /// `RPMSIGTAG_FILESIGNATURES` (string array): IMA signature of each file.
     pub const FILESIGNATURES: u32 = 274;
+    /// `RPMSIGTAG_FILESIGNATURELENGTH` (int32): length of each IMA file signature.
     pub const FILESIGNATURELENGTH: u32 = 275;
+    /// `RPMSIGTAG_VERITYSIGNATURES` (string array): fs-verity signature of each file.
     pub const VERITYSIGNATURES: u32 = 276;
+    /// `RPMSIGTAG_VERITYSIGNATUREALGO` (int32): algorithm of the fs-verity signatures.
     pub const VERITYSIGNATUREALGO: u32 = 277;
 }
 
@@ -147,7 +239,9 @@ pub mod sigtag {
 /// `end` the offset of the payload (one past the main header's data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderRange {
+    /// Byte offset of the main header's magic from the start of the file.
     pub start: u64,
+    /// Byte offset of the payload: one past the main header's data.
     pub end: u64,
 }
 
@@ -270,14 +364,21 @@ pub fn header_extent(prefix: &[u8]) -> Result<Extent> {
 /// Decoded data of one header entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagData {
+    /// [`ty::CHAR`] entries, one byte each.
     Char(Vec<u8>),
+    /// [`ty::INT8`] entries.
     Int8(Vec<u8>),
+    /// [`ty::INT16`] entries, decoded from big-endian.
     Int16(Vec<u16>),
+    /// [`ty::INT32`] entries, decoded from big-endian.
     Int32(Vec<u32>),
+    /// [`ty::INT64`] entries, decoded from big-endian.
     Int64(Vec<u64>),
     /// A single string, raw bytes without the terminating NUL.
     String(Vec<u8>),
+    /// Opaque bytes ([`ty::BIN`]), e.g. a signature or an MD5 digest.
     Bin(Vec<u8>),
+    /// Strings as raw bytes without their terminating NULs (not necessarily UTF-8).
     StringArray(Vec<Vec<u8>>),
     /// Translations; the first one is the C-locale text.
     I18nString(Vec<Vec<u8>>),

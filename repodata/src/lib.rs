@@ -51,6 +51,8 @@
 //! What is left is a small index walker ([`header`]) plus tag typing, which costs less than
 //! working around the crate, and keeps this crate's dependency tree small.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod header;
 pub mod package;

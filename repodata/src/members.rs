@@ -19,6 +19,7 @@ use crate::Package;
 /// The XML of a run of packages as one gzip member per kind, in [`XmlKind::ALL`] order.
 #[derive(Debug, Clone)]
 pub struct RunMembers {
+    /// One compressed member each for primary, filelists and other.
     pub members: [Vec<u8>; 3],
     /// Size of each member's content.
     pub open_sizes: [u64; 3],
@@ -47,7 +48,9 @@ pub fn run_members(packages: &[&Package], compression: Compression) -> RunMember
 /// A file put together by [`assemble`].
 #[derive(Debug, Clone)]
 pub struct Assembled {
+    /// The whole compressed file: header member, the given members, footer member.
     pub bytes: Vec<u8>,
+    /// Checksum and size of `bytes` and of its uncompressed content.
     pub digest: FileDigest,
     /// Offset of each member in `bytes`, in the order given.
     pub offsets: Vec<u64>,
@@ -57,7 +60,9 @@ pub struct Assembled {
 #[derive(Debug, thiserror::Error)]
 #[error("member {index}: {reason}")]
 pub struct MemberError {
+    /// Position of the member in the list given to [`assemble`].
     pub index: usize,
+    /// What is wrong with it.
     pub reason: String,
 }
 

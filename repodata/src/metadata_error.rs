@@ -9,7 +9,9 @@ pub enum MetadataError {
     /// A file could not be created, written, read or renamed.
     #[error("i/o error on {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -19,7 +21,9 @@ pub enum MetadataError {
     /// The sqlite library reported an error.
     #[error("sqlite error in {db}: {source}")]
     Sqlite {
+        /// Which database: `"primary"`, `"filelists"` or `"other"`.
         db: &'static str,
+        /// The sqlite error.
         #[source]
         source: rusqlite::Error,
     },
@@ -27,13 +31,21 @@ pub enum MetadataError {
     /// expected kind, or not one createrepo_c's schema version 10 describes.
     #[error("{path} is not an updatable {db} database: {reason}")]
     Incompatible {
+        /// The database file.
         path: PathBuf,
+        /// Which database was expected: `"primary"`, `"filelists"` or `"other"`.
         db: &'static str,
+        /// What does not match.
         reason: String,
     },
     /// Published XML (repomd.xml, primary/filelists/other) is not what createrepo_c writes.
     #[error("malformed {file}: {reason}")]
-    Malformed { file: &'static str, reason: String },
+    Malformed {
+        /// Which file (`"repomd.xml"`, `"primary.xml"`, ...).
+        file: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The caller used the writer the wrong way (e.g. more packages than announced).
     #[error("{0}")]
     Usage(String),

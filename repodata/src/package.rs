@@ -11,47 +11,72 @@ use serde::{Deserialize, Serialize};
 /// the writers know which of them become NULL in sqlite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Package {
+    /// Package name (`RPMTAG_NAME`).
     pub name: String,
+    /// Architecture; `src` for source packages.
     pub arch: String,
     /// Always set; "0" when the header has no epoch.
     pub epoch: String,
+    /// Version (`RPMTAG_VERSION`).
     pub version: String,
+    /// Release (`RPMTAG_RELEASE`).
     pub release: String,
     /// Checksum algorithm name of `pkgid`, e.g. `sha256`.
     pub checksum_type: String,
     /// Hex digest of the whole .rpm file.
     pub pkgid: String,
+    /// One-line summary (C-locale text).
     pub summary: String,
+    /// Long description (C-locale text).
     pub description: String,
+    /// Packager (`RPMTAG_PACKAGER`).
     pub packager: String,
+    /// Upstream URL (`RPMTAG_URL`).
     pub url: String,
     /// Modification time of the file (seconds since the epoch).
     pub time_file: i64,
+    /// Build time from the header (seconds since the epoch).
     pub time_build: i64,
     /// Size of the .rpm file in bytes.
     pub size_package: i64,
+    /// Installed size in bytes (`LONGSIZE`, else `SIZE`; 0 when neither).
     pub size_installed: i64,
+    /// Uncompressed payload size in bytes (`LONGARCHIVESIZE`, else `ARCHIVESIZE`; 0 when
+    /// neither).
     pub size_archive: i64,
     /// Path relative to the repository root, e.g. `Packages/foo-1.0-1.noarch.rpm`.
     pub location_href: String,
     /// `xml:base` of the location; empty when none.
     pub location_base: String,
+    /// License (`RPMTAG_LICENSE`).
     pub license: String,
+    /// Vendor (`RPMTAG_VENDOR`).
     pub vendor: String,
+    /// Group (`RPMTAG_GROUP`, C-locale text).
     pub group: String,
+    /// Host the package was built on.
     pub buildhost: String,
+    /// File name of the source package; empty for a source package.
     pub sourcerpm: String,
     /// `rpm:header-range start`: offset of the main header.
     pub header_start: i64,
     /// `rpm:header-range end`: offset of the payload.
     pub header_end: i64,
+    /// `rpm:provides` entries, in the order written.
     pub provides: Vec<Dependency>,
+    /// `rpm:requires` entries (filtered as createrepo_c does), in the order written.
     pub requires: Vec<Dependency>,
+    /// `rpm:conflicts` entries.
     pub conflicts: Vec<Dependency>,
+    /// `rpm:obsoletes` entries.
     pub obsoletes: Vec<Dependency>,
+    /// `rpm:suggests` entries (including legacy weak ones).
     pub suggests: Vec<Dependency>,
+    /// `rpm:enhances` entries (including legacy weak ones).
     pub enhances: Vec<Dependency>,
+    /// `rpm:recommends` entries (including legacy strong ones).
     pub recommends: Vec<Dependency>,
+    /// `rpm:supplements` entries (including legacy strong ones).
     pub supplements: Vec<Dependency>,
     /// All files, header order.
     pub files: Vec<PackageFile>,
@@ -62,11 +87,17 @@ pub struct Package {
 /// A dependency entry after createrepo_c's filtering and EVR splitting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Dependency {
+    /// The capability name (a package name, a file path, `foo(bar)`, ...).
     pub name: String,
     /// `EQ`, `LT`, `LE`, `GT`, `GE`, or `None` when the low flag bits say nothing.
     pub flags: Option<DepFlag>,
+    /// Epoch from the version string (`"0"` when it names none); `None` when the version
+    /// string is empty or absent (§3.3).
     pub epoch: Option<String>,
+    /// Version: the text after the epoch up to the first `-` (may be empty, as in `5:`); `None`
+    /// when the version string is empty or absent.
     pub version: Option<String>,
+    /// Release: the text after the first `-`; `None` when that is empty or there is no `-`.
     pub release: Option<String>,
     /// `pre="1"` (requires only).
     pub pre: bool,
@@ -75,10 +106,15 @@ pub struct Dependency {
 /// Comparison operator of a versioned dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DepFlag {
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `=`
     Eq,
+    /// `>=`
     Ge,
+    /// `>`
     Gt,
 }
 
@@ -100,7 +136,9 @@ impl DepFlag {
 pub struct PackageFile {
     /// Directory name as stored in the header, with its trailing `/` (empty for source RPMs).
     pub dirname: String,
+    /// Last path component.
     pub basename: String,
+    /// Directory, ghost or anything else.
     pub kind: FileKind,
 }
 
@@ -117,18 +155,24 @@ impl PackageFile {
 /// File type as createrepo_c classifies it (§2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FileKind {
+    /// Anything that is neither a directory nor a ghost (regular file, symlink, device, ...);
+    /// no `type` attribute in filelists.xml.
     #[default]
     File,
+    /// A directory (`S_IFDIR` mode), even when it is also a ghost.
     Dir,
+    /// A `%ghost` file (`RPMFILE_GHOST`) that is not a directory.
     Ghost,
 }
 
 /// One changelog entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Changelog {
+    /// Author line, e.g. `Jane Doe <jane@example.org> - 1.0-1`.
     pub author: String,
     /// Seconds since the epoch, after createrepo_c's duplicate-timestamp bump.
     pub date: i64,
+    /// Entry text.
     pub text: String,
 }
 

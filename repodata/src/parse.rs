@@ -87,8 +87,13 @@ pub fn flag_from_bits(flags: u64) -> Option<DepFlag> {
 /// Result of createrepo_c `cr_str_to_evr` on raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RawEvr {
+    /// Text before the first `:` (`"0"` when there is none or it is empty); `None` for an
+    /// empty or absent string.
     pub epoch: Option<Vec<u8>>,
+    /// Text after the epoch up to the first `-` (may be empty, as in `5:`); `None` for an
+    /// empty string.
     pub version: Option<Vec<u8>>,
+    /// Text after the first `-`; `None` when empty or there is no `-`.
     pub release: Option<Vec<u8>>,
 }
 

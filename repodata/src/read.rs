@@ -326,10 +326,15 @@ impl<R: BufRead> PrimaryReader<R> {
 /// The per-package content of filelists.xml or other.xml.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PackageExtra {
+    /// `pkgid` attribute: hex checksum of the .rpm, the key shared with primary.xml.
     pub pkgid: String,
+    /// `name` attribute.
     pub name: String,
+    /// `arch` attribute of the `<package>` element.
     pub arch: String,
+    /// `<file>` entries (filelists.xml; empty when reading other.xml).
     pub files: Vec<PackageFile>,
+    /// `<changelog>` entries (other.xml; empty when reading filelists.xml).
     pub changelogs: Vec<Changelog>,
 }
 

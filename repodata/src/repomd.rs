@@ -24,7 +24,9 @@ pub struct Repomd {
 /// `<tags>`: `--content`, `--repo`, `--distro` values.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RepomdTags {
+    /// `<content>` tags (`--content`), in the order given.
     pub content: Vec<String>,
+    /// `<repo>` tags (`--repo`), in the order given.
     pub repo: Vec<String>,
     /// `(cpeid, text)`.
     pub distro: Vec<(Option<String>, String)>,

@@ -29,8 +29,11 @@ pub const DB_VERSION: u32 = 10;
 /// Which of the three databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DbKind {
+    /// `primary.sqlite`.
     Primary,
+    /// `filelists.sqlite`.
     Filelists,
+    /// `other.sqlite`.
     Other,
 }
 

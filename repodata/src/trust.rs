@@ -44,14 +44,18 @@ pub enum TrustError {
     /// An armored block could not be read.
     #[error("reading the {what} key block: {source}")]
     Parse {
+        /// `"secret"` or `"public"`.
         what: &'static str,
+        /// The OpenPGP library's error.
         #[source]
         source: pgp::errors::Error,
     },
     /// A key's self-signatures do not verify.
     #[error("key {fingerprint}: invalid self-signature: {source}")]
     Binding {
+        /// Upper-case hex fingerprint of the primary key.
         fingerprint: String,
+        /// The OpenPGP library's error.
         #[source]
         source: pgp::errors::Error,
     },
@@ -61,7 +65,9 @@ pub enum TrustError {
     /// Signing failed (for example a passphrase-protected key).
     #[error("signing with key {fingerprint} failed (keys must be exported without a passphrase): {source}")]
     Sign {
+        /// Upper-case hex fingerprint of the signing key.
         fingerprint: String,
+        /// The OpenPGP library's error.
         #[source]
         source: pgp::errors::Error,
     },

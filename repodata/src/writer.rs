@@ -95,7 +95,9 @@ pub struct OutputFile {
     pub checksum: String,
     /// sha256 of the uncompressed content.
     pub open_checksum: String,
+    /// Size of the stored bytes.
     pub size: u64,
+    /// Size of the uncompressed content.
     pub open_size: u64,
 }
 
@@ -168,8 +170,11 @@ const LANE_DEPTH: usize = 64;
 /// One of the three XML files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XmlKind {
+    /// `primary.xml`: package records with dependencies and the primary files.
     Primary,
+    /// `filelists.xml`: every file of every package.
     Filelists,
+    /// `other.xml`: changelogs.
     Other,
 }
 
