@@ -31,6 +31,7 @@ pub struct RenderedFile {
     pub data_type: String,
     /// Base name without checksum prefix, e.g. `primary.xml.gz`.
     pub name: String,
+    /// The file's content as stored (compressed when the name says so).
     pub bytes: Vec<u8>,
     /// Hex sha256 of `bytes`.
     pub checksum: String,
@@ -269,14 +270,22 @@ pub fn update_databases(
 /// are the one translation between the two.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// repomd record type (`primary`, `filelists_db`, `updateinfo`, ...).
     pub data_type: String,
     /// `repodata/NAME`, relative to the repository root.
     pub href: String,
+    /// `<checksum>`: hex digest of the stored file (sha256 in the records this engine writes).
     pub checksum: String,
+    /// `<open-checksum>`: hex digest of the uncompressed content; `None` for a file stored
+    /// uncompressed.
     pub open_checksum: Option<String>,
+    /// `<size>`: bytes of the stored file.
     pub size: u64,
+    /// `<open-size>`: bytes of the uncompressed content; `None` like `open_checksum`.
     pub open_size: Option<u64>,
+    /// `<timestamp>`: seconds since the Unix epoch.
     pub timestamp: i64,
+    /// `<database_version>` (sqlite records only).
     pub database_version: Option<u32>,
     /// The `<data>` element as read from a published `repomd.xml`; written back verbatim when
     /// set (records this engine does not own are carried over byte for byte).
@@ -296,7 +305,9 @@ impl Record {
 /// and a republish does not carry them over.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Repomd {
+    /// `<revision>`.
     pub revision: String,
+    /// The `<data>` records, in document order.
     pub records: Vec<Record>,
 }
 

@@ -48,6 +48,7 @@ impl Level {
 pub struct Finding {
     /// Short name of the check (`notifications`, `conditional-writes`, …).
     pub check: &'static str,
+    /// How bad it is.
     pub level: Level,
     /// What was found.
     pub detail: String,

@@ -12,34 +12,72 @@ pub enum Error {
     Store(#[from] store::Error),
     /// Published metadata of a repository could not be read back.
     #[error("published metadata of repository {root:?} is unreadable: {reason}")]
-    Metadata { root: String, reason: String },
+    Metadata {
+        /// The repository root (its key prefix in the store).
+        root: String,
+        /// What could not be read or parsed.
+        reason: String,
+    },
     /// Generating the new metadata failed (not caused by one package: those are rejected).
     #[error("writing metadata of repository {root:?} failed: {reason}")]
-    Render { root: String, reason: String },
+    Render {
+        /// The repository root (its key prefix in the store).
+        root: String,
+        /// What the writer reported.
+        reason: String,
+    },
     /// The conditional `repomd.xml` swap kept losing against other publishers.
     #[error("repository {root:?}: gave up after {attempts} conflicting publish attempts")]
-    Conflict { root: String, attempts: u32 },
+    Conflict {
+        /// The repository root (its key prefix in the store).
+        root: String,
+        /// Publish attempts made before giving up.
+        attempts: u32,
+    },
     /// The key does not belong to the repository it was applied to.
     #[error("key {key:?} does not belong to repository {root:?}")]
-    WrongRoot { root: String, key: String },
+    WrongRoot {
+        /// The repository root (its key prefix in the store).
+        root: String,
+        /// The object key that lies outside it.
+        key: String,
+    },
     /// A package asked for by name, NEVRA or key is not in the repository.
     #[error("repository {root:?} has no package {what:?}")]
-    NotInRepository { root: String, what: String },
+    NotInRepository {
+        /// The repository root (its key prefix in the store).
+        root: String,
+        /// The name, NEVRA or key that was asked for.
+        what: String,
+    },
     /// Keys kept changing while their publish was verified: the published metadata may lag
     /// behind the bucket (trying the batch again later settles it).
     #[error("repository {root:?}: keys still changed after {rounds} publish rounds")]
-    Unsettled { root: String, rounds: u32 },
+    Unsettled {
+        /// The repository root (its key prefix in the store).
+        root: String,
+        /// Publish rounds made before giving up.
+        rounds: u32,
+    },
     /// The store accepted a write whose precondition must fail: it ignores `If-None-Match` /
     /// `If-Match`, so concurrent publishers would silently lose updates. Refused.
     #[error(
         "the store ignores conditional writes ({reason}); publishing to it could lose updates, \
          so rpmbucket refuses (use a store that honours If-None-Match and If-Match)"
     )]
-    ConditionalWritesIgnored { reason: String },
+    ConditionalWritesIgnored {
+        /// Which conditional write the store accepted although it had to fail.
+        reason: String,
+    },
     /// The repository is signed but this indexer has no signing key: publishing would leave
     /// a stale signature that clients refuse.
     #[error("repository {root:?} is signed with key {fingerprint}; this indexer has no signing key (--signing-key, RPMBUCKET_SIGNING_KEY), or run `rpmbucket index` without one to stop signing")]
-    Unsigned { root: String, fingerprint: String },
+    Unsigned {
+        /// The repository root (its key prefix in the store).
+        root: String,
+        /// Fingerprint of the key the repository's state records as its signer.
+        fingerprint: String,
+    },
     /// A local I/O error (temporary files of the writers).
     #[error("local i/o: {0}")]
     Io(#[from] std::io::Error),

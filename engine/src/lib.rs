@@ -42,6 +42,8 @@
 //! `PutMode::Update`, and through `aws-sdk-s3` we get S3's stored SHA-256 checksums and
 //! presigned uploads that bind a checksum, which the publishing path and the upload gateway use.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod cache;
 pub mod config;

@@ -27,7 +27,9 @@ pub enum Piece<'a> {
 /// A chunk of the rendered generation.
 #[derive(Debug, Clone)]
 pub struct NewChunk {
+    /// Number of packages.
     pub count: usize,
+    /// Location href of its first package (see [`ChunkRef::first`](crate::state::ChunkRef::first)).
     pub first: String,
     /// `None` when the XML is neither gzip nor zstd (nothing to reuse next time).
     pub members: Option<Members>,
@@ -42,9 +44,11 @@ pub struct NewChunk {
 pub struct RenderedXml {
     /// primary, filelists, other (`*.xml.gz` or `*.xml.zst`).
     pub files: Vec<RenderedFile>,
+    /// The chunks of the new generation, in createrepo_c order.
     pub chunks: Vec<NewChunk>,
-    /// How many chunks were rendered and how many copied.
+    /// Chunks rendered from their records.
     pub fresh: usize,
+    /// Chunks whose members were copied from the previous files.
     pub reused: usize,
 }
 
@@ -52,7 +56,9 @@ pub struct RenderedXml {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot reuse the previous {file}: {reason}")]
 pub struct ReuseError {
+    /// `"primary"`, `"filelists"` or `"other"`.
     pub file: &'static str,
+    /// What is wrong with the member.
     pub reason: String,
 }
 
@@ -231,8 +237,11 @@ fn assemble(
 pub struct Generation {
     /// XML files, then the databases if configured.
     pub files: Vec<RenderedFile>,
+    /// The chunks of the new generation, in createrepo_c order.
     pub chunks: Vec<NewChunk>,
+    /// Chunks rendered from their records.
     pub fresh: usize,
+    /// Chunks whose members were copied from the previous files.
     pub reused: usize,
 }
 
@@ -243,6 +252,7 @@ pub struct PreviousDb<'a> {
     pub files: &'a [bytes::Bytes; 3],
     /// Their blocks, from the state (reused where the database pages did not change).
     pub blocks: Option<&'a [Vec<backend::BlockRef>]>,
+    /// Packages removed and added since that generation.
     pub delta: &'a backend::DbDelta<'a>,
     /// Their open-checksums and open-sizes, to find the uncompressed databases in the cache.
     pub open: [(&'a str, u64); 3],
@@ -268,6 +278,7 @@ pub enum RenderFailure {
     /// The previous databases could not be updated: rebuild them from every record.
     #[error("cannot update the previous databases: {0}")]
     Databases(String),
+    /// Anything else, e.g. a chunk that must be rendered but whose records were not read.
     #[error("{0}")]
     Other(String),
 }

@@ -36,6 +36,7 @@ pub const CHUNK_TARGET: usize = 128;
 /// One generation of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
+    /// Format version of the state file ([`STATE_FORMAT`] when written by this version).
     pub format: u32,
     /// Incremented by each publish.
     pub generation: u64,
@@ -201,8 +202,11 @@ pub struct ChunkRef {
 /// The gzip members of one chunk in `primary`, `filelists` and `other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Members {
+    /// Its member in the primary XML file.
     pub primary: Span,
+    /// Its member in the filelists XML file.
     pub filelists: Span,
+    /// Its member in the other XML file.
     pub other: Span,
 }
 
@@ -216,8 +220,11 @@ impl Members {
 /// A byte range of a compressed file and the size of its content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
+    /// Offset of the member in the compressed file, in bytes.
     pub offset: u64,
+    /// Compressed size of the member, in bytes.
     pub size: u64,
+    /// Size of the member's uncompressed content, in bytes.
     pub open_size: u64,
 }
 
@@ -235,7 +242,9 @@ pub struct Entry {
 /// A key that was not published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejected {
+    /// ETag of the object version that was refused; a new version is read again.
     pub etag: String,
+    /// Why it was refused.
     pub reason: String,
     /// Seconds since the epoch.
     pub since: i64,
@@ -244,7 +253,10 @@ pub struct Rejected {
 /// A file name with a time (seconds since the epoch).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Garbage {
+    /// `repodata/NAME`, relative to the repository root.
     pub href: String,
+    /// When it stopped being referenced ([`State::garbage`]) or was deleted
+    /// ([`State::tombstones`]).
     pub since: i64,
 }
 

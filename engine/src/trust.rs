@@ -159,15 +159,21 @@ impl Signer {
 /// Error of [`Signer::from_file`].
 #[derive(Debug, thiserror::Error)]
 pub enum SignerFileError {
+    /// The key file could not be read.
     #[error("reading signing key {path}: {source}")]
     Read {
+        /// The key file.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file was read but holds no usable signing key.
     #[error("signing key {path}: {source}")]
     Key {
+        /// The key file.
         path: String,
+        /// What is wrong with the key.
         #[source]
         source: Box<TrustError>,
     },

@@ -78,7 +78,9 @@ pub use crate::rejected::{RejectedList, REJECTED_FILE};
 /// What happened to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
+    /// The key was written (created or overwritten).
     Created,
+    /// The key was deleted.
     Removed,
 }
 
@@ -87,7 +89,9 @@ pub enum ChangeKind {
 /// in the state the bucket really has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// The object key in the store (the whole key, repository root included).
     pub key: String,
+    /// What the sender says happened to it.
     pub kind: ChangeKind,
     /// ETag from the notification, if any.
     pub etag: Option<String>,
@@ -147,6 +151,7 @@ pub struct PublishReport {
     pub deleted_files: Vec<String>,
     /// Packages in the published metadata.
     pub packages: usize,
+    /// Wall time of the run, from its start to the end of the publish.
     #[serde(skip)]
     pub duration: Duration,
     /// Nothing needed publishing.
@@ -181,6 +186,7 @@ pub struct IndexerOptions {
     pub store_attempts: u32,
     /// First backoff; doubles per attempt up to `max_backoff`, with full jitter.
     pub backoff: Duration,
+    /// Upper bound of one backoff pause, before jitter.
     pub max_backoff: Duration,
     /// Package headers read in parallel.
     pub read_concurrency: usize,

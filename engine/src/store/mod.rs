@@ -66,24 +66,47 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// No object under the key.
     #[error("object not found: {key}")]
-    NotFound { key: String },
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// A `Create` write found the key already present (`If-None-Match: *` failed).
     #[error("object already exists: {key}")]
-    AlreadyExists { key: String },
+    AlreadyExists {
+        /// The key written.
+        key: String,
+    },
+    /// An `If-Match` write found a different ETag: the object changed since it was read.
     #[error("precondition failed (object changed): {key}")]
-    Precondition { key: String },
+    Precondition {
+        /// The key written.
+        key: String,
+    },
+    /// The key breaks [`validate_key`].
     #[error("invalid key {key:?}: {reason}")]
-    InvalidKey { key: String, reason: &'static str },
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// The store refused in a way retrying does not fix (access denied, no such bucket).
     #[error("store refused {key}: {source}")]
     Permanent {
+        /// The key of the request (or the prefix of a listing).
         key: String,
+        /// The backend's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// Any other failure (network, throttling, server error); retried by the engine.
     #[error("store error on {key}: {source}")]
     Other {
+        /// The key of the request (or the prefix of a listing).
         key: String,
+        /// The backend's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
