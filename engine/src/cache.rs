@@ -13,11 +13,20 @@
 //!
 //! Entries are named by content: a metadata file by its SHA-256 (the checksum `repomd.xml`
 //! records, so a cached file is never stale: a publish by another indexer simply names other
-//! files), an uncompressed sqlite database by the SHA-256 of its content (`open-checksum`). Every
-//! cached file is checked against its name before use (hashing is cheap next to a read from the
-//! store, and a publish must not build on a damaged file); a mismatch drops the entry and the
-//! store is read instead. Files are written under a temporary name and renamed, so a crash
-//! leaves no partial entry. The directory is trimmed to a byte budget, oldest first.
+//! files), an uncompressed sqlite database by the SHA-256 of its content (`open-checksum`). A
+//! cached metadata file is checked against its name before use (hashing is cheap next to a
+//! read from the store, and a publish must not build on a damaged file); a mismatch drops the
+//! entry and the store is read instead. Files are written under a temporary name and renamed,
+//! so a crash leaves no partial entry. The directory is trimmed to a byte budget, oldest first.
+//!
+//! The uncompressed databases are the exception to hashing before use: they are ≈ 10× their
+//! bzip2 files (≈ 550 MB at 100,000 packages), and hashing them on every publish took longer
+//! than everything else a warm publish does. The cache moves a database in only after the
+//! publish that wrote it computed its open-checksum from those very bytes, and records next to
+//! it (`NAME.sqlite.ok`, written after the move) the size, modification time and inode the file
+//! had then. A database whose record still matches is used without hashing; one without a
+//! record, or whose size, time or inode changed (replaced or rewritten since), is hashed as
+//! the other entries are and dropped if it does not check out.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,6 +39,21 @@ pub const CACHE_MAX_BYTES: u64 = 2 << 30;
 
 /// Suffix of an uncompressed sqlite database in the cache.
 const RAW_SUFFIX: &str = ".sqlite";
+/// Suffix of the record of how a database was when the cache took it in.
+const STAMP_SUFFIX: &str = ".sqlite.ok";
+
+/// What identifies a database file as the cache moved it in: size, modification time (ns)
+/// and inode.
+fn stamp_of(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!("{} {mtime} {}\n", meta.len(), meta.ino()))
+}
 
 /// A directory of metadata files named by their SHA-256.
 #[derive(Debug, Clone)]
@@ -111,17 +135,30 @@ impl MetadataCache {
     }
 
     /// Move the uncompressed database whose content has SHA-256 `open_sha256` and `size`
-    /// bytes to `to` (it leaves the cache: it is about to be changed), checking its content.
-    /// `false` if it is not cached or does not check out (then it is removed).
+    /// bytes to `to` (it leaves the cache: it is about to be changed). Its content is hashed
+    /// unless it is as the cache took it in (see the module docs). `false` if it is not cached
+    /// or does not check out (then it is removed).
     pub fn take_raw(&self, open_sha256: &str, size: u64, to: &Path) -> bool {
-        let Some(path) = self.path(open_sha256, RAW_SUFFIX) else {
+        let (Some(path), Some(stamp_path)) = (
+            self.path(open_sha256, RAW_SUFFIX),
+            self.path(open_sha256, STAMP_SUFFIX),
+        ) else {
             return false;
         };
-        if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(size) {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return false;
+        };
+        if meta.len() != size {
             return false;
         }
+        let recorded = std::fs::read_to_string(&stamp_path).ok();
+        let _ = std::fs::remove_file(&stamp_path);
+        let intact = recorded.is_some() && recorded == stamp_of(&meta);
         if std::fs::rename(&path, to).is_err() {
             return false;
+        }
+        if intact {
+            return true;
         }
         match sha256_file(to) {
             Ok(sum) if sum.eq_ignore_ascii_case(open_sha256) => true,
@@ -134,13 +171,26 @@ impl MetadataCache {
     }
 
     /// Keep the uncompressed database at `from` (in [`MetadataCache::work_dir`]), whose
-    /// content has SHA-256 `open_sha256`, by moving it into the cache.
+    /// content has SHA-256 `open_sha256` (computed by the caller from these bytes), by moving
+    /// it into the cache, with the record that lets the next [`MetadataCache::take_raw`] use
+    /// it without hashing it again.
     pub fn keep_raw(&self, from: &Path, open_sha256: &str) {
-        let Some(path) = self.path(open_sha256, RAW_SUFFIX) else {
+        let (Some(path), Some(stamp_path)) = (
+            self.path(open_sha256, RAW_SUFFIX),
+            self.path(open_sha256, STAMP_SUFFIX),
+        ) else {
             return;
         };
+        let _ = std::fs::remove_file(&stamp_path);
         if let Err(e) = std::fs::rename(from, &path) {
             tracing::warn!(path = %path.display(), error = %e, "cannot cache a database");
+            return;
+        }
+        let stamp = std::fs::metadata(&path).ok().and_then(|m| stamp_of(&m));
+        if let Some(stamp) = stamp {
+            if let Err(e) = self.write_new(&stamp_path, stamp.as_bytes()) {
+                tracing::warn!(path = %stamp_path.display(), error = %e, "cannot record a cached database");
+            }
         }
     }
 
@@ -155,7 +205,10 @@ impl MetadataCache {
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let stem = name.strip_suffix(RAW_SUFFIX).unwrap_or(&name);
+                let stem = name
+                    .strip_suffix(RAW_SUFFIX)
+                    .or_else(|| name.strip_suffix(STAMP_SUFFIX))
+                    .unwrap_or(&name);
                 if !is_sha256(stem) || keep.iter().any(|k| k.eq_ignore_ascii_case(stem)) {
                     return None;
                 }
@@ -279,11 +332,43 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), raw);
         // Taken: not there any more.
         assert!(!c.take_raw(&sum(&raw), raw.len() as u64, &p));
-        // Damaged: refused and dropped.
-        std::fs::write(&p, b"SQLite format 3\0 and pageS").unwrap();
+        let cached = c.dir().join(format!("{}.sqlite", sum(&raw)));
+        let stamp = c.dir().join(format!("{}.sqlite.ok", sum(&raw)));
+        // Damaged after the cache took it in: replaced by another file (new inode), or
+        // rewritten in place (new modification time): the record no longer matches, the
+        // content is hashed, refused and dropped.
+        let damaged = b"SQLite format 3\0 and pageS";
         c.keep_raw(&p, &sum(&raw));
+        assert!(stamp.is_file());
+        let other = c.dir().join("other");
+        std::fs::write(&other, damaged).unwrap();
+        std::fs::rename(&other, &cached).unwrap();
         assert!(!c.take_raw(&sum(&raw), raw.len() as u64, &p));
-        assert!(!p.exists());
+        assert!(!p.exists() && !cached.exists() && !stamp.exists());
+        std::fs::write(&p, &raw).unwrap();
+        c.keep_raw(&p, &sum(&raw));
+        let f = std::fs::File::options().write(true).open(&cached).unwrap();
+        std::io::Write::write_all(&mut &f, damaged).unwrap();
+        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
+        assert!(!c.take_raw(&sum(&raw), raw.len() as u64, &p));
+        assert!(!p.exists() && !cached.exists());
+        // Without a record (kept by an older version): hashed, and used when intact.
+        std::fs::write(&p, &raw).unwrap();
+        c.keep_raw(&p, &sum(&raw));
+        std::fs::remove_file(&stamp).unwrap();
+        assert!(c.take_raw(&sum(&raw), raw.len() as u64, &p));
+        assert_eq!(std::fs::read(&p).unwrap(), raw);
+        // With its record, a database is taken as it is, without hashing it: a rewrite that
+        // keeps size, time and inode is not seen (the documented limit of the record).
+        c.keep_raw(&p, &sum(&raw));
+        let before = std::fs::metadata(&cached).unwrap().modified().unwrap();
+        let f = std::fs::File::options().write(true).open(&cached).unwrap();
+        std::io::Write::write_all(&mut &f, damaged).unwrap();
+        f.set_modified(before).unwrap();
+        assert!(c.take_raw(&sum(&raw), raw.len() as u64, &p));
+        assert_eq!(std::fs::read(&p).unwrap(), damaged);
+        assert!(!stamp.exists());
     }
 
     #[test]
