@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bar;
 mod doctor;
 mod index;
 mod ops;

@@ -4,11 +4,9 @@
 //! through the engine like every other writer.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
@@ -488,7 +486,7 @@ pub fn add(args: &AddArgs) -> anyhow::Result<ExitCode> {
     }
     runtime()?.block_on(async {
         let repo = Repo::open(&args.repo).await?;
-        let bar = progress(args.files.len() as u64, "uploading");
+        let bar = crate::bar::new(args.files.len() as u64, "uploading", false, 2);
         let mut changes = Vec::new();
         for f in &args.files {
             let name = f
@@ -541,20 +539,6 @@ async fn publish(repo: &Repo, changes: &[Change]) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
-}
-
-fn progress(len: u64, what: &'static str) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() || len < 2 {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_message(what);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// Example lines of `rm`.
@@ -807,11 +791,14 @@ pub fn promote(args: &PromoteArgs) -> anyhow::Result<ExitCode> {
         if from == to {
             bail!("source and target are the same repository");
         }
+        let bar = crate::bar::EngineBar::new(false);
         let (promoted, report) = repo
             .indexer(RepoConfig::from_env())
+            .with_progress(bar.hook())
             .promote(&from, &to, &args.packages)
             .await
             .map_err(|e| flat(format!("promoting into {}", repo.show(&to)), e))?;
+        bar.clear();
         if args.json {
             let v = serde_json::json!({
                 "promoted": promoted,

@@ -83,7 +83,10 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
         trust: rpmbucket_engine::RepoConfig::default().with_signer(args.signing.signer()?),
     };
     let loc = Location::open(&args.location).await?;
-    let indexer = loc.indexer(&args.remote, &meta, args.workers, true);
+    let bar = crate::bar::EngineBar::new(args.quiet);
+    let indexer = loc
+        .indexer(&args.remote, &meta, args.workers, true)
+        .with_progress(bar.hook());
     let roots = indexer
         .list_roots(&loc.prefix)
         .await
@@ -94,6 +97,7 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
     let mut outcome = Outcome::default();
     for root in &roots {
         let result = indexer.reconcile(root).await;
+        bar.clear();
         outcome
             .record(&loc, root, result, args.quiet, args.remote.json, true)
             .await;

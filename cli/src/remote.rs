@@ -243,9 +243,11 @@ async fn index_remote(
     meta: &Metadata,
 ) -> anyhow::Result<ExitCode> {
     let loc = Location::open(location).await?;
+    let bar = crate::bar::EngineBar::new(args.quiet);
     let indexer = loc
         .indexer(&args.remote, meta, args.workers, false)
-        .overriding_settings();
+        .overriding_settings()
+        .with_progress(bar.hook());
     let mut roots = indexer
         .list_roots(&loc.prefix)
         .await
@@ -263,6 +265,7 @@ async fn index_remote(
     let mut outcome = Outcome::default();
     for root in &roots {
         let result = indexer.reindex(root).await;
+        bar.clear();
         outcome
             .record(&loc, root, result, args.quiet, args.remote.json, false)
             .await;

@@ -53,6 +53,7 @@ pub mod error;
 pub mod layout;
 pub mod naming;
 pub mod page;
+pub mod progress;
 pub mod promote;
 pub mod publish;
 pub mod rejected;
@@ -69,6 +70,7 @@ pub use config::{Compression, Profile, RepoConfig, Retention};
 pub use counting::{CountingStore, RequestCounts};
 pub use error::{Error, Result};
 pub use layout::{Layout, LayoutRule};
+pub use progress::{Progress, ProgressFn};
 pub use publish::{
     Change, ChangeKind, ExternalGeneration, ExternalReport, Indexer, IndexerOptions, PublishReport,
     Snapshot, CACHE_IMMUTABLE, CACHE_SHORT, MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,

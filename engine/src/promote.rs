@@ -82,6 +82,10 @@ impl Indexer {
         })?;
         let mut promoted = Vec::new();
         let mut changes = Vec::new();
+        self.progress().report(crate::progress::Progress::Begin {
+            what: "copying",
+            total: chosen.len() as u64,
+        });
         for href in chosen {
             let p = records[href];
             let name = href.rsplit('/').next().unwrap_or(href);
@@ -91,6 +95,7 @@ impl Indexer {
                 ..PutOptions::default()
             };
             let meta = self.store().copy(&src, &dst, opts).await?;
+            self.progress().report(crate::progress::Progress::Step);
             changes.push(Change {
                 key: dst.clone(),
                 kind: ChangeKind::Created,

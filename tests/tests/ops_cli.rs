@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rpm::PackageBuilder;
 use rpmbucket_engine::testkit::{moto, MotoServer};
+use rpmbucket_engine::ObjectStore;
 use rpmbucket_tests::{dnf_nevras, file_url, fixture, free_port, fx, rpmbucket_bin};
 use serde_json::Value;
 
@@ -1388,6 +1389,11 @@ fn every_command_has_help_with_an_example_and_refuses_bad_arguments() {
 /// Runs `rpmbucket ARGS` with a terminal as stdin/stdout/stderr (util-linux `script`); returns
 /// the exit status and everything the terminal received.
 fn on_a_terminal(args: &[&str]) -> (i32, String) {
+    on_a_terminal_with(&[], args)
+}
+
+/// [`on_a_terminal`] with `env` added.
+fn on_a_terminal_with(env: &[(&str, String)], args: &[&str]) -> (i32, String) {
     let mut line = shell_quote(rpmbucket_bin().to_str().unwrap());
     for a in args {
         line.push(' ');
@@ -1397,6 +1403,7 @@ fn on_a_terminal(args: &[&str]) -> (i32, String) {
         .args(["-qec", &line, "/dev/null"])
         .env("TERM", "xterm")
         .env("COLUMNS", "100")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .output()
         .expect("run script (util-linux)");
@@ -1469,4 +1476,118 @@ fn progress_bars_on_a_terminal_and_none_in_scripts() {
             );
         }
     }
+}
+
+/// Runs `args` piped (stderr not a terminal): must succeed and print no bar of `what`, not one
+/// escape byte; returns stdout.
+fn quiet_in_a_pipe(env: &[(&str, String)], args: &[&str], what: &str) -> String {
+    let out = rpmbucket(env, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    for text in [&stderr, &stdout] {
+        assert!(!text.contains('\u{1b}'), "{args:?}: {text:?}");
+        assert!(!text.contains(&format!("{what} [")), "{args:?}: {text:?}");
+    }
+    stdout
+}
+
+/// Runs `args` on a terminal: must succeed, draw a bar `what [...] k/total`, and still print
+/// `result`.
+fn bar_on_a_terminal(
+    env: &[(&str, String)],
+    args: &[&str],
+    what: &str,
+    total: usize,
+    result: &str,
+) {
+    let (code, seen) = on_a_terminal_with(env, args);
+    assert_eq!(code, 0, "{args:?}: {seen}");
+    assert!(
+        seen.contains(&format!("{what} [")) && seen.contains(&format!("/{total}")),
+        "no {what} bar on a terminal for {args:?}: {seen:?}"
+    );
+    assert!(seen.contains('\u{1b}'), "{seen:?}");
+    assert!(seen.contains(result), "{args:?}: {seen:?}");
+}
+
+/// `reconcile` (reading the drifted packages), `index s3://` (reading every package) and
+/// `promote` (copying) draw a bar on a terminal and write nothing of it in a pipe.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_bars_on_reconcile_index_s3_and_promote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let drifted = [fx::LIB_1_0, fx::LIB_1_2, fx::UTF8];
+    // reconcile DIR: three packages put next to a published one without publishing.
+    let (tty, pipe) = (tmp.path().join("tty"), tmp.path().join("pipe"));
+    for d in [&tty, &pipe] {
+        fs::create_dir(d).unwrap();
+        expect(
+            &[],
+            &[
+                "add",
+                d.to_str().unwrap(),
+                fixture(fx::BASIC).to_str().unwrap(),
+            ],
+            0,
+        );
+        for f in drifted {
+            fs::copy(fixture(f), d.join(f)).unwrap();
+        }
+    }
+    bar_on_a_terminal(
+        &[],
+        &["reconcile", tty.to_str().unwrap()],
+        "reading",
+        3,
+        "+ ",
+    );
+    let out = quiet_in_a_pipe(&[], &["reconcile", pipe.to_str().unwrap()], "reading");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.trim_start().starts_with("+ "))
+            .count(),
+        3,
+        "{out}"
+    );
+    assert_eq!(ls_json(&[], tty.to_str().unwrap()).len(), 4);
+
+    // promote DIR DIR: three copies.
+    let names = ["fx-basic", "fx-lib", "fx-utf8"];
+    for (from, tty_run) in [(&tty, true), (&pipe, false)] {
+        let to = from.join("stable");
+        fs::create_dir(&to).unwrap();
+        let mut args = vec!["promote", from.to_str().unwrap(), to.to_str().unwrap()];
+        args.extend(names);
+        if tty_run {
+            bar_on_a_terminal(&[], &args, "copying", 3, "3 packages, revision");
+        } else {
+            let out = quiet_in_a_pipe(&[], &args, "copying");
+            assert!(out.contains("3 packages, revision"), "{out}");
+        }
+        assert_eq!(ls_json(&[], to.to_str().unwrap()).len(), 3);
+    }
+
+    // index s3://: every package of a prefix no metadata knows yet is read.
+    let server: MotoServer = moto().await;
+    let store = server.new_bucket().await;
+    let env: Vec<(&str, String)> = server.env_vars();
+    for prefix in ["tty/", "pipe/"] {
+        for f in fx::ALL {
+            store
+                .put_file(&format!("{prefix}{f}"), &fixture(f), Default::default())
+                .await
+                .unwrap();
+        }
+    }
+    let n = fx::ALL.len();
+    let bucket = store.bucket().to_owned();
+    bar_on_a_terminal(
+        &env,
+        &["index", &format!("s3://{bucket}/tty/")],
+        "reading",
+        n,
+        "tty/",
+    );
+    quiet_in_a_pipe(&env, &["index", &format!("s3://{bucket}/pipe/")], "reading");
+    assert_eq!(ls_json(&env, &format!("s3://{bucket}/pipe/")).len(), n);
 }

@@ -239,6 +239,8 @@ pub struct Indexer {
     config: RepoConfig,
     options: IndexerOptions,
     hooks: hooks::Hooks,
+    /// Where long steps report their progress (the CLI's bar).
+    progress: crate::progress::ProgressFn,
     /// Outcome of the conditional-write probe of this indexer's store (run once, shared by
     /// clones).
     probe: Arc<tokio::sync::OnceCell<std::result::Result<(), String>>>,
@@ -307,6 +309,7 @@ impl Indexer {
             config,
             options: IndexerOptions::default(),
             hooks: hooks::Hooks::default(),
+            progress: crate::progress::ProgressFn::default(),
             probe: Arc::default(),
             override_settings: false,
         }
@@ -331,6 +334,17 @@ impl Indexer {
     pub fn with_options(mut self, options: IndexerOptions) -> Indexer {
         self.options = options;
         self
+    }
+
+    /// Report the progress of long steps (package reads, promotion copies) to `progress`.
+    pub fn with_progress(mut self, progress: crate::progress::ProgressFn) -> Indexer {
+        self.progress = progress;
+        self
+    }
+
+    /// Where long steps report their progress.
+    pub(crate) fn progress(&self) -> &crate::progress::ProgressFn {
+        &self.progress
     }
 
     /// Stop every publish at `point` with a retryable error ([`hooks::is_injected`]; crash
@@ -967,10 +981,17 @@ impl Indexer {
             to_read.push((href.clone(), meta.clone(), *headed));
         }
         let hints = &know.hints;
+        if !to_read.is_empty() {
+            self.progress.report(crate::progress::Progress::Begin {
+                what: "reading",
+                total: to_read.len() as u64,
+            });
+        }
         let reads: Vec<_> = to_read
             .into_iter()
             .map(|(href, meta, headed)| async move {
                 let r = self.read_package(run, &href, meta, headed, hints).await?;
+                self.progress.report(crate::progress::Progress::Step);
                 Ok::<_, Error>((href, r))
             })
             .collect();
