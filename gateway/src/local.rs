@@ -815,25 +815,29 @@ impl LocalServer {
             );
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
-                let mut conn = std::pin::pin!(conn);
-                let mut closing = false;
-                loop {
-                    let quiet = Duration::from_millis(
-                        now_ms().saturating_sub(last.load(Ordering::Relaxed)),
-                    );
-                    let check = tokio::time::sleep(idle.saturating_sub(quiet));
-                    tokio::select! {
-                        _ = conn.as_mut() => break,
-                        () = check, if !closing => {
-                            let quiet = now_ms().saturating_sub(last.load(Ordering::Relaxed));
-                            if Duration::from_millis(quiet) >= idle {
+                // The connection (and its socket) is dropped at the end of this block, before
+                // its slots are given back: a slot is free only once the descriptor is closed.
+                {
+                    let mut conn = std::pin::pin!(conn);
+                    let mut closing = false;
+                    loop {
+                        let quiet = Duration::from_millis(
+                            now_ms().saturating_sub(last.load(Ordering::Relaxed)),
+                        );
+                        let check = tokio::time::sleep(idle.saturating_sub(quiet));
+                        tokio::select! {
+                            _ = conn.as_mut() => break,
+                            () = check, if !closing => {
+                                let quiet = now_ms().saturating_sub(last.load(Ordering::Relaxed));
+                                if Duration::from_millis(quiet) >= idle {
+                                    conn.as_mut().graceful_shutdown();
+                                    closing = true;
+                                }
+                            }
+                            _ = stop.changed(), if !closing => {
                                 conn.as_mut().graceful_shutdown();
                                 closing = true;
                             }
-                        }
-                        _ = stop.changed(), if !closing => {
-                            conn.as_mut().graceful_shutdown();
-                            closing = true;
                         }
                     }
                 }

@@ -63,6 +63,13 @@ impl Server {
         format!("http://{}/{path}", self.addr)
     }
 
+    /// File descriptors the server process has open now.
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+
     /// Peak resident set of the server process (VmHWM), in KiB.
     fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
@@ -314,6 +321,7 @@ fn fd_soft_limit() -> u64 {
 async fn idle_connections_up_to_the_fd_limit_do_not_block_an_upload() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(&dir.path().join("root"), &["--header-timeout", "30"]);
+    let fds_before = srv.open_fds();
     // Idle connections from another loopback address, as many as this process may open.
     let want = fd_soft_limit().saturating_sub(200).min(20_000);
     let mut idle = Vec::new();
@@ -330,6 +338,14 @@ async fn idle_connections_up_to_the_fd_limit_do_not_block_an_upload() {
     assert!(
         idle.len() as u64 >= want.min(500),
         "opened only {}",
+        idle.len()
+    );
+    // The server holds at most its per-address limit (64) of them; the rest were refused and
+    // closed, so its descriptors did not grow with the flood.
+    let fds = srv.open_fds();
+    assert!(
+        fds <= fds_before + 64 + 8,
+        "the server has {fds} descriptors open ({fds_before} before {} idle connections)",
         idle.len()
     );
     let started = Instant::now();
@@ -1062,6 +1078,108 @@ async fn a_body_that_stops_coming_is_cut_by_the_body_timeout() {
         "kept: {:?}",
         stored_files(&root)
     );
+}
+
+/// A request whose answer always has a `Content-Length` (a `/status` refusal or answer), so
+/// the connection can be reused after reading it.
+const STATUS_REQUEST: &[u8] = b"GET /status/el9/none-1-1.x86_64.rpm HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Read one answer (head and `Content-Length` body) → its status; 0 when the connection
+/// closes or fails first, or nothing comes within 10 s.
+async fn answer_status(c: &mut TcpStream) -> u16 {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(10), c.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return 0,
+        }
+    }
+}
+
+/// A connection from `from` that the server has served (one request answered, the
+/// connection kept alive), so it holds one of the server's connection slots. While the
+/// answer is 503 (every slot taken, e.g. by a connection whose close the server has not yet
+/// seen, such as `Server::start`'s readiness probe) it tries again, for at most 30 s.
+async fn served_connection(from: &str, addr: SocketAddr) -> TcpStream {
+    let started = Instant::now();
+    loop {
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        let mut c = sock.connect(addr).await.unwrap();
+        let code = match c.write_all(STATUS_REQUEST).await {
+            Ok(()) => answer_status(&mut c).await,
+            Err(_) => 0,
+        };
+        if code != 0 && code != 503 {
+            return c;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no connection slot for {from} within 30 s (last answer {code})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_server_cap_get_503() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long idle and header timeouts: only the test closes connections.
+    let srv = Server::start(
+        &dir.path().join("root"),
+        &[
+            "--max-connections",
+            "3",
+            "--idle-timeout",
+            "300",
+            "--header-timeout",
+            "300",
+        ],
+    );
+    // Three connections from three addresses (the per-address limit plays no part), each
+    // served and kept alive: together they hold every slot.
+    let mut held = Vec::new();
+    for from in ["127.0.0.11", "127.0.0.12", "127.0.0.13"] {
+        held.push(served_connection(from, srv.addr).await);
+    }
+    // While they stay open, every further connection is refused.
+    for _ in 0..5 {
+        let code = raw_status_from(
+            "127.0.0.14",
+            srv.addr,
+            s("GET /el9/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(code, 503, "a connection over the cap of 3 was not refused");
+    }
+    // The held connections are still served.
+    for c in held.iter_mut() {
+        c.write_all(STATUS_REQUEST).await.unwrap();
+        assert_eq!(answer_status(c).await, 404);
+    }
+    // One leaves: its slot comes free and a new connection gets it; then the server is full
+    // again.
+    drop(held.pop());
+    held.push(served_connection("127.0.0.14", srv.addr).await);
+    let code = raw_status_from(
+        "127.0.0.15",
+        srv.addr,
+        s("GET /el9/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(code, 503, "a connection over the cap of 3 was not refused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
