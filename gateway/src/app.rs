@@ -44,7 +44,9 @@ pub enum Access {
 pub enum Writes {
     /// Redirect to presigned S3 URLs; deletes go to the store.
     Presign {
+        /// The bucket the URLs point into.
         presigner: Bucket,
+        /// Lifetime of each presigned URL.
         expires: Duration,
     },
     /// Store directly into a local directory and index in-process.
@@ -54,8 +56,11 @@ pub enum Writes {
 /// Everything the handlers need.
 #[derive(Clone)]
 pub struct AppState {
+    /// Who may read, write and delete.
     pub access: Access,
+    /// Where uploads and deletes go.
     pub writes: Writes,
+    /// The repositories: where a key belongs, what is published, applying changes.
     pub repo: Arc<dyn Repository>,
     /// Base URL of the repositories for `.repo` files (the bucket's public URL); `None` means
     /// "this server" (the local server serves its files itself).

@@ -98,8 +98,11 @@ impl Default for AuthLimits {
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
+    /// Ask `/status` about a key; read the source of a promotion.
     Read,
+    /// Upload (`PUT`, `/presign`); write the target of a promotion.
     Write,
+    /// `DELETE` a key.
     Delete,
 }
 
@@ -116,11 +119,15 @@ impl fmt::Display for Permission {
 /// One configured token.
 #[derive(Debug, Clone)]
 pub struct Grant {
+    /// User name (Basic-auth user; non-empty, no `:`).
     pub user: String,
     /// argon2 PHC string.
     pub hash: String,
+    /// Grants [`Permission::Read`].
     pub read: bool,
+    /// Grants [`Permission::Write`].
     pub write: bool,
+    /// Grants [`Permission::Delete`].
     pub delete: bool,
     /// Key prefixes (each ending in `/`); empty means every key.
     pub prefixes: Vec<String>,
@@ -144,18 +151,35 @@ impl Grant {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// A line of the text form is malformed.
     #[error("token configuration line {line}: {reason}")]
-    Line { line: usize, reason: String },
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The JSON form does not parse or has unknown fields.
     #[error("token configuration JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A token parses but is unusable (bad user name, hash or permission).
     #[error("token {user:?}: {reason}")]
-    Grant { user: String, reason: String },
+    Grant {
+        /// The token's user.
+        user: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The token file could not be read.
     #[error("reading token file {path}: {source}")]
     Io {
+        /// The token file.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// A token source failed, with its message. Nothing in the workspace constructs it today.
     #[error("token source: {0}")]
     Source(String),
 }
@@ -172,13 +196,19 @@ pub enum AuthError {
     /// A valid token without the permission or prefix (→ 403).
     #[error("token of {user:?} has no {perm} permission for {key}")]
     Forbidden {
+        /// The authenticated user.
         user: String,
+        /// The permission asked for.
         perm: Permission,
+        /// The key it was asked for.
         key: String,
     },
     /// Too many failed attempts from this client address (→ 429 + Retry-After).
     #[error("too many failed authentication attempts from this address; retry in {retry_after} s")]
-    TooMany { retry_after: u64 },
+    TooMany {
+        /// Seconds until this address may try again.
+        retry_after: u64,
+    },
     /// Every slow (argon2) verification slot stayed busy for the queue timeout (→ 503 +
     /// Retry-After).
     #[error("authentication is busy (argon2 tokens verify a few at a time); retry shortly")]
@@ -199,6 +229,7 @@ impl AuthError {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// The user of the matching token.
     pub user: String,
     grant: usize,
 }

@@ -8,6 +8,8 @@
 //!   directory, indexed in-process, and the directory served to dnf.
 //! - [`auth`] holds the token scheme, [`path`] the request-path rules.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod auth;
 mod engine;

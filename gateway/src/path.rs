@@ -38,8 +38,11 @@ fn err(reason: impl Into<String>) -> PathError {
 /// `name` the file name, `key == dir + name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackagePath {
+    /// The whole object key, valid for the store.
     pub key: String,
+    /// Directory part, ending with `/`, or empty for the root.
     pub dir: String,
+    /// File name.
     pub name: String,
 }
 

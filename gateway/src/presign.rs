@@ -20,8 +20,11 @@ pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(300);
 /// A presigned upload: the URL and the headers the uploader must send with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedPut {
+    /// The presigned `PUT` URL.
     pub url: String,
+    /// Headers (name, value) the upload must carry exactly, as they are part of the signature.
     pub headers: Vec<(String, String)>,
+    /// How long the URL stays valid from when it was made.
     pub expires_in: Duration,
 }
 

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 /// A change to apply (mirrors the engine's `Change`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// The object key.
     pub key: String,
+    /// The key was deleted (otherwise written).
     pub removed: bool,
     /// Version token (ETag) of the object the checksum belongs to; the engine uses the checksum
     /// only while the object still has this version.
@@ -22,11 +24,17 @@ pub struct Change {
 /// Outcome of publishing one repository root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
+    /// Repository root.
     pub root: String,
+    /// Revision of the `repomd.xml` now published.
     pub revision: String,
+    /// Keys added or replaced.
     pub added: Vec<String>,
+    /// Keys removed from the metadata.
     pub removed: Vec<String>,
+    /// Keys rejected in this run, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// Wall time of the publish.
     pub duration: Duration,
 }
 
@@ -43,7 +51,9 @@ pub struct RepoTrust {
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct RepoError {
+    /// What went wrong, for the response body.
     pub message: String,
+    /// Trying again later may succeed (store hiccups, lost races).
     pub retryable: bool,
 }
 
@@ -61,7 +71,9 @@ pub struct PromotedPackage {
 /// Outcome of a promotion: what was copied and the target's publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Promotion {
+    /// The packages copied.
     pub promoted: Vec<PromotedPackage>,
+    /// The target repository's publish.
     pub published: Published,
     /// Packages in the target after the publish.
     pub packages: usize,
