@@ -47,12 +47,8 @@ for tool in curl python3 timeout xargs; do
 done
 
 work=$(mktemp -d)
-pid=""
 cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    stop_serve
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -81,18 +77,9 @@ echo legacy-secret | "$bin" token hash --user old --scheme argon2 >"$work/tokens
 "$bin" token hash --user ci --generate 2>"$work/secret" >>"$work/tokens"
 secret=$(sed -n 's/.*: //p' "$work/secret")
 [ -n "$secret" ] || die "rpmbucket token hash --generate printed no secret"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-RPMBUCKET_LOG=error "$bin" serve --root "$work/root" --listen "127.0.0.1:$port" --tokens "$work/tokens" \
-    --max-connections-per-client $((concurrency * 2)) --auth-failures-per-minute 1000000 \
-    2>"$work/serve.log" &
-pid=$!
-for _ in $(seq 300); do
-    curl -s -o /dev/null --max-time 2 "$base/" && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; die "rpmbucket serve exited"; }
-    sleep 0.1
-done
-curl -s -o /dev/null --max-time 2 "$base/" || die "rpmbucket serve did not answer within 30 s"
+start_serve error "$bin" "$work/serve.log" --root "$work/root" --tokens "$work/tokens" \
+    --max-connections-per-client $((concurrency * 2)) --auth-failures-per-minute 1000000
+pid=$serve_pid
 rss_before=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
 
 echo "bench-auth.sh: storm of $requests requests, $concurrency at once (at most $step_timeout s)" >&2

@@ -25,21 +25,12 @@ if [ -z "${RPMBUCKET_BIN:-}" ]; then
     (cd "$root" && cargo build --release -q -p rpmbucket)
     RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
 fi
-gen() {
-    if [ -n "${GEN_RPMS:-}" ]; then
-        "$GEN_RPMS" "$@"
-    else
-        (cd "$root" && cargo run -q -p rpmbucket-tests --release --bin gen-rpms -- "$@")
-    fi
-}
+# shellcheck source=scripts/lib/bench-section.sh
+. "$root/scripts/lib/bench-section.sh"
 
 work=$(mktemp -d)
-server_pid=
 cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_serve
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,14 +39,7 @@ gen --count "$n" --out "$work/rpms" >/dev/null
 ls "$work/rpms"/*.rpm >"$work/files"
 [ "$(wc -l <"$work/files")" -eq "$n" ] || { echo "expected $n generated RPMs" >&2; exit 1; }
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-RPMBUCKET_LOG=info "$RPMBUCKET_BIN" serve --root "$work/srv" --listen "127.0.0.1:$port" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -fs --noproxy '*' -o /dev/null "$base/x.repo" && break
-    sleep 0.1
-done
+start_serve info "$RPMBUCKET_BIN" "$work/server.log" --root "$work/srv"
 
 # One client job: upload, note the time, wait for visibility, note the time.
 cat >"$work/one.sh" <<'ONE'

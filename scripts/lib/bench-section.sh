@@ -73,3 +73,30 @@ measure() {
 
 # median: the median of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# The server under test: `start_serve LEVEL BIN LOG ARGS...` runs `BIN serve ARGS...` on a free
+# 127.0.0.1 port with RPMBUCKET_LOG=LEVEL and its stderr in LOG, sets $serve_pid and
+# $base (http://127.0.0.1:PORT), and waits until it answers (at most 30 s); if it exits or never
+# answers, its log is shown and the script stops. `stop_serve` (for the EXIT trap) stops it.
+serve_pid=
+start_serve() {
+    local level=$1 bin=$2 log=$3 port
+    shift 3
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    base="http://127.0.0.1:$port"
+    RPMBUCKET_LOG=$level "$bin" serve --listen "127.0.0.1:$port" "$@" 2>"$log" &
+    serve_pid=$!
+    for _ in $(seq 300); do
+        curl -s --noproxy '*' -o /dev/null --max-time 2 "$base/" && return 0
+        kill -0 "$serve_pid" 2>/dev/null || { cat "$log" >&2; echo "rpmbucket serve exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "rpmbucket serve did not answer within 30 s" >&2
+    exit 1
+}
+stop_serve() {
+    if [ -n "$serve_pid" ]; then
+        kill "$serve_pid" 2>/dev/null || true
+        wait "$serve_pid" 2>/dev/null || true
+    fi
+}
