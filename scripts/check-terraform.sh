@@ -160,11 +160,17 @@ for dir in "${VALIDATE_DIRS[@]}"; do
 done
 
 # --- terraform test: validation and what each setting creates, against a mocked provider ---------------
+# Every run block of the test files must report "pass": a run that terraform skipped, or that
+# never started, is a failure, not a smaller count.
+TFTEST_RUNS=$(cat "$ROOT"/infra/terraform/tests/*.tftest.hcl | grep -cE '^run "')
 if (cd "$WORK/src/infra/terraform" && timeout 600 terraform test -no-color) >"$WORK/tftest.log" 2>&1; then
     grep -E '^  run ".*"\.\.\. pass' "$WORK/tftest.log" | sed -E 's/^  run "(.*)"\.\.\. pass/ok   - terraform test: \1/'
-    PASS=$((PASS + $(grep -cE '^  run ".*"\.\.\. pass' "$WORK/tftest.log")))
-    n=$(grep -cE '^  run ' "$WORK/tftest.log")
-    [[ $n -gt 0 ]] || bad "terraform test ran no test (log follows)"
+    n=$(grep -cE '^  run ".*"\.\.\. pass' "$WORK/tftest.log")
+    PASS=$((PASS + n))
+    if [[ $TFTEST_RUNS -eq 0 || $n -ne $TFTEST_RUNS ]]; then
+        bad "terraform test: $n of the $TFTEST_RUNS run blocks passed, the others did not run (log follows)"
+        sed 's/^/    /' "$WORK/tftest.log" | grep -vE '\.\.\. pass$' | tail -40
+    fi
 else
     grep -E '^  run ".*"\.\.\. pass' "$WORK/tftest.log" | sed -E 's/^  run "(.*)"\.\.\. pass/ok   - terraform test: \1/'
     PASS=$((PASS + $(grep -cE '^  run ".*"\.\.\. pass' "$WORK/tftest.log")))
@@ -334,6 +340,11 @@ count_lines "$WORK/plans-public-read.out"
 
 wait "$EXTRA_PID"
 count_lines "$WORK/extra-plans.log"
+# A plan whose job died before it printed its verdict must not count as nothing at all.
+for name in public-read cloudfront all-prefixes; do
+    grep -qE "^(ok  |FAIL) - terraform plan \($name\)" "$WORK/plans-public-read.out" "$WORK/extra-plans.log" ||
+        bad "terraform plan ($name) did not run (its job ended without a verdict)"
+done
 
 note "the apply of examples/basic with the real zips is scripts/rehearse.sh (not run by this script)"
 finish
