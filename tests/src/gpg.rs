@@ -17,7 +17,9 @@ pub struct Gpg {
 /// Key algorithms of [`Gpg::generate`] (`gpg --quick-gen-key` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algo {
+    /// RSA, 2048 bits (`rsa2048`).
     Rsa,
+    /// Ed25519 (`ed25519`).
     Ed25519,
 }
 
@@ -189,7 +191,10 @@ pub struct PolicyPackages {
     pub other_key_id: String,
     /// Signed by a trusted key (RSA, Ed25519).
     pub good: Vec<PathBuf>,
+    /// `unsigned.rpm`: no signature.
     pub unsigned: PathBuf,
+    /// `other.rpm`: signed by the untrusted key.
     pub by_other: PathBuf,
+    /// `corrupt.rpm`: signed by the trusted RSA key, signature damaged.
     pub corrupt: PathBuf,
 }

@@ -23,6 +23,8 @@
 //! assert!(nevras.contains("fx-basic-0:1.0-1.noarch"));
 //! ```
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeSet;
 use std::env;
 use std::ffi::OsStr;

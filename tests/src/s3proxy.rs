@@ -64,7 +64,10 @@ pub enum Fault {
     #[serde(rename = "land_then_500")]
     LandThen500,
     /// Forward `ms` milliseconds late (later rules still apply).
-    Latency { ms: u64 },
+    Latency {
+        /// Delay in milliseconds.
+        ms: u64,
+    },
     /// Drop `If-Match` and `If-None-Match` before forwarding (later rules still apply).
     StripConditionals,
 }
