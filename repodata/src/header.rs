@@ -98,17 +98,22 @@ pub mod tag {
     pub const URL: u32 = 1020;
     /// `RPMTAG_ARCH` (string): architecture the package was built for.
     pub const ARCH: u32 = 1022;
-    /// `RPMTAG_OLDFILENAMES` (string array): full file paths of old packages, before the dirname/basename split; the retrofit turns them into [`DIRNAMES`]/[`BASENAMES`]/[`DIRINDEXES`].
+    /// `RPMTAG_OLDFILENAMES` (string array): full file paths of old packages, before the
+    /// dirname/basename split; the retrofit turns them into
+    /// [`DIRNAMES`]/[`BASENAMES`]/[`DIRINDEXES`].
     pub const OLDFILENAMES: u32 = 1027;
     /// `RPMTAG_FILEMODES` (int16 array): `st_mode` of each file.
     pub const FILEMODES: u32 = 1030;
-    /// `RPMTAG_FILEDIGESTS` (string array, formerly `FILEMD5S`): hex digest of each file, empty for non-regular files.
+    /// `RPMTAG_FILEDIGESTS` (string array, formerly `FILEMD5S`): hex digest of each file, empty for
+    /// non-regular files.
     pub const FILEDIGESTS: u32 = 1035;
-    /// `RPMTAG_FILEFLAGS` (int32 array): `RPMFILE_*` attributes of each file (config, doc, ghost, ...).
+    /// `RPMTAG_FILEFLAGS` (int32 array): `RPMFILE_*` attributes of each file (config, doc, ghost,
+    /// ...).
     pub const FILEFLAGS: u32 = 1037;
     /// `RPMTAG_SOURCERPM` (string): file name of the source package; absent in source packages.
     pub const SOURCERPM: u32 = 1044;
-    /// `RPMTAG_ARCHIVESIZE` (int32): uncompressed payload size in bytes (copied from the signature header's `PAYLOADSIZE`).
+    /// `RPMTAG_ARCHIVESIZE` (int32): uncompressed payload size in bytes (librpm moves the signature
+    /// header's `PAYLOADSIZE` here).
     pub const ARCHIVESIZE: u32 = 1046;
     /// `RPMTAG_PROVIDENAME` (string array): names of the provides.
     pub const PROVIDENAME: u32 = 1047;
@@ -116,7 +121,8 @@ pub mod tag {
     pub const REQUIREFLAGS: u32 = 1048;
     /// `RPMTAG_REQUIRENAME` (string array): names of the requires.
     pub const REQUIRENAME: u32 = 1049;
-    /// `RPMTAG_REQUIREVERSION` (string array): version (EVR) of each require, empty when unversioned.
+    /// `RPMTAG_REQUIREVERSION` (string array): version (EVR) of each require, empty when
+    /// unversioned.
     pub const REQUIREVERSION: u32 = 1050;
     /// `RPMTAG_CONFLICTFLAGS` (int32 array): `RPMSENSE_*` flags of each conflict.
     pub const CONFLICTFLAGS: u32 = 1053;
@@ -124,7 +130,8 @@ pub mod tag {
     pub const CONFLICTNAME: u32 = 1054;
     /// `RPMTAG_CONFLICTVERSION` (string array): version (EVR) of each conflict.
     pub const CONFLICTVERSION: u32 = 1055;
-    /// `RPMTAG_CHANGELOGTIME` (int32 array): time of each changelog entry, seconds since the Unix epoch.
+    /// `RPMTAG_CHANGELOGTIME` (int32 array): time of each changelog entry, seconds since the Unix
+    /// epoch.
     pub const CHANGELOGTIME: u32 = 1080;
     /// `RPMTAG_CHANGELOGNAME` (string array): author line of each changelog entry.
     pub const CHANGELOGNAME: u32 = 1081;
@@ -148,23 +155,27 @@ pub mod tag {
     pub const BASENAMES: u32 = 1117;
     /// `RPMTAG_DIRNAMES` (string array): distinct directories of the files, each ending in `/`.
     pub const DIRNAMES: u32 = 1118;
-    /// `RPMTAG_OLDSUGGESTSNAME` (string array): legacy SUSE weak dependencies; the flags say whether each is a recommends (`RPMSENSE_STRONG`) or a suggests.
+    /// `RPMTAG_OLDSUGGESTSNAME` (string array): legacy SUSE weak dependencies; the flags say
+    /// whether each is a recommends (`RPMSENSE_STRONG`) or a suggests.
     pub const OLDSUGGESTSNAME: u32 = 1156;
     /// `RPMTAG_OLDSUGGESTSVERSION` (string array): version of each legacy suggests/recommends.
     pub const OLDSUGGESTSVERSION: u32 = 1157;
     /// `RPMTAG_OLDSUGGESTSFLAGS` (int32 array): flags of each legacy suggests/recommends.
     pub const OLDSUGGESTSFLAGS: u32 = 1158;
-    /// `RPMTAG_OLDENHANCESNAME` (string array): legacy SUSE reverse weak dependencies; the flags say whether each is a supplements (`RPMSENSE_STRONG`) or an enhances.
+    /// `RPMTAG_OLDENHANCESNAME` (string array): legacy SUSE reverse weak dependencies; the flags
+    /// say whether each is a supplements (`RPMSENSE_STRONG`) or an enhances.
     pub const OLDENHANCESNAME: u32 = 1159;
     /// `RPMTAG_OLDENHANCESVERSION` (string array): version of each legacy enhances/supplements.
     pub const OLDENHANCESVERSION: u32 = 1160;
     /// `RPMTAG_OLDENHANCESFLAGS` (int32 array): flags of each legacy enhances/supplements.
     pub const OLDENHANCESFLAGS: u32 = 1161;
-    /// `RPMTAG_LONGARCHIVESIZE` (int64): uncompressed payload size in bytes for payloads of 4 GiB and more (copied from the signature header).
+    /// `RPMTAG_LONGARCHIVESIZE` (int64): uncompressed payload size in bytes for payloads of 4 GiB
+    /// and more (copied from the signature header).
     pub const LONGARCHIVESIZE: u32 = 271;
     /// `RPMTAG_LONGSIZE` (int64): installed size in bytes when it does not fit [`SIZE`].
     pub const LONGSIZE: u32 = 5009;
-    /// `RPMTAG_FILEDIGESTALGO` (int32): OpenPGP hash algorithm of [`FILEDIGESTS`]; absent means MD5.
+    /// `RPMTAG_FILEDIGESTALGO` (int32): OpenPGP hash algorithm of [`FILEDIGESTS`]; absent means
+    /// MD5.
     pub const FILEDIGESTALGO: u32 = 5011;
     /// `RPMTAG_RECOMMENDNAME` (string array): names of the recommends.
     pub const RECOMMENDNAME: u32 = 5046;
@@ -194,9 +205,11 @@ pub mod tag {
     pub const PAYLOADDIGEST: u32 = 5092;
     /// `RPMTAG_PAYLOADDIGESTALGO` (int32): OpenPGP hash algorithm of [`PAYLOADDIGEST`].
     pub const PAYLOADDIGESTALGO: u32 = 5093;
-    /// `RPMTAG_PAYLOADSIZE` (5112) of newer rpm; defined for reference, nothing in this crate reads it.
+    /// `RPMTAG_PAYLOADSIZE` (5112) of newer rpm; defined for reference, nothing in this crate reads
+    /// it.
     pub const PAYLOADSIZE: u32 = 5112;
-    /// `RPMTAG_PAYLOADSIZEALT` (5113) of newer rpm; defined for reference, nothing in this crate reads it.
+    /// `RPMTAG_PAYLOADSIZEALT` (5113) of newer rpm; defined for reference, nothing in this crate
+    /// reads it.
     pub const PAYLOADSIZEALT: u32 = 5113;
 }
 
@@ -210,7 +223,8 @@ pub mod sigtag {
     pub const MD5: u32 = 1004;
     /// `RPMSIGTAG_GPG` (bin): OpenPGP DSA signature over the main header and the payload.
     pub const GPG: u32 = 1005;
-    /// `RPMSIGTAG_PAYLOADSIZE` (int32): uncompressed payload size in bytes; merged into the main header as [`tag::ARCHIVESIZE`](super::tag::ARCHIVESIZE).
+    /// `RPMSIGTAG_PAYLOADSIZE` (int32): uncompressed payload size in bytes; merged into the main
+    /// header as [`tag::ARCHIVESIZE`](super::tag::ARCHIVESIZE).
     pub const PAYLOADSIZE: u32 = 1007;
     /// `RPMSIGTAG_SHA1` (string): hex SHA-1 of the main header.
     pub const SHA1: u32 = 269;
@@ -251,7 +265,8 @@ pub enum Extent {
     /// The prefix is too short: this many bytes from the start of the file are needed
     /// (a total length, not an increment). Call again with at least that much.
     NeedBytes(u64),
-    /// The prefix holds the lead and both headers; `end` bytes are enough for [`RpmHeaders::parse`].
+    /// The prefix holds the lead and both headers; `end` bytes are enough for
+    /// [`RpmHeaders::parse`].
     Complete(HeaderRange),
 }
 
@@ -925,7 +940,8 @@ const XLATE: &[(u32, u32, usize, bool)] = &[
 
 impl RpmHeaders {
     /// Parse the lead, the signature header and the main header from `bytes`, which must hold at
-    /// least the first `end` bytes of the file (see [`header_extent`]); bytes past that are ignored.
+    /// least the first `end` bytes of the file (see [`header_extent`]); bytes past that are
+    /// ignored.
     pub fn parse(bytes: &[u8]) -> Result<RpmHeaders> {
         let range = match header_extent(bytes)? {
             Extent::Complete(r) => r,
