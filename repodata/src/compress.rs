@@ -1,7 +1,9 @@
 //! Compression of metadata files with createrepo_c's parameters, counting both the compressed and
 //! the open (uncompressed) size and sha256 on the way (`docs/REPODATA-SPEC.md` §9.1):
 //!
-//! * gzip: zlib level 6, header mtime 0, OS byte 3 (what zlib's `gzopen` writes on Unix);
+//! * gzip: zlib level 6, header mtime 0, OS byte 3 (what zlib's `gzopen` writes on Unix),
+//!   deflated by C zlib (flate2's `zlib` backend, see the workspace `Cargo.toml`), so the bytes
+//!   equal createrepo_c's and modifyrepo_c's for the same content;
 //! * xz: preset 5 with a CRC32 check;
 //! * zstd: level 10 (createrepo_c ≥ 1.1);
 //! * bzip2: block size 5 (`BZh5`, the sqlite databases' default in 0.17).
