@@ -71,6 +71,15 @@ measure() {
         printf "%.2f %d\n", s, r }'
 }
 
+# cpu_of_last: user + system CPU seconds of the last `measure` (from GNU time's report).
+cpu_of_last() {
+    awk -F': ' '/User time \(seconds\)/ {u = $2} /System time \(seconds\)/ {s = $2}
+        END {printf "%.2f\n", u + s}' "$work/time.log"
+}
+
+# load1: the 1-minute load average now.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
 # median: the median of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
