@@ -98,7 +98,7 @@ pub fn render_databases(
             db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
         }
         let raw = db.finish(xml_sum).map_err(|e| e.to_string())?;
-        let out = compress_database(&raw, kind.name(), None, threads)?;
+        let out = compress_database(&raw, kind.name(), None, None, threads)?;
         keep_raw(cache, &raw, &out);
         Ok(out)
     })
@@ -150,11 +150,14 @@ pub const DB_BLOCK: usize = 128 * 1024;
 
 /// Compress a database file as `NAME.sqlite.bz2` made of independent [`DB_BLOCK`] blocks,
 /// copying the blocks of `previous` (the published file and its blocks) whose input is
-/// unchanged.
+/// unchanged. `written`: the pages an in-place update of the file `previous` holds wrote;
+/// the blocks of the slices none of them touches are copied without hashing those slices
+/// (see [`BlockWriter::with_unchanged`](rpmbucket_repodata::bz2block::BlockWriter::with_unchanged)).
 pub fn compress_database(
     raw: &std::path::Path,
     name: &str,
     previous: Option<(&[u8], &[BlockRef])>,
+    written: Option<&rpmbucket_repodata::sqlite::WrittenPages>,
     threads: usize,
 ) -> Result<RenderedFile, String> {
     use rpmbucket_repodata::bz2block::BlockWriter;
@@ -166,6 +169,13 @@ pub fn compress_database(
     // large repository are hundreds of MB).
     let mut file = std::fs::File::open(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
     let mut w = BlockWriter::new(DB_BLOCK, 5, threads, previous).map_err(|e| bad(e.to_string()))?;
+    if let (Some(written), Some((_, blocks))) = (written, previous) {
+        let slice = DB_BLOCK as u64;
+        let unchanged = (0..blocks.len() as u64)
+            .map(|i| !written.touches(i * slice, (i + 1) * slice))
+            .collect();
+        w = w.with_unchanged(unchanged);
+    }
     let mut open = sha2::Sha256::new();
     let mut open_size = 0u64;
     let mut window = vec![0u8; DB_BLOCK * 32];
@@ -248,12 +258,13 @@ pub fn update_databases(
             for p in &delta.add {
                 db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
             }
-            let raw = db.finish_update(xml_sum).map_err(|e| e.to_string())?;
+            let (raw, written) = db.finish_update_pages(xml_sum).map_err(|e| e.to_string())?;
             let old_blocks = previous_blocks.and_then(|b| b.get(k)).map(Vec::as_slice);
             let out = compress_database(
                 &raw,
                 kind.name(),
                 old_blocks.map(|b| (&old[..], b)),
+                written.as_ref(),
                 threads,
             )?;
             keep_raw(cache.map(|c| c.0), &raw, &out);

@@ -129,6 +129,9 @@ pub struct BlockWriter<'a> {
     combined: u32,
     /// A window that ends inside a slice was pushed: it must be the last.
     ended: bool,
+    /// `unchanged[i]`: slice `i` holds the bytes block `i` of the previous stream holds
+    /// ([`BlockWriter::with_unchanged`]).
+    unchanged: Vec<bool>,
 }
 
 impl<'a> BlockWriter<'a> {
@@ -166,7 +169,19 @@ impl<'a> BlockWriter<'a> {
             reused: 0,
             combined: 0,
             ended: false,
+            unchanged: Vec::new(),
         })
+    }
+
+    /// Tell which slices are known to hold the same bytes as the previous stream's block at
+    /// the same index (`unchanged[i]`; an in-place database update knows which pages it
+    /// wrote): their blocks are copied without hashing the slice, after the same checks on
+    /// the old stream and a check of the slice's CRC against the block's. A slice that fails
+    /// them, or is not listed, is looked up by its SHA-256 as usual, so a wrong `true` costs
+    /// time, not correctness (short of a CRC-32 collision).
+    pub fn with_unchanged(mut self, unchanged: Vec<bool>) -> Self {
+        self.unchanged = unchanged;
+        self
     }
 
     /// The next window of input.
@@ -180,9 +195,22 @@ impl<'a> BlockWriter<'a> {
             ));
         }
         self.ended = !window.len().is_multiple_of(self.slice_len);
-        let slices: Vec<&[u8]> = window.chunks(self.slice_len).collect();
+        let base = self.blocks.len();
+        let slices: Vec<(&[u8], Option<&BlockRef>)> = window
+            .chunks(self.slice_len)
+            .enumerate()
+            .map(|(j, slice)| {
+                let same = self
+                    .previous
+                    .as_ref()
+                    .filter(|_| self.unchanged.get(base + j) == Some(&true));
+                (slice, same.and_then(|p| p.blocks.get(base + j)))
+            })
+            .collect();
         let (level, previous) = (self.level, self.previous.as_ref());
-        let pieces = run_parallel(&slices, self.threads, |slice| piece(slice, level, previous))?;
+        let pieces = crate::pool::try_map(&slices, self.threads, |&(slice, same)| {
+            piece(slice, level, previous, same)
+        })?;
         for p in pieces {
             let (bits, offset) = match &p.bits {
                 Bits::Fresh(stream) => (stream.as_slice(), HEADER_BITS),
@@ -217,16 +245,6 @@ impl<'a> BlockWriter<'a> {
     }
 }
 
-/// Runs `work` on every slice with up to `threads` threads ([`crate::pool::try_map`]); results
-/// in slice order. Stops handing out slices after the first error.
-fn run_parallel<'a, T: Send>(
-    slices: &[&'a [u8]],
-    threads: usize,
-    work: impl Fn(&'a [u8]) -> MetadataResult<T> + Sync,
-) -> MetadataResult<Vec<T>> {
-    crate::pool::try_map(slices, threads, |&slice| work(slice))
-}
-
 /// The bits of one block and where they come from.
 enum Bits<'a> {
     /// A one-block stream just compressed; the block starts after its header.
@@ -243,15 +261,29 @@ struct Piece<'a> {
     input_len: u64,
 }
 
-/// Copies the slice's block from the previous stream if it checks out, else compresses it.
+/// Copies the slice's block from the previous stream if it checks out (`same`: the block
+/// known to hold the same bytes, else the one found by the slice's SHA-256), else compresses
+/// it.
 fn piece<'a>(
     slice: &[u8],
     level: u32,
     previous: Option<&Previous<'a>>,
+    same: Option<&BlockRef>,
 ) -> MetadataResult<Piece<'a>> {
-    let sha256 = hex::encode(Sha256::digest(slice));
     let crc = block_crc(slice);
     let input_len = slice.len() as u64;
+    if let Some((p, b)) = previous.zip(same) {
+        if let Some((stream, offset, bit_len)) = p.check(b, input_len, crc) {
+            return Ok(Piece {
+                bits: Bits::Old(stream, offset),
+                bit_len,
+                crc,
+                sha256: b.input_sha256.clone(),
+                input_len,
+            });
+        }
+    }
+    let sha256 = hex::encode(Sha256::digest(slice));
     if let Some((stream, offset, bit_len)) = previous.and_then(|p| p.find(&sha256, input_len, crc))
     {
         return Ok(Piece {
@@ -316,9 +348,10 @@ fn single_block_len(stream: &[u8], level: u32, crc: u32) -> Result<u64, String> 
     Err("no end-of-stream trailer with the slice's CRC (more than one block?)".into())
 }
 
-/// The previous stream and its blocks by (sha256, length).
+/// The previous stream and its blocks, in order and by (sha256, length).
 struct Previous<'a> {
     stream: &'a [u8],
+    blocks: &'a [BlockRef],
     by_input: HashMap<(&'a str, u64), &'a BlockRef>,
 }
 
@@ -334,15 +367,25 @@ impl<'a> Previous<'a> {
                 .entry((b.input_sha256.as_str(), b.input_len))
                 .or_insert(b);
         }
-        Some(Previous { stream, by_input })
+        Some(Previous {
+            stream,
+            blocks,
+            by_input,
+        })
     }
 
     /// The stream, bit offset and bit length of a reusable block for a slice, if its
     /// reference checks out against the old stream.
     fn find(&self, sha256: &str, len: u64, crc: u32) -> Option<(&'a [u8], u64, u64)> {
-        let b = self.by_input.get(&(sha256, len))?;
+        self.check(self.by_input.get(&(sha256, len))?, len, crc)
+    }
+
+    /// The stream, bit offset and bit length of block `b` for a slice of `len` bytes whose
+    /// CRC is `crc`, if `b` is for such a slice and checks out against the old stream.
+    fn check(&self, b: &BlockRef, len: u64, crc: u32) -> Option<(&'a [u8], u64, u64)> {
         let end = b.bit_offset.checked_add(b.bit_len)?;
         let ok = b.crc == crc
+            && b.input_len == len
             && b.bit_offset >= HEADER_BITS
             && b.bit_len > BLOCK_HEAD_BITS
             && read_bits(self.stream, b.bit_offset, 48) == Some(BLOCK_MAGIC)
@@ -735,6 +778,36 @@ mod tests {
         let b = compress(&old_input, SLICE, 9, 1, Some((&old.stream, &old.blocks))).unwrap();
         assert_eq!((b.reused, b.compressed), (3, 0));
         assert_same(&b, &old);
+    }
+
+    #[test]
+    fn slices_known_unchanged_are_copied_without_hashing_and_checked() {
+        let old_input = [random(SLICE, 1), text(SLICE), random(SLICE, 2), text(100)].concat();
+        let old = compress(&old_input, SLICE, 9, 2, None).unwrap();
+        let mut new_input = old_input.clone();
+        new_input[SLICE + 100] ^= 0x55;
+        new_input.extend_from_slice(&random(SLICE, 3));
+        let fresh = compress(&new_input, SLICE, 9, 1, None).unwrap();
+        let with = |unchanged: Vec<bool>| {
+            let mut w = BlockWriter::new(SLICE, 9, 2, Some((&old.stream, &old.blocks)))
+                .unwrap()
+                .with_unchanged(unchanged);
+            // Two windows: slice indexes run on across them.
+            w.push(&new_input[..2 * SLICE]).unwrap();
+            w.push(&new_input[2 * SLICE..]).unwrap();
+            w.finish()
+        };
+        // The true mask: slices 0 and 2 by position; 1 changed; 3 grew, 4 is new.
+        let b = with(vec![true, false, true, false, false]);
+        assert_same(&b, &fresh);
+        assert_eq!((b.reused, b.compressed), (2, 3));
+        // A wrong `true` (slice 1 changed; slice 3 is longer now, slice 4 has no old block)
+        // is caught by the CRC and length checks: the same bytes, slice 1 compressed again.
+        let b = with(vec![true; 5]);
+        assert_same(&b, &fresh);
+        assert_eq!((b.reused, b.compressed), (2, 3));
+        // No mask: found by SHA-256 as before.
+        assert_same(&with(Vec::new()), &fresh);
     }
 
     #[test]

@@ -161,6 +161,76 @@ pub struct SqliteDb {
     conn: Connection,
     /// Opened with [`SqliteDb::open_existing`]: `db_info` and the indexes exist already.
     existing: bool,
+    /// The file's length and page size when [`SqliteDb::open_existing`] opened it.
+    original: Option<(u64, u64)>,
+}
+
+/// The pages an update ([`SqliteDb::open_existing`] … [`SqliteDb::finish_update_pages`])
+/// wrote: read from sqlite's rollback journal, which holds the original content of every page
+/// of the file a transaction changes, before it changes it (pages past the original end are
+/// new and not journaled). A page not listed here and below the original end holds the bytes
+/// it had before the update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPages {
+    /// Bytes per page.
+    pub page_size: u64,
+    /// Length of the file before the update.
+    pub original_len: u64,
+    /// Numbers (1-based, as sqlite counts) of the original pages the update wrote.
+    pub pages: std::collections::BTreeSet<u64>,
+}
+
+impl WrittenPages {
+    /// May bytes `start..end` of the updated file differ from the same bytes before the
+    /// update? (Past the original end: always.)
+    pub fn touches(&self, start: u64, end: u64) -> bool {
+        if end > self.original_len {
+            return true;
+        }
+        if start >= end {
+            return false;
+        }
+        let first = start / self.page_size + 1;
+        let last = (end - 1) / self.page_size + 1;
+        self.pages.range(first..=last).next().is_some()
+    }
+
+    /// Reads the journal a committed `journal_mode=PERSIST` transaction left: a header sector
+    /// (512 bytes: the pager's sector size with power-safe overwrite, the unix default) whose
+    /// first 28 bytes sqlite zeroed at commit, then one record per page: 4-byte page number
+    /// (big-endian), the page's original content, a 4-byte checksum. `None` unless the file is
+    /// exactly that (another layout, a second header, a page number outside the original file):
+    /// the caller then treats every page as written.
+    fn from_journal(path: &Path, page_size: u64, original_len: u64) -> Option<WrittenPages> {
+        use std::os::unix::fs::FileExt;
+        const HEADER: u64 = 512;
+        let file = std::fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        let record = page_size + 8;
+        if page_size == 0 || len < HEADER || !(len - HEADER).is_multiple_of(record) {
+            return None;
+        }
+        let mut head = [0u8; 28];
+        file.read_exact_at(&mut head, 0).ok()?;
+        if head.iter().any(|&b| b != 0) {
+            return None;
+        }
+        let original_pages = original_len.div_ceil(page_size);
+        let mut pages = std::collections::BTreeSet::new();
+        for i in 0..(len - HEADER) / record {
+            let mut n = [0u8; 4];
+            file.read_exact_at(&mut n, HEADER + i * record).ok()?;
+            let page = u64::from(u32::from_be_bytes(n));
+            if page == 0 || page > original_pages || !pages.insert(page) {
+                return None;
+            }
+        }
+        Some(WrittenPages {
+            page_size,
+            original_len,
+            pages,
+        })
+    }
 }
 
 /// createrepo_c `db_tweak`: the file is a scratch copy until it is published, so durability is
@@ -191,6 +261,7 @@ impl SqliteDb {
             path: path.to_owned(),
             conn,
             existing: false,
+            original: None,
         })
     }
 
@@ -200,9 +271,11 @@ impl SqliteDb {
     /// `kind` and exactly one `db_info` row with `dbversion` [`DB_VERSION`], else
     /// [`MetadataError::Incompatible`].
     ///
-    /// Work on a copy of the published file: with the journal in memory (as createrepo_c
-    /// sets it) a crash in the middle of the update can leave the file damaged. Dropping the
-    /// `SqliteDb` without [`SqliteDb::finish_update`] rolls everything back.
+    /// Work on a copy of the published file: durability is traded for speed (as createrepo_c
+    /// does), so a crash in the middle of the update can leave the file damaged. Dropping the
+    /// `SqliteDb` without [`SqliteDb::finish_update`] rolls everything back. The rollback
+    /// journal is kept in `PATH-journal` (`journal_mode=PERSIST`) until the update is
+    /// finished: it tells which pages the update wrote.
     pub fn open_existing(path: &Path, kind: DbKind) -> MetadataResult<Self> {
         let err = |source| MetadataError::Sqlite {
             db: kind.name(),
@@ -253,6 +326,14 @@ impl SqliteDb {
             }
         }
         tweak(&conn).map_err(err)?;
+        // The rollback journal on disk and kept after the commit, to tell which pages the
+        // update wrote (`finish_update_pages`). The database's own bytes are the same as
+        // with the journal in memory.
+        conn.pragma_update_and_check(None, "journal_mode", "PERSIST", |_| Ok(()))
+            .map_err(err)?;
+        let page_size: i64 = conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .map_err(err)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
         let versions: Vec<Option<i64>> = conn
             .prepare("SELECT dbversion FROM db_info")
@@ -278,6 +359,7 @@ impl SqliteDb {
             path: path.to_owned(),
             conn,
             existing: true,
+            original: Some((meta.len(), page_size.max(0) as u64)),
         })
     }
 
@@ -537,6 +619,15 @@ impl SqliteDb {
     /// and closes. The indexes are kept up to date by sqlite and the file is not vacuumed, so
     /// pages no change touched stay byte-for-byte as they were.
     pub fn finish_update(self, xml_checksum: &str) -> MetadataResult<PathBuf> {
+        Ok(self.finish_update_pages(xml_checksum)?.0)
+    }
+
+    /// [`SqliteDb::finish_update`], and the pages the update wrote ([`WrittenPages`]; `None`
+    /// when the journal could not tell: then any page may have changed).
+    pub fn finish_update_pages(
+        self,
+        xml_checksum: &str,
+    ) -> MetadataResult<(PathBuf, Option<WrittenPages>)> {
         let err = self.err();
         if !self.existing {
             return Err(MetadataError::Usage(format!(
@@ -552,7 +643,14 @@ impl SqliteDb {
             .map_err(&err)?;
         self.conn.execute_batch("COMMIT").map_err(&err)?;
         self.conn.close().map_err(|(_, e)| err(e))?;
-        Ok(self.path)
+        let mut journal = self.path.clone().into_os_string();
+        journal.push("-journal");
+        let journal = PathBuf::from(journal);
+        let written = self
+            .original
+            .and_then(|(len, page)| WrittenPages::from_journal(&journal, page, len));
+        let _ = std::fs::remove_file(&journal);
+        Ok((self.path, written))
     }
 }
 
@@ -874,6 +972,80 @@ pub(crate) mod tests {
         }
         db.finish_update(checksum).unwrap();
         removed
+    }
+
+    #[test]
+    fn the_journal_names_every_page_an_update_changed() {
+        let pkgs: Vec<Package> = (0..400).map(|i| sample(&format!("p{i:04}"))).collect();
+        for kind in KINDS {
+            let dir = tempfile::tempdir().unwrap();
+            let path = build_in(dir.path(), kind, &pkgs, "old");
+            let before = std::fs::read(&path).unwrap();
+            let mut db = SqliteDb::open_existing(&path, kind).unwrap();
+            for p in &pkgs[150..153] {
+                assert!(db.remove(&p.pkgid, &p.location_href).unwrap());
+            }
+            for name in ["q1", "q2"] {
+                db.add(&sample(name)).unwrap();
+            }
+            let (path, written) = db.finish_update_pages("new").unwrap();
+            let w = written.expect("the journal tells");
+            let after = std::fs::read(&path).unwrap();
+            assert!(!dir
+                .path()
+                .join(format!("{}.sqlite-journal", kind.name()))
+                .exists());
+            assert_eq!((w.page_size, w.original_len), (4096, before.len() as u64));
+            let ps = w.page_size as usize;
+            let total = before.len() / ps;
+            // Every page whose bytes changed is listed; a page not listed is as it was.
+            let changed: Vec<u64> = (0..total.min(after.len() / ps))
+                .filter(|&i| before[i * ps..(i + 1) * ps] != after[i * ps..(i + 1) * ps])
+                .map(|i| i as u64 + 1)
+                .collect();
+            assert!(changed.contains(&1), "the header page changes");
+            for p in &changed {
+                assert!(
+                    w.pages.contains(p),
+                    "{kind:?}: page {p} changed, not listed"
+                );
+                assert!(w.touches((p - 1) * w.page_size, *p * w.page_size));
+            }
+            assert!(
+                w.pages.len() < total / 2,
+                "{kind:?}: {} of {total}",
+                w.pages.len()
+            );
+            let untouched = (1..=total as u64).find(|p| !w.pages.contains(p)).unwrap();
+            let at = (untouched - 1) * w.page_size;
+            assert!(!w.touches(at, at + w.page_size));
+            assert!(w.touches(0, before.len() as u64 + 1), "past the end");
+        }
+    }
+
+    #[test]
+    fn a_journal_of_another_layout_tells_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("db-journal");
+        let record = |page: u32| [page.to_be_bytes().to_vec(), vec![7; 4096 + 4]].concat();
+        let good = [vec![0; 512], record(2), record(5)].concat();
+        std::fs::write(&j, &good).unwrap();
+        let w = WrittenPages::from_journal(&j, 4096, 8 * 4096).unwrap();
+        assert_eq!(w.pages.iter().copied().collect::<Vec<_>>(), [2, 5]);
+        for bad in [
+            [vec![1; 512], record(2)].concat(), // a header not zeroed: not committed
+            [vec![0; 512], record(2), vec![0; 512]].concat(), // a second header
+            [vec![0; 512], record(9)].concat(), // past the original file
+            [vec![0; 512], record(0)].concat(),
+            [vec![0; 512], record(3), record(3)].concat(),
+        ] {
+            std::fs::write(&j, &bad).unwrap();
+            assert_eq!(WrittenPages::from_journal(&j, 4096, 8 * 4096), None);
+        }
+        assert_eq!(
+            WrittenPages::from_journal(&dir.path().join("none"), 4096, 1),
+            None
+        );
     }
 
     #[test]
