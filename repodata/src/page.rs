@@ -139,18 +139,19 @@ th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--
 th { font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
 td.num { text-align: right; white-space: nowrap; }
 td.evr, td.date, td.arch { white-space: nowrap; }
-td.name { white-space: nowrap; }
+td.name { overflow-wrap: anywhere; min-width: 10rem; }
 td.name a { font-weight: 600; }
 td.summary { color: var(--muted); overflow-wrap: anywhere; }
 @media (max-width: 700px) {
   thead { display: none; }
   table, tbody, tr, td { display: block; width: 100%; }
-  tr { border-bottom: 1px solid var(--line); padding: .5rem 0; }
-  td { border: 0; padding: .05rem 0; }
-  td.name { white-space: normal; overflow-wrap: anywhere; }
-  td.evr, td.arch, td.num, td.date { display: inline; text-align: left; margin-right: .6rem;
-    font-size: .85rem; color: var(--muted); }
+  tr { display: flex; flex-wrap: wrap; column-gap: .6rem; border-bottom: 1px solid var(--line);
+    padding: .5rem 0; }
+  td { border: 0; padding: .05rem 0; min-width: 0; }
+  td.evr, td.arch, td.num, td.date { width: auto; text-align: left; white-space: normal;
+    overflow-wrap: anywhere; font-size: .85rem; color: var(--muted); }
   td.summary { margin-top: .15rem; }
+  pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 }
 "#;
 

@@ -388,28 +388,41 @@ fn visible_rows(dom: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_page_lists_filters_and_runs_no_package_script_in_chromium() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo_dir = tmp.path().join("el9").join("x86_64");
+/// Publishes fixtures, a package whose Summary and Description are markup that would run a
+/// script, and `extra` (built here: name, summary) into `el9/x86_64/` under `tmp` with `add`, and
+/// serves `tmp`; returns the server and the repository URL.
+fn published_page(tmp: &Path, extra: &[(&str, &str)]) -> (Served, String) {
+    let repo_dir = tmp.join("el9").join("x86_64");
     fs::create_dir_all(&repo_dir).unwrap();
-    // A package whose Summary and Description are markup that would run a script.
     let evil_summary = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">";
     let mut b = PackageBuilder::new("evil", "1.0", "MIT", "noarch", evil_summary);
     b.release("1")
         .description("<script>document.body.setAttribute('data-pwned','2')</script>");
-    let evil = tmp.path().join("evil-1.0-1.noarch.rpm");
+    let evil = tmp.join("evil-1.0-1.noarch.rpm");
     b.build().unwrap().write_file(&evil).unwrap();
     let mut args = vec!["add".to_string(), repo_dir.to_str().unwrap().to_string()];
     for f in [fx::BASIC, fx::LIB_1_0, fx::LIB_1_2, fx::UTF8, fx::EPOCH] {
         args.push(fixture(f).to_str().unwrap().to_owned());
     }
     args.push(evil.to_str().unwrap().to_owned());
+    for (name, summary) in extra {
+        let mut b = PackageBuilder::new(name, "1.0", "MIT", "x86_64", summary);
+        b.release("1");
+        let file = tmp.join(format!("{name}-1.0-1.x86_64.rpm"));
+        b.build().unwrap().write_file(&file).unwrap();
+        args.push(file.to_str().unwrap().to_owned());
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     expect(&[], &args, 0);
-
-    let server = serve(tmp.path());
+    let server = serve(tmp);
     let url = format!("{}/el9/x86_64/", server.base);
+    (server, url)
+}
+
+#[test]
+fn the_page_lists_filters_and_runs_no_package_script_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, url) = published_page(tmp.path(), &[]);
     // The repository URL answers with the page, short-cached.
     let page = http_get(&url);
     assert!(
@@ -478,6 +491,317 @@ fn the_page_lists_filters_and_runs_no_package_script_in_chromium() {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+}
+
+/// Headless chromium driven over the DevTools protocol (one page, flat session): device
+/// emulation, navigation, evaluation in the page and screenshots. Killed on drop.
+struct Browser {
+    child: Child,
+    ws: tungstenite::WebSocket<TcpStream>,
+    session: Option<String>,
+    next: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    fn launch() -> Browser {
+        use std::io::BufRead;
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run chromium (installed by scripts/test.sh)");
+        // chromium says where its DevTools endpoint listens on stderr; keep draining it after.
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut said = String::new();
+        let endpoint = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!("chromium exited before its DevTools endpoint: {said}");
+            };
+            if let Some(at) = line.find("ws://") {
+                break line[at..].trim().to_owned();
+            }
+            said.push_str(&line);
+            said.push('\n');
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        let addr = endpoint
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let (ws, _) = tungstenite::client(endpoint.as_str(), stream).expect("DevTools handshake");
+        let mut b = Browser {
+            child,
+            ws,
+            session: None,
+            next: 0,
+            _profile: profile,
+        };
+        let target = b.call(
+            "Target.createTarget",
+            serde_json::json!({"url": "about:blank"}),
+        );
+        let attached = b.call(
+            "Target.attachToTarget",
+            serde_json::json!({"targetId": target["targetId"], "flatten": true}),
+        );
+        b.session = Some(attached["sessionId"].as_str().unwrap().to_owned());
+        b
+    }
+
+    /// One DevTools command; its result (events in between are skipped).
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut msg = serde_json::json!({"id": id, "method": method, "params": params});
+        if let Some(s) = &self.session {
+            msg["sessionId"] = Value::from(s.as_str());
+        }
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+        loop {
+            let tungstenite::Message::Text(text) = self.ws.read().unwrap() else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(text.as_str()).unwrap();
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// The page's viewport: `width`×`height` CSS pixels at `scale` device pixels each; `mobile`
+    /// makes chromium lay out as a phone does (the page's `<meta name=viewport>` applies).
+    fn emulate(&mut self, width: u32, height: u32, scale: f64, mobile: bool) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({
+                "width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile,
+            }),
+        );
+        self.call(
+            "Emulation.setTouchEmulationEnabled",
+            serde_json::json!({"enabled": mobile}),
+        );
+    }
+
+    /// Loads `url` and waits until the page and its script are done.
+    fn open(&mut self, url: &str) {
+        self.call("Page.navigate", serde_json::json!({"url": url}));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.eval("document.readyState === 'complete' && location.href !== 'about:blank'")
+            != Value::Bool(true)
+        {
+            assert!(Instant::now() < deadline, "{url} did not load");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The value of `expression` evaluated in the page (a JSON value).
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": expression, "returnByValue": true}),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{expression}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    /// A PNG of the viewport into `path`, scaled by `scale`.
+    fn screenshot(&mut self, path: &str, scale: f64) {
+        use base64::Engine as _;
+        let metrics = self.eval("[window.innerWidth, window.innerHeight]");
+        let r = self.call(
+            "Page.captureScreenshot",
+            serde_json::json!({"format": "png", "clip": {
+                "x": 0, "y": 0, "width": metrics[0], "height": metrics[1], "scale": scale,
+            }}),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap())
+            .unwrap();
+        fs::write(path, png).unwrap();
+    }
+}
+
+/// What the page looks like to the browser: the viewport, the document's width, every element
+/// that sticks out of the viewport or whose content spills out of its own box (on a desktop the
+/// `.repo` snippet may scroll inside its box; on a phone it wraps), the filter box, the visible
+/// rows.
+const LAYOUT: &str = r#"((vw) => {
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.className ? '.' + el.className : '');
+  const out = [], spill = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if ((vw > 700 && el.closest('pre')) || el.closest('[hidden]') || el.tagName === 'SCRIPT')
+      continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.left < -0.5 || r.right > vw + 0.5)
+      out.push(name(el) + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
+      spill.push(name(el) + ' ' + el.scrollWidth + '>' + el.clientWidth);
+  }
+  const rect = el => { const r = el.getBoundingClientRect();
+    return { left: r.left, right: r.right, top: r.top + scrollY, width: r.width, height: r.height }; };
+  const rows = [...document.querySelectorAll('tr[data-search]')].filter(r => !r.hidden);
+  return {
+    viewport: document.documentElement.clientWidth, innerWidth: innerWidth, dpr: devicePixelRatio,
+    scrollWidth: document.documentElement.scrollWidth,
+    bodyScrollWidth: document.body.scrollWidth,
+    out, spill,
+    filter: rect(document.getElementById('filter')),
+    rows: rows.map(r => Object.assign(rect(r), { search: r.dataset.search,
+      display: getComputedStyle(r).display,
+      cellTops: [...r.cells].map(c => Math.round(c.getBoundingClientRect().top)) })),
+    fontPx: Math.min(...[...document.querySelectorAll('td')].map(c =>
+      parseFloat(getComputedStyle(c).fontSize))),
+  };
+})"#;
+
+/// [`LAYOUT`] of the page in `b` for a viewport `width` pixels wide.
+fn layout(b: &mut Browser, width: u32) -> Value {
+    b.eval(&format!("{LAYOUT}({width})"))
+}
+
+/// Asserts the page is usable in a `width`-pixel viewport: nothing wider than it, no text out of
+/// its box, the filter box and all `rows` rows on screen width-wise with real sizes, text at a
+/// readable size. Returns the layout.
+fn assert_usable(layout: &Value, width: u32, rows: usize) {
+    let w = f64::from(width);
+    assert_eq!(layout["viewport"].as_f64(), Some(w), "{layout:#}");
+    assert_eq!(
+        layout["innerWidth"].as_f64(),
+        Some(w),
+        "the page widened the viewport: {layout:#}"
+    );
+    assert!(
+        layout["scrollWidth"].as_f64().unwrap() <= w,
+        "the page scrolls sideways: {layout:#}"
+    );
+    assert!(
+        layout["bodyScrollWidth"].as_f64().unwrap() <= w,
+        "{layout:#}"
+    );
+    assert_eq!(layout["out"], serde_json::json!([]), "out of the viewport");
+    assert_eq!(
+        layout["spill"],
+        serde_json::json!([]),
+        "text out of its box"
+    );
+    let filter = &layout["filter"];
+    assert!(
+        filter["left"].as_f64().unwrap() >= 0.0
+            && filter["right"].as_f64().unwrap() <= w
+            && filter["width"].as_f64().unwrap() >= (w * 0.5).min(250.0)
+            && filter["height"].as_f64().unwrap() >= 24.0,
+        "filter box: {filter}"
+    );
+    let shown = layout["rows"].as_array().unwrap();
+    assert_eq!(shown.len(), rows, "{layout:#}");
+    for r in shown {
+        assert!(
+            r["left"].as_f64().unwrap() >= 0.0
+                && r["right"].as_f64().unwrap() <= w
+                && r["height"].as_f64().unwrap() >= 16.0,
+            "row: {r}"
+        );
+    }
+    assert!(layout["fontPx"].as_f64().unwrap() >= 12.0, "{layout:#}");
+}
+
+/// The page at phone size (390×844 CSS pixels, 3 device pixels each, laid out as a phone) and
+/// at desktop size: no sideways scrolling, no text out of its box, the filter box and every row
+/// on screen; on the phone each package is a block, on the desktop a table row. The check is
+/// shown to catch a layout that does not fit: without the page's small-screen rules the same
+/// page overflows the phone.
+#[test]
+fn the_page_fits_a_phone_and_a_desktop_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long_name = "a-package-name-long-enough-to-need-wrapping-on-any-phone-screen-x";
+    let long_summary = "Summary_with_one_long_unbreakable_word_\
+                        ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz_0123456789";
+    let (_server, url) = published_page(tmp.path(), &[(long_name, long_summary)]);
+    let mut b = Browser::launch();
+
+    b.emulate(390, 844, 3.0, true);
+    b.open(&url);
+    let phone = layout(&mut b, 390);
+    assert_usable(&phone, 390, 7);
+    assert_eq!(phone["dpr"].as_f64(), Some(3.0), "{phone:#}");
+    // Each package is a card: the name on its line, then version, arch, size and date, then
+    // the summary.
+    for r in phone["rows"].as_array().unwrap() {
+        assert_ne!(r["display"], "table-row", "{r}");
+        let tops: Vec<i64> = r["cellTops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_i64().unwrap())
+            .collect();
+        assert!(tops[0] < tops[1] && tops[4] < tops[5], "{r}");
+    }
+    if let Ok(path) = std::env::var("RPMBUCKET_SCREENSHOT_PHONE") {
+        b.screenshot(&path, 0.5);
+    }
+    // The filter works at this size too.
+    b.open(&format!("{url}?q=fx-lib"));
+    assert_usable(&layout(&mut b, 390), 390, 2);
+
+    // The same measurements catch a page that does not fit: drop the small-screen rules.
+    b.open(&url);
+    let broken = b.eval(&format!(
+        "(() => {{ for (const s of document.styleSheets) \
+           for (let i = s.cssRules.length - 1; i >= 0; i--) \
+             if (s.cssRules[i].conditionText && s.cssRules[i].conditionText.includes('max-width')) \
+               s.deleteRule(i); \
+           return {LAYOUT}(390); }})()"
+    ));
+    assert!(
+        broken["scrollWidth"].as_f64().unwrap() > 390.0
+            || !broken["out"].as_array().unwrap().is_empty(),
+        "the check cannot see an overflowing page: {broken:#}"
+    );
+
+    b.emulate(1280, 800, 1.0, false);
+    b.open(&url);
+    let desktop = layout(&mut b, 1280);
+    assert_usable(&desktop, 1280, 7);
+    for r in desktop["rows"].as_array().unwrap() {
+        assert_eq!(r["display"], "table-row", "{r}");
+        let tops = r["cellTops"].as_array().unwrap();
+        assert!(
+            tops.iter().all(|t| t == &tops[0]),
+            "cells side by side: {r}"
+        );
     }
 }
 
