@@ -5,12 +5,18 @@
 
 use std::process::ExitCode;
 
-use rpmbucket_engine::Compression;
+use rpmbucket_engine::{Compression, CursorPlace, ReconcileAllOptions};
 
 use crate::remote::{Location, Metadata, Outcome, RemoteArgs};
 
 /// Shown after `rpmbucket reconcile --help`.
 pub const EXIT_STATUS_HELP: &str = "\
+Repositories are reconciled one at a time, in key order, and the listing is read one page at
+a time. After each repository a resume cursor is written (in the store at
+rpmbucket-state/reconcile/PREFIXcursor.json, or the --cursor-file): a run that was interrupted
+is continued by the next one from the repository after the last one finished. A run that
+finishes deletes the cursor; --restart ignores and deletes it.
+
 Output: per repository a summary line, then `+ KEY` (added or replaced), `- KEY` (removed),
 `! KEY: REASON` (rejected) and `x KEY` (orphaned metadata file deleted); with --json one JSON
 report per repository instead.
@@ -18,6 +24,7 @@ report per repository instead.
 Examples:
   rpmbucket reconcile s3://my-rpms
   rpmbucket reconcile ./repo --json
+  rpmbucket reconcile s3://my-rpms/el9 --restart
 
 Exit status:
   0  every repository is consistent with its listing (packages that could not be read were
@@ -63,6 +70,25 @@ pub struct ReconcileArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Objects per listing page: the listing is walked one page at a time (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub page_size: u16,
+
+    /// Start at the first repository even if an interrupted run left a cursor (the cursor is
+    /// deleted).
+    #[arg(long)]
+    pub restart: bool,
+
+    /// Keep the resume cursor in this local file instead of the store
+    /// (rpmbucket-state/reconcile/PREFIXcursor.json).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_cursor")]
+    pub cursor_file: Option<std::path::PathBuf>,
+
+    /// Record no resume cursor and read none: every run starts at the first repository.
+    #[arg(long)]
+    pub no_cursor: bool,
+
     #[command(flatten)]
     pub remote: RemoteArgs,
 
@@ -87,23 +113,60 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
     let indexer = loc
         .indexer(&args.remote, &meta, args.workers, true)
         .with_progress(bar.hook());
-    let roots = indexer
-        .list_roots(&loc.prefix)
+    let indexer = indexer
+        .clone()
+        .with_options(rpmbucket_engine::IndexerOptions {
+            list_page_size: usize::from(args.page_size),
+            ..indexer.options().clone()
+        });
+    let cursor = match (&args.cursor_file, args.no_cursor) {
+        (_, true) => CursorPlace::Off,
+        (Some(path), false) => CursorPlace::File(path.clone()),
+        (None, false) => CursorPlace::Store,
+    };
+    let opts = ReconcileAllOptions {
+        prefix: loc.prefix.clone(),
+        cursor,
+        restart: args.restart,
+    };
+    let mut walk = indexer
+        .reconcile_all(&opts)
         .await
         .map_err(|e| crate::remote::flat(format!("listing {}", loc.show(&loc.prefix)), e))?;
-    if roots.is_empty() && !args.quiet && !args.remote.json {
+    if let Some(after) = walk.resumed_after() {
+        if !args.quiet {
+            eprintln!(
+                "rpmbucket: resuming an interrupted reconcile after {} ({} repositories done \
+                 before; --restart starts over)",
+                loc.show(after),
+                walk.done_before()
+            );
+        }
+    } else if walk.total() == 0 && !args.quiet && !args.remote.json {
         println!("{}: no repositories", loc.show(&loc.prefix));
     }
     let mut outcome = Outcome::default();
-    for root in &roots {
-        let result = indexer.reconcile(root).await;
+    while let Some((root, result)) = walk.next().await {
         bar.clear();
         outcome
-            .record(&loc, root, result, args.quiet, args.remote.json, true)
+            .record(&loc, &root, result, args.quiet, args.remote.json, true)
             .await;
         if args.strict {
-            outcome.check_rejected(&loc, root).await;
+            outcome.check_rejected(&loc, &root).await;
         }
     }
+    // Repositories that failed in the interrupted runs this one continued.
+    for root in walk.failed().to_vec() {
+        if !outcome.has_failed(&root) {
+            outcome.fail(
+                &loc,
+                &root,
+                "failed in the interrupted run this one resumed",
+            );
+        }
+    }
+    walk.finish()
+        .await
+        .map_err(|e| crate::remote::flat("clearing the reconcile cursor".to_string(), e))?;
     Ok(outcome.exit_code(args.strict))
 }

@@ -280,6 +280,8 @@ async fn index_remote(
 #[derive(Debug, Default)]
 pub struct Outcome {
     failed: usize,
+    /// Roots that failed (a subset of `failed`, which counts other failures too).
+    failed_roots: std::collections::BTreeSet<String>,
     /// Keys rejected, in this run or before and still rejected.
     rejected: std::collections::BTreeSet<String>,
 }
@@ -300,6 +302,7 @@ impl Outcome {
             Ok(r) => r,
             Err(e) => {
                 self.failed += 1;
+                self.failed_roots.insert(root.to_string());
                 eprintln!("rpmbucket: error: {}: {e}", loc.show(root));
                 return;
             }
@@ -351,9 +354,20 @@ impl Outcome {
         }
     }
 
+    /// Record a failure of `root` found elsewhere (an earlier, interrupted run).
+    pub fn fail(&mut self, loc: &Location, root: &str, why: &str) {
+        self.failed_roots.insert(root.to_string());
+        eprintln!("rpmbucket: error: {}: {why}", loc.show(root));
+    }
+
+    /// Did `root` fail in this run?
+    pub fn has_failed(&self, root: &str) -> bool {
+        self.failed_roots.contains(root)
+    }
+
     /// 1 if a repository failed, else 2 with `strict` and rejected keys, else 0.
     pub fn exit_code(&self, strict: bool) -> ExitCode {
-        if self.failed > 0 {
+        if self.failed > 0 || !self.failed_roots.is_empty() {
             ExitCode::from(1)
         } else if strict && !self.rejected.is_empty() {
             eprintln!(

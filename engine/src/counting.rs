@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::store::{ByteStream, ObjectMeta, ObjectStore, PutOptions, Result};
+use crate::store::{ByteStream, ListPage, ObjectMeta, ObjectStore, PageStart, PutOptions, Result};
 
 /// Requests made to the store, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -29,7 +29,7 @@ pub struct RequestCounts {
     pub delete: u64,
     /// Server-side copies (promotion).
     pub copy: u64,
-    /// LIST calls (reindex, reconcile; one per call of the trait method, the backend may page).
+    /// LIST calls (reindex, reconcile): one per `list` (the backend may page) or `list_page`.
     pub list: u64,
 }
 
@@ -185,5 +185,15 @@ impl ObjectStore for CountingStore {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         bump(&self.c.list, 1);
         self.inner.list(prefix).await
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start: &PageStart,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        bump(&self.c.list, 1);
+        self.inner.list_page(prefix, start, max_keys).await
     }
 }

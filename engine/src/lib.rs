@@ -72,8 +72,9 @@ pub use error::{Error, Result};
 pub use layout::{Layout, LayoutRule};
 pub use progress::{Progress, ProgressFn};
 pub use publish::{
-    Change, ChangeKind, ExternalGeneration, ExternalReport, Indexer, IndexerOptions, PublishReport,
-    Snapshot, CACHE_IMMUTABLE, CACHE_SHORT, MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
+    Change, ChangeKind, CursorPlace, ExternalGeneration, ExternalReport, Indexer, IndexerOptions,
+    PublishReport, ReconcileAll, ReconcileAllOptions, Snapshot, CACHE_IMMUTABLE, CACHE_SHORT,
+    MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
 };
 pub use rejected::{RejectedKey, RejectedList};
 pub use store::{local::LocalStore, s3::S3Store};

@@ -22,6 +22,7 @@
 //! generation back, `read` reads packages, `execute` renders, writes, swaps and deletes, and
 //! this module drives the rounds (attempts on lost races, verification).
 
+mod all;
 mod execute;
 mod external;
 mod extras;
@@ -64,6 +65,7 @@ use probe::{probe_conditional_writes, ProbeError};
 use retry::backoff;
 pub(crate) use retry::retry;
 
+pub use all::{cursor_key, CursorPlace, ReconcileAll, ReconcileAllOptions, STATE_DIR};
 pub use execute::{MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE};
 pub use external::{ExternalGeneration, ExternalReport};
 
@@ -208,6 +210,10 @@ pub struct IndexerOptions {
     /// cache, so that the next publish by this indexer reads only what changed from the
     /// store ([`crate::cache`]); `None`: read them back each time.
     pub cache: Option<crate::cache::MetadataCache>,
+    /// Objects per page when listing (reindex, reconcile, finding repositories): one page is
+    /// held at a time ([`store::DEFAULT_PAGE_SIZE`], S3's maximum; small values exercise
+    /// paging in tests).
+    pub list_page_size: usize,
 }
 
 /// Default of [`IndexerOptions::max_extra_bytes`]: 64 MiB (Fedora's updateinfo is ~10 MiB).
@@ -227,6 +233,7 @@ impl Default for IndexerOptions {
             max_extra_bytes: MAX_EXTRA_BYTES,
             verify_payload: false,
             cache: None,
+            list_page_size: store::DEFAULT_PAGE_SIZE,
         }
     }
 }
@@ -420,20 +427,52 @@ impl Indexer {
     /// already hold a `repodata/repomd.xml`.
     pub async fn list_roots(&self, prefix: &str) -> Result<Vec<String>> {
         let prefix = normalise_root(prefix);
-        let objects = retry(&self.options, "list", || self.store.list(&prefix)).await?;
         let mut roots = BTreeSet::new();
-        for o in &objects {
-            if let Some(r) = self.layout.root_of(&o.key) {
+        self.walk_listing(&*self.store, &prefix, store::PageStart::First, |o| {
+            if let Some(r) = self.root_of_listed(&o.key) {
                 roots.insert(r);
-            } else if let Some(dir) = o.key.strip_suffix("repodata/repomd.xml") {
-                if self.layout.covers_root(dir)
-                    || dir.is_empty() && self.layout.prefixes().is_empty()
-                {
-                    roots.insert(dir.to_string());
-                }
+            }
+        })
+        .await?;
+        Ok(roots.into_iter().collect())
+    }
+
+    /// The repository root a listed key shows: the root of a package or extra-metadata key,
+    /// or the directory of a `repodata/repomd.xml` the layout covers.
+    fn root_of_listed(&self, key: &str) -> Option<String> {
+        if let Some(r) = self.layout.root_of(key) {
+            return Some(r);
+        }
+        let dir = key.strip_suffix("repodata/repomd.xml")?;
+        (self.layout.covers_root(dir) || dir.is_empty() && self.layout.prefixes().is_empty())
+            .then(|| dir.to_string())
+    }
+
+    /// Walk the listing of `prefix` from `start` one page at a time
+    /// ([`IndexerOptions::list_page_size`] objects), giving each object to `each`: only one
+    /// page is held. Each page request is retried like any store request. Returns the
+    /// number of pages.
+    pub(crate) async fn walk_listing(
+        &self,
+        store: &dyn ObjectStore,
+        prefix: &str,
+        start: store::PageStart,
+        mut each: impl FnMut(ObjectMeta),
+    ) -> Result<u64> {
+        let mut start = start;
+        let mut pages = 0;
+        loop {
+            let page = retry(&self.options, "list", || {
+                store.list_page(prefix, &start, self.options.list_page_size)
+            })
+            .await?;
+            pages += 1;
+            page.objects.into_iter().for_each(&mut each);
+            match page.next {
+                Some(token) => start = store::PageStart::Token(token),
+                None => return Ok(pages),
             }
         }
-        Ok(roots.into_iter().collect())
     }
 
     /// Is `key` in the published metadata of `root`? Returns the published revision if so.
@@ -597,21 +636,21 @@ impl Indexer {
 
     /// This repository's packages as a listing of its root shows them, by href.
     async fn listing(&self, store: &dyn ObjectStore, root: &str) -> Result<HashMap<String, Seen>> {
-        let listing = retry(&self.options, "list", || store.list(root)).await?;
-        Ok(listing
-            .into_iter()
-            .filter(|o| self.layout.root_of(&o.key).as_deref() == Some(root))
-            .map(|o| {
+        let mut listed = HashMap::new();
+        self.walk_listing(store, root, store::PageStart::First, |o| {
+            if self.layout.root_of(&o.key).as_deref() == Some(root) {
                 let href = o.key[root.len()..].to_string();
-                (
+                listed.insert(
                     href,
                     Seen::Present {
                         meta: o,
                         headed: false,
                     },
-                )
-            })
-            .collect())
+                );
+            }
+        })
+        .await?;
+        Ok(listed)
     }
 
     /// Check once per indexer (and its clones) that the store honours conditional writes:
@@ -762,15 +801,16 @@ impl Indexer {
         touched: &[String],
         know: &Knowledge,
     ) -> Result<Vec<String>> {
-        let listing = retry(&self.options, "list", || run.store.list(&run.root)).await?;
         // Only this repository's packages, as in `full`: a key below the root that the layout
         // gives to another repository (nested roots, a changed layout) was removed here on
         // purpose and must not come back through the apply round.
-        let now: HashMap<&str, &str> = listing
-            .iter()
-            .filter(|o| self.layout.repo_root(&o.key).as_deref() == Some(run.root.as_str()))
-            .map(|o| (&o.key[run.root.len()..], o.etag.as_str()))
-            .collect();
+        let mut now: HashMap<String, String> = HashMap::new();
+        self.walk_listing(&*run.store, &run.root, store::PageStart::First, |o| {
+            if self.layout.repo_root(&o.key).as_deref() == Some(run.root.as_str()) {
+                now.insert(o.key[run.root.len()..].to_string(), o.etag);
+            }
+        })
+        .await?;
         Ok(touched
             .iter()
             .filter(|href| {
@@ -778,7 +818,7 @@ impl Indexer {
                     Some(Seen::Present { meta, .. }) => Some(meta.etag.as_str()),
                     _ => None,
                 };
-                before != now.get(href.as_str()).copied()
+                before != now.get(href.as_str()).map(String::as_str)
             })
             .cloned()
             .collect())

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
-use super::{Error, ObjectStore, PutMode, PutOptions};
+use super::{Error, ObjectStore, PageStart, PutMode, PutOptions};
 
 fn create() -> PutOptions {
     PutOptions {
@@ -41,6 +41,7 @@ pub async fn run_all(store: Arc<dyn ObjectStore>, many: usize) {
     put_file(&*store).await;
     copy(&*store).await;
     list_order_and_prefix(&*store).await;
+    list_pages(&*store).await;
     update_race(Arc::clone(&store), 5, 4).await;
     create_race(Arc::clone(&store), 5, 4).await;
     list_many(&*store, many).await;
@@ -509,6 +510,78 @@ pub async fn create_race(store: Arc<dyn ObjectStore>, writers: usize, rounds: us
     }
 }
 
+/// Every page of `prefix` from `start`, `max_keys` at a time; each page is checked to hold
+/// at most `max_keys` keys.
+pub async fn pages(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    start: PageStart,
+    max_keys: usize,
+) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut start = start;
+    loop {
+        let page = store.list_page(prefix, &start, max_keys).await.unwrap();
+        assert!(page.objects.len() <= max_keys, "{page:?}");
+        out.push(page.objects.into_iter().map(|m| m.key).collect());
+        match page.next {
+            Some(token) => start = PageStart::Token(token),
+            None => return out,
+        }
+    }
+}
+
+/// `list_page` walks the same keys as `list`, in the same order, one bounded page at a time,
+/// and `PageStart::After` resumes after any key (a directory's name included).
+pub async fn list_pages(store: &dyn ObjectStore) {
+    let keys = [
+        "pg/b",
+        "pg/a/z",
+        "pg/a/b/c",
+        "pg/a/b/d",
+        "pg/a-",
+        "pg/ab",
+        "pg/A",
+        "pg/a/b0",
+        "pgx",
+        "pg/c/d/e/f",
+    ];
+    for key in keys {
+        store
+            .put(key, Bytes::from_static(b"1"), PutOptions::default())
+            .await
+            .unwrap();
+    }
+    for prefix in ["pg/", "pg", "pg/a/", "pg/a", "pg/a/b/", "nothing/"] {
+        let all: Vec<String> = store
+            .list(prefix)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.key)
+            .collect();
+        for max_keys in [1, 2, 3, 1000] {
+            let got = pages(store, prefix, PageStart::First, max_keys).await;
+            assert_eq!(got.concat(), all, "prefix {prefix:?}, {max_keys} a page");
+            // Full pages but the last (which may be empty only when the store cannot know).
+            for page in &got[..got.len() - 1] {
+                assert_eq!(page.len(), max_keys, "prefix {prefix:?}: {got:?}");
+            }
+            for after in [
+                "pg/a", "pg/a/", "pg/a/b", "pg/a/b/c", "pg/a/b0", "pg/b", "pg/c", "pg/",
+            ] {
+                let expected: Vec<String> =
+                    all.iter().filter(|k| k.as_str() > after).cloned().collect();
+                let got = pages(store, prefix, PageStart::After(after.into()), max_keys).await;
+                assert_eq!(got.concat(), expected, "prefix {prefix:?} after {after:?}");
+            }
+        }
+    }
+    for key in keys {
+        store.delete(key).await.unwrap();
+    }
+}
+
 /// More keys than one listing page; all come back, in order.
 pub async fn list_many(store: &dyn ObjectStore, n: usize) {
     let keys: Vec<String> = (0..n)
@@ -531,6 +604,9 @@ pub async fn list_many(store: &dyn ObjectStore, n: usize) {
     expected.sort();
     assert_eq!(listed.len(), n);
     assert_eq!(listed, expected);
+    let paged = pages(store, "many/", PageStart::First, 97).await;
+    assert_eq!(paged.len(), n.div_ceil(97).max(1), "pages of 97");
+    assert_eq!(paged.concat(), expected);
     futures::stream::iter(keys.iter())
         .map(|key| store.delete(key))
         .buffer_unordered(16)

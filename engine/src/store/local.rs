@@ -40,8 +40,8 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
 use super::{
-    validate_key, ByteStream, Error, ObjectMeta, ObjectStore, PutMode, PutOptions, Result,
-    RESERVED_PREFIX,
+    validate_key, ByteStream, Error, ListPage, ObjectMeta, ObjectStore, PageStart, PutMode,
+    PutOptions, Result, RESERVED_PREFIX,
 };
 
 const LOCK_FILE: &str = ".rpmbucket-lock";
@@ -565,6 +565,126 @@ fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
     Ok(out)
 }
 
+/// One page of a listing: a depth-first walk that reads each directory on its way in key
+/// order and stops after `max_keys` files, so it holds one page and the directories on one
+/// path, not the whole tree. The token is the page's last key (the walk resumes after it).
+fn list_page_blocking(
+    root: &Path,
+    prefix: &str,
+    after: Option<&str>,
+    max_keys: usize,
+) -> Result<ListPage> {
+    let start = match prefix.rfind('/') {
+        Some(i) => &prefix[..i],
+        None => "",
+    };
+    let mut walk = PageWalk {
+        root,
+        prefix,
+        after,
+        max_keys: max_keys.max(1),
+        out: Vec::new(),
+        more: false,
+    };
+    walk.dir(start)?;
+    let next = if walk.more {
+        walk.out.last().map(|o| o.key.clone())
+    } else {
+        None
+    };
+    Ok(ListPage {
+        objects: walk.out,
+        next,
+    })
+}
+
+struct PageWalk<'a> {
+    root: &'a Path,
+    prefix: &'a str,
+    after: Option<&'a str>,
+    max_keys: usize,
+    out: Vec<ObjectMeta>,
+    /// A file past the page was seen: there is a next page.
+    more: bool,
+}
+
+impl PageWalk<'_> {
+    /// Walk `dir_key` in key order; `Ok(true)` when the page is full.
+    fn dir(&mut self, dir_key: &str) -> Result<bool> {
+        let dir = if dir_key.is_empty() {
+            self.root.to_path_buf()
+        } else {
+            self.root.join(dir_key)
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(io_error(self.prefix, &dir, e)),
+        };
+        // (key as it sorts: a directory as `key/`, is a directory)
+        let mut names: Vec<(String, bool)> = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(self.prefix, &dir, e))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // not UTF-8: no key maps to it
+            };
+            if name.starts_with(RESERVED_PREFIX) {
+                continue;
+            }
+            let key = if dir_key.is_empty() {
+                name
+            } else {
+                format!("{dir_key}/{name}")
+            };
+            let is_dir = entry
+                .file_type()
+                .map_err(|e| io_error(&key, &dir, e))?
+                .is_dir();
+            if is_dir {
+                let as_dir = format!("{key}/");
+                // Only where keys with the prefix can be, and not a subtree wholly before
+                // `after` (it is before when `after` is greater and not inside it).
+                let in_prefix = as_dir.starts_with(self.prefix) || self.prefix.starts_with(&as_dir);
+                let passed = self
+                    .after
+                    .is_some_and(|a| a > as_dir.as_str() && !a.starts_with(&as_dir));
+                if in_prefix && !passed {
+                    names.push((as_dir, true));
+                }
+            } else if key.starts_with(self.prefix)
+                && self.after.is_none_or(|a| key.as_str() > a)
+                && validate_key(&key).is_ok()
+            {
+                names.push((key, false));
+            }
+        }
+        names.sort_unstable();
+        for (key, is_dir) in names {
+            if is_dir {
+                if self.dir(key.trim_end_matches('/'))? {
+                    return Ok(true);
+                }
+                continue;
+            }
+            if self.out.len() == self.max_keys {
+                self.more = true;
+                return Ok(true);
+            }
+            if let Some(meta) = stat(self.root, &key)? {
+                self.out.push(meta);
+            } // else deleted meanwhile, or not a regular file
+        }
+        Ok(false)
+    }
+}
+
 #[async_trait]
 impl ObjectStore for LocalStore {
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
@@ -699,6 +819,23 @@ impl ObjectStore for LocalStore {
         let p = prefix.to_owned();
         self.blocking(prefix, move |root| list_blocking(root, &p))
             .await
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start: &PageStart,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        let p = prefix.to_owned();
+        let after = match start {
+            PageStart::First => None,
+            PageStart::After(k) | PageStart::Token(k) => Some(k.clone()),
+        };
+        self.blocking(prefix, move |root| {
+            list_page_blocking(root, &p, after.as_deref(), max_keys)
+        })
+        .await
     }
 }
 

@@ -58,6 +58,32 @@ pub struct PutOptions {
     pub cache_control: Option<String>,
 }
 
+/// Where a page of a listing starts ([`ObjectStore::list_page`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PageStart {
+    /// At the first key.
+    #[default]
+    First,
+    /// At the first key greater than this one (S3's `StartAfter`): where a listing resumes
+    /// after an interruption, from a key it recorded.
+    After(String),
+    /// Where the previous page stopped: its [`ListPage::next`] (S3's continuation token;
+    /// opaque, valid for the same prefix only).
+    Token(String),
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListPage {
+    /// At most the asked number of objects, in key order.
+    pub objects: Vec<ObjectMeta>,
+    /// Where the next page starts ([`PageStart::Token`]); `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Objects per page of a listing unless told otherwise (S3's own maximum).
+pub const DEFAULT_PAGE_SIZE: usize = 1000;
+
 /// A stream of body chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
 
@@ -260,6 +286,44 @@ pub trait ObjectStore: Debug + Send + Sync {
     async fn delete(&self, key: &str) -> Result<()>;
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
+    /// One page of [`list`](Self::list): at most `max_keys` (at least 1) objects whose key
+    /// starts with `prefix`, in key order, from `start`. Walking a listing page by page holds
+    /// one page in memory, not the whole prefix. The default lists the whole prefix and cuts a
+    /// page from it (memory grows with the prefix); both backends page for real (S3:
+    /// `ListObjectsV2` with `MaxKeys` and a continuation token; the directory: a sorted walk
+    /// that stops after `max_keys` files).
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start: &PageStart,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        let after = match start {
+            PageStart::First => None,
+            PageStart::After(k) | PageStart::Token(k) => Some(k.as_str()),
+        };
+        let mut objects: Vec<ObjectMeta> = self
+            .list(prefix)
+            .await?
+            .into_iter()
+            .filter(|o| after.is_none_or(|a| o.key.as_str() > a))
+            .collect();
+        Ok(cut_page(&mut objects, max_keys))
+    }
+}
+
+/// The first `max_keys` of `objects` (sorted, all after the page's start) as a page whose
+/// token is its last key.
+fn cut_page(objects: &mut Vec<ObjectMeta>, max_keys: usize) -> ListPage {
+    let max_keys = max_keys.max(1);
+    let more = objects.len() > max_keys;
+    objects.truncate(max_keys);
+    ListPage {
+        next: more
+            .then(|| objects.last().map(|o| o.key.clone()))
+            .flatten(),
+        objects: std::mem::take(objects),
+    }
 }
 
 /// Forwarding, so `Arc<dyn ObjectStore>` (and `Arc<LocalStore>`, …) can be passed where an
@@ -302,6 +366,14 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Arc<T> {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         (**self).list(prefix).await
+    }
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start: &PageStart,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        (**self).list_page(prefix, start, max_keys).await
     }
 }
 

@@ -33,7 +33,8 @@ use aws_smithy_types::retry::RetryConfig;
 use bytes::Bytes;
 
 use super::{
-    validate_key, ByteStream, Error, ObjectMeta, ObjectStore, PutMode, PutOptions, Result,
+    validate_key, ByteStream, Error, ListPage, ObjectMeta, ObjectStore, PageStart, PutMode,
+    PutOptions, Result, DEFAULT_PAGE_SIZE,
 };
 
 /// Characters escaped in a `CopyObject` source key (`/` stays a separator).
@@ -668,6 +669,52 @@ impl ObjectStore for S3Store {
         // S3 lists in UTF-8 byte order already; some compatible servers do not.
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start: &PageStart,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        let mut req = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(self.full_key(prefix))
+            .max_keys(i32::try_from(max_keys.clamp(1, DEFAULT_PAGE_SIZE)).unwrap_or(1000));
+        req = match start {
+            PageStart::First => req,
+            PageStart::After(key) => req.start_after(self.full_key(key)),
+            PageStart::Token(token) => req.continuation_token(token),
+        };
+        let page = req.send().await.map_err(|e| map_err(prefix, e, Op::Read))?;
+        let mut objects: Vec<ObjectMeta> = page
+            .contents()
+            .iter()
+            .filter_map(|obj| {
+                let key = obj.key()?.strip_prefix(&self.prefix)?;
+                Some(ObjectMeta {
+                    key: key.to_owned(),
+                    size: obj.size().unwrap_or(0).max(0) as u64,
+                    etag: obj.e_tag().unwrap_or_default().to_owned(),
+                    last_modified: seconds(obj.last_modified()),
+                    sha256: None,
+                })
+            })
+            .collect();
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        let next = match (page.is_truncated(), page.next_continuation_token()) {
+            (Some(true), Some(token)) => Some(token.to_owned()),
+            (Some(true), None) => {
+                return Err(Error::other(
+                    prefix,
+                    "the store said the listing goes on but gave no continuation token",
+                ))
+            }
+            _ => None,
+        };
+        Ok(ListPage { objects, next })
     }
 }
 
