@@ -617,7 +617,11 @@ impl Indexer {
             Err(e) => return Err(e),
         };
         let dir = format!("{}{REPODATA_DIR}/", run.root);
-        let listing = retry(&self.options, "list", || run.store.list(&dir)).await?;
+        let mut listing = Vec::new();
+        self.walk_listing(&*run.store, &dir, store::PageStart::First, |o| {
+            listing.push(o)
+        })
+        .await?;
         let age = sweep_age(self.config.grace_period);
         let keep: BTreeSet<&str> = base
             .referenced

@@ -1,0 +1,297 @@
+//! `Indexer::reconcile_all` on moto and on a directory: the listing is read one bounded page at
+//! a time (never two at once), repositories are reconciled one at a time, and a walk stopped
+//! after some repositories is resumed from its cursor by the next one, which touches none of the
+//! finished repositories and ends in the state a full reconcile gives.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rpmbucket_engine::store::{
+    self, ByteStream, ListPage, ObjectMeta, ObjectStore, PageStart, PutOptions, Result,
+};
+use rpmbucket_engine::{CursorPlace, IndexerOptions, ReconcileAllOptions, RepoConfig};
+
+use common::{hrefs, synthetic, upload, TestStore};
+
+/// Forwards everything; records each listing page (its prefix and size), the largest number
+/// of listings in flight at once, and every other key touched.
+#[derive(Debug, Default)]
+struct Pager {
+    inner: Option<Arc<dyn ObjectStore>>,
+    pages: Mutex<Vec<(String, usize)>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    touched: Mutex<Vec<String>>,
+}
+
+impl Pager {
+    fn new(inner: Arc<dyn ObjectStore>) -> Arc<Pager> {
+        Arc::new(Pager {
+            inner: Some(inner),
+            ..Pager::default()
+        })
+    }
+    fn inner(&self) -> &dyn ObjectStore {
+        self.inner.as_deref().unwrap()
+    }
+    fn touch_key(&self, key: &str) {
+        self.touched.lock().unwrap().push(key.to_string());
+    }
+    /// Forget what was recorded.
+    fn reset(&self) -> (Vec<(String, usize)>, Vec<String>) {
+        (
+            std::mem::take(&mut *self.pages.lock().unwrap()),
+            std::mem::take(&mut *self.touched.lock().unwrap()),
+        )
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Pager {
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        self.touch_key(key);
+        self.inner().head(key).await
+    }
+    async fn get(&self, key: &str) -> Result<(Bytes, ObjectMeta)> {
+        self.touch_key(key);
+        self.inner().get(key).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
+        self.touch_key(key);
+        self.inner().get_range(key, range).await
+    }
+    async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)> {
+        self.touch_key(key);
+        self.inner().get_stream(key).await
+    }
+    async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
+        self.touch_key(key);
+        self.inner().put(key, body, opts).await
+    }
+    async fn put_file(&self, key: &str, path: &Path, opts: PutOptions) -> Result<ObjectMeta> {
+        self.touch_key(key);
+        self.inner().put_file(key, path, opts).await
+    }
+    async fn put_pair(
+        &self,
+        first: (&str, Bytes, PutOptions),
+        second: (&str, Bytes, PutOptions),
+    ) -> Result<(ObjectMeta, Result<ObjectMeta>)> {
+        self.touch_key(first.0);
+        self.touch_key(second.0);
+        self.inner().put_pair(first, second).await
+    }
+    async fn copy(&self, from: &str, to: &str, opts: PutOptions) -> Result<ObjectMeta> {
+        self.touch_key(from);
+        self.touch_key(to);
+        self.inner().copy(from, to, opts).await
+    }
+    async fn touch(&self, key: &str) -> Result<ObjectMeta> {
+        self.touch_key(key);
+        self.inner().touch(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.touch_key(key);
+        self.inner().delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        panic!("a whole-prefix listing of {prefix:?}: reconcile must page");
+    }
+    async fn list_page(&self, prefix: &str, start: &PageStart, max: usize) -> Result<ListPage> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let page = self.inner().list_page(prefix, start, max).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Ok(p) = &page {
+            self.pages
+                .lock()
+                .unwrap()
+                .push((prefix.to_string(), p.objects.len()));
+        }
+        page
+    }
+}
+
+const ROOTS: [&str; 4] = ["el/a/", "el/b/", "el/c/", "el/d/"];
+const PER_ROOT: usize = 3;
+const PAGE: usize = 2;
+
+async fn keys_after(store: &dyn ObjectStore, after: Option<&str>) -> usize {
+    store
+        .list("")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|o| after.is_none_or(|a| o.key.as_str() > a))
+        .count()
+}
+
+async fn pages_and_resume(t: TestStore) {
+    let bucket = t.store.clone();
+    let rpms = synthetic((ROOTS.len() * PER_ROOT) as u64);
+    let mut expected = Vec::new();
+    for (i, root) in ROOTS.iter().enumerate() {
+        let mut names = BTreeSet::new();
+        for rpm in &rpms[i * PER_ROOT..(i + 1) * PER_ROOT] {
+            let name = rpm.file_name().unwrap().to_str().unwrap().to_string();
+            upload(&*bucket, &format!("{root}{name}"), rpm).await;
+            names.insert(name);
+        }
+        expected.push(names);
+    }
+    for other in ["docs/readme.txt", "docs/more.txt"] {
+        bucket
+            .put(
+                other,
+                Bytes::from_static(b"not a package"),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let pager = Pager::new(bucket.clone());
+    let ix = common::indexer(pager.clone(), RepoConfig::default());
+    let ix = ix.clone().with_options(IndexerOptions {
+        list_page_size: PAGE,
+        ..ix.options().clone()
+    });
+    let opts = ReconcileAllOptions {
+        prefix: String::new(),
+        cursor: CursorPlace::Store,
+        restart: false,
+    };
+    let cursor = rpmbucket_engine::publish::cursor_key("");
+
+    // A first run: finds the repositories page by page, does two of them, is stopped.
+    let total_keys = keys_after(&*bucket, None).await;
+    let mut walk = ix.reconcile_all(&opts).await.unwrap();
+    assert_eq!(walk.resumed_after(), None);
+    assert_eq!(walk.total(), ROOTS.len());
+    assert_eq!(walk.listing_pages() as usize, total_keys.div_ceil(PAGE));
+    for root in &ROOTS[..2] {
+        let (done, result) = walk.next().await.unwrap();
+        assert_eq!(done, *root);
+        assert_eq!(result.unwrap().added.len(), PER_ROOT);
+    }
+    drop(walk); // interrupted
+    let (pages, _) = pager.reset();
+    assert!(pages.iter().all(|(_, n)| *n <= PAGE), "{pages:?}");
+    // Each repository's own listing is paged too: more pages than one per repository.
+    let of_a = pages.iter().filter(|(p, _)| p == "el/a/").count();
+    assert!(of_a >= PER_ROOT.div_ceil(PAGE), "{pages:?}");
+    let (body, _) = bucket.get(&cursor).await.expect("a cursor after each root");
+    let recorded: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(recorded["after"], "el/b/", "{recorded}");
+    assert_eq!(recorded["done"], 2, "{recorded}");
+
+    // The next run resumes after el/b/: it lists only from there, and touches nothing of the
+    // finished repositories.
+    let after_keys = keys_after(&*bucket, Some("el/b/")).await;
+    assert!(after_keys < keys_after(&*bucket, None).await);
+    let walk = ix.reconcile_all(&opts).await.unwrap();
+    assert_eq!(walk.resumed_after(), Some("el/b/"));
+    assert_eq!(walk.done_before(), 2);
+    assert_eq!(walk.total(), 2);
+    assert_eq!(walk.listing_pages() as usize, after_keys.div_ceil(PAGE));
+    let results = walk.run_to_end().await.unwrap();
+    let roots: Vec<&str> = results.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(roots, ROOTS[2..]);
+    for (_, r) in &results {
+        assert_eq!(r.as_ref().unwrap().added.len(), PER_ROOT);
+    }
+    let (pages, touched) = pager.reset();
+    for (prefix, _) in &pages {
+        assert!(
+            !prefix.starts_with("el/a/") && !prefix.starts_with("el/b/"),
+            "listed a finished repository: {pages:?}"
+        );
+    }
+    for key in &touched {
+        assert!(
+            !key.starts_with("el/a/") && !key.starts_with("el/b/"),
+            "touched {key} of a finished repository"
+        );
+    }
+    assert!(
+        matches!(
+            bucket.head(&cursor).await,
+            Err(store::Error::NotFound { .. })
+        ),
+        "a finished walk deletes its cursor"
+    );
+    assert_eq!(pager.max_in_flight.load(Ordering::SeqCst), 1);
+
+    // The state is what a full reconcile gives: every package published, and a full run
+    // (no cursor now) changes nothing.
+    for (root, names) in ROOTS.iter().zip(&expected) {
+        assert_eq!(&hrefs(&*bucket, root).await, names, "{root}");
+    }
+    let full = ix.reconcile_all(&opts).await.unwrap();
+    assert_eq!(full.resumed_after(), None);
+    for (root, r) in full.run_to_end().await.unwrap() {
+        assert!(
+            r.unwrap().unchanged,
+            "{root} changed in a full reconcile after the resume"
+        );
+    }
+}
+
+async fn restart_ignores_the_cursor(t: TestStore) {
+    let bucket = t.store.clone();
+    let rpms = synthetic(2);
+    for (root, rpm) in ["x/a/", "x/b/"].iter().zip(&rpms) {
+        let name = rpm.file_name().unwrap().to_str().unwrap();
+        upload(&*bucket, &format!("{root}{name}"), rpm).await;
+    }
+    let ix = common::indexer(bucket.clone(), RepoConfig::default());
+    let opts = ReconcileAllOptions {
+        prefix: "x/".into(),
+        cursor: CursorPlace::Store,
+        restart: false,
+    };
+    let mut walk = ix.reconcile_all(&opts).await.unwrap();
+    walk.next().await.unwrap().1.unwrap();
+    drop(walk);
+    let key = rpmbucket_engine::publish::cursor_key("x/");
+    bucket.head(&key).await.expect("cursor of prefix x/");
+    // Another prefix has its own (no) cursor.
+    let other = ReconcileAllOptions {
+        prefix: "x/b/".into(),
+        ..opts.clone()
+    };
+    assert_eq!(
+        ix.reconcile_all(&other).await.unwrap().resumed_after(),
+        None
+    );
+    let again = ReconcileAllOptions {
+        restart: true,
+        ..opts
+    };
+    let walk = ix.reconcile_all(&again).await.unwrap();
+    assert_eq!(walk.resumed_after(), None);
+    assert_eq!(walk.total(), 2);
+    assert!(matches!(
+        bucket.head(&key).await,
+        Err(store::Error::NotFound { .. })
+    ));
+}
+
+macro_rules! on_backends {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            $(#[tokio::test] async fn $name() { super::$name(super::common::local_store().await.unwrap()).await; })*
+        }
+        mod moto {
+            $(#[tokio::test] async fn $name() { super::$name(super::common::moto_store().await.unwrap()).await; })*
+        }
+    };
+}
+
+on_backends!(pages_and_resume, restart_ignores_the_cursor);
