@@ -35,6 +35,17 @@ pub const REGION: &str = "us-east-1";
 /// Environment variable naming a running LocalStack (`http://127.0.0.1:PORT`).
 pub const LOCALSTACK_ENDPOINT_VAR: &str = "RPMBUCKET_TEST_LOCALSTACK_ENDPOINT";
 
+/// One request moto's recorder saw ([`S3Server::recorded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The HTTP method, or `COPY` for a server-side copy (a PUT with `x-amz-copy-source`).
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// The `Range` header, if any.
+    pub range: Option<String>,
+}
+
 /// Which implementation an [`S3Server`] is, for the few assertions where they differ from AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3Kind {
@@ -331,6 +342,65 @@ impl S3Server {
             .send()
             .await
             .expect("put bucket policy");
+    }
+
+    /// Starts moto's request recorder afresh (moto only: tests that count requests). One
+    /// recording per server at a time: tests of one process that record must not overlap.
+    pub fn start_recording(&self) {
+        self.moto_api("reset-recording");
+        self.moto_api("start-recording");
+    }
+
+    /// Stops the recorder; the requests it saw for `bucket`, in order.
+    pub fn recorded(&self, bucket: &str) -> Vec<Recorded> {
+        self.moto_api("stop-recording");
+        let log = self.moto_api("download-recording");
+        let mut out = Vec::new();
+        for line in log.lines().filter(|l| !l.trim().is_empty()) {
+            let entry: serde_json::Value = serde_json::from_str(line).expect("a recorder line");
+            let url = entry["url"].as_str().unwrap_or_default();
+            let path = url
+                .split_once("://")
+                .map_or(url, |(_, r)| &r[r.find('/').unwrap_or(r.len())..]);
+            if !path.starts_with(&format!("/{bucket}")) {
+                continue;
+            }
+            let header = |name: &str| {
+                entry["headers"].as_object().and_then(|h| {
+                    h.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.as_str().unwrap_or_default().to_owned())
+                })
+            };
+            let method = if header("x-amz-copy-source").is_some() {
+                "COPY".to_owned()
+            } else {
+                entry["method"].as_str().unwrap_or_default().to_owned()
+            };
+            out.push(Recorded {
+                method,
+                path: path.to_owned(),
+                range: header("range"),
+            });
+        }
+        out
+    }
+
+    /// GET `/moto-api/recorder/WHAT` (a plain HTTP/1.0 request on loopback); the body.
+    fn moto_api(&self, what: &str) -> String {
+        use std::io::Write as _;
+        let host = self.endpoint.trim_start_matches("http://");
+        let mut s = TcpStream::connect(host).expect("connect to moto");
+        write!(
+            s,
+            "GET /moto-api/recorder/{what} HTTP/1.0\r\nHost: {host}\r\n\r\n"
+        )
+        .expect("send to moto");
+        let mut all = String::new();
+        s.read_to_string(&mut all).expect("read from moto");
+        all.split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default()
     }
 
     /// Plain HTTP URL of `store`'s root on this server (path style): a dnf `baseurl` once the

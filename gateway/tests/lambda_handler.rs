@@ -388,3 +388,75 @@ async fn token_scopes_hold() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// `POST /promote` through the Lambda handler over a moto bucket: 403 with the reason for a
+/// token lacking read on FROM or write on TO, then a server-side copy (no GET of a package
+/// body) and the target published with both packages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_through_the_lambda_handler_on_s3() {
+    let server = rpmbucket_engine::testkit::moto().await;
+    let store =
+        common::published_bucket(&server, "el9/testing/", &[rpmbucket_tests::fx::LIB_1_2]).await;
+    let bucket = store.bucket().to_owned();
+    let router = rpmbucket_gateway::lambda::router(common::s3_state(
+        store.client().clone(),
+        bucket.clone(),
+        common::promotion_tokens(),
+        Duration::from_secs(120),
+    ));
+    let promote = |auth: String, names: &str| {
+        let mut e: serde_json::Value = serde_json::from_str(&event(
+            "POST",
+            "/promote",
+            "from=el9/testing/&to=el9/stable/",
+            &[("authorization", &auth), ("content-type", "text/plain")],
+            "192.0.2.9",
+        ))
+        .unwrap();
+        e["body"] = names.into();
+        e.to_string()
+    };
+    let (status, _, body) = invoke(&router, &promote(basic("release", "rel"), "fx-lib")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.contains("no read permission for el9/testing/"),
+        "{body}"
+    );
+    let (status, _, body) = invoke(&router, &promote(basic("qa", "qa"), "fx-lib")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.contains("no write permission for el9/stable/"),
+        "{body}"
+    );
+
+    server.start_recording();
+    let (status, _, body) = invoke(&router, &promote(basic("ci", "pw"), "fx-lib\n")).await;
+    let requests = server.recorded(&bucket);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["promoted"][0]["nevra"], "fx-lib-1.2-1.noarch", "{v}");
+    assert_eq!(v["packages"], 1, "{v}");
+    assert_eq!(
+        requests.iter().filter(|r| r.method == "COPY").count(),
+        1,
+        "{requests:#?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.path.contains(".rpm")
+            && ((r.method == "GET" && r.range.is_none()) || r.method == "PUT")),
+        "a package body was downloaded or uploaded: {requests:#?}"
+    );
+    // The target's metadata lists the copy.
+    let indexer = Indexer::new(
+        Arc::new(store.clone()),
+        Layout::default(),
+        RepoConfig::default(),
+    );
+    assert_eq!(
+        indexer
+            .published("el9/stable/", "el9/stable/fx-lib-1.2-1.noarch.rpm")
+            .await
+            .unwrap(),
+        Some(v["revision"].as_str().unwrap().to_owned())
+    );
+}

@@ -404,3 +404,108 @@ async fn uploaded_packages_are_indexed_and_installable_from_the_bucket() {
     assert!(nevras.contains("fx-space-0:1.0-1.noarch"), "{nevras:?}");
     assert!(nevras.contains("fx-utf8-0:1.0-1.noarch"), "{nevras:?}");
 }
+
+/// `POST /promote` on the S3 gateway: a token must read FROM and write TO (403 naming what is
+/// missing, nothing copied); the copy is server-side (CopyObject, no GET of a package body, no
+/// upload again), the target is published, and dnf sees the promoted packages in the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_on_s3_copies_server_side_with_read_and_write() {
+    let server = rpmbucket_engine::testkit::moto().await;
+    let store = common::published_bucket(
+        &server,
+        "el9/testing/",
+        &[fx::LIB_1_0, fx::LIB_1_2, fx::BASIC],
+    )
+    .await;
+    let bucket = store.bucket().to_owned();
+    let client = store.client().clone();
+    let state = common::s3_state(
+        client.clone(),
+        bucket.clone(),
+        common::promotion_tokens(),
+        Duration::from_secs(120),
+    );
+    let gw = Gateway::start_with(state, client, bucket.clone()).await;
+    let url = gw.url("promote?from=el9/testing/&to=el9/stable/");
+    // (status, body) of a promote request as `user` naming `names`.
+    let promote = |user: Option<&'static str>, names: &'static str| {
+        let url = url.clone();
+        async move {
+            let mut a = vec![s("-w"), s("\n%{http_code}"), s("--data-binary"), s(names)];
+            if let Some(u) = user {
+                a.extend([s("-u"), s(u)]);
+            }
+            a.push(url);
+            let c = curl(a).await;
+            let (body, code) = c.stdout.rsplit_once('\n').unwrap();
+            (code.to_owned(), body.to_owned())
+        }
+    };
+    assert_eq!(promote(None, "fx-lib").await.0, "401");
+    let (code, body) = promote(Some("release:rel"), "fx-lib").await;
+    assert_eq!(code, "403", "{body}");
+    assert!(
+        body.contains("no read permission for el9/testing/"),
+        "{body}"
+    );
+    let (code, body) = promote(Some("qa:qa"), "fx-lib").await;
+    assert_eq!(code, "403", "{body}");
+    assert!(
+        body.contains("no write permission for el9/stable/"),
+        "{body}"
+    );
+    let (code, body) = promote(Some("ci:pw"), "nope").await;
+    assert_eq!(code, "404", "{body}");
+    assert!(gw.object("el9/stable/repodata/repomd.xml").await.is_none());
+    assert!(gw
+        .object(&format!("el9/stable/{}", fx::LIB_1_2))
+        .await
+        .is_none());
+
+    server.start_recording();
+    let (code, body) = promote(Some("ci:pw"), "fx-lib\nfx-basic-1.0-1.noarch\n").await;
+    let requests = server.recorded(&bucket);
+    assert_eq!(code, "200", "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["packages"], 2, "{v}");
+    let copies = requests.iter().filter(|r| r.method == "COPY").count();
+    assert_eq!(copies, 2, "{requests:#?}");
+    for r in &requests {
+        let rpm = r.path.split('?').next().unwrap().ends_with(".rpm");
+        assert!(
+            !(rpm && r.method == "PUT"),
+            "a package was uploaded again: {r:?}"
+        );
+        if rpm && r.method == "GET" {
+            // A header read at most: a bounded range, never the whole body.
+            let range = r
+                .range
+                .as_deref()
+                .unwrap_or_else(|| panic!("whole GET: {r:?}"));
+            let (a, b) = range.trim_start_matches("bytes=").split_once('-').unwrap();
+            let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+            assert!(b - a < 1 << 20, "{r:?}");
+        }
+    }
+    eprintln!(
+        "promote through the S3 gateway: {} requests, {copies} copies",
+        requests.len()
+    );
+    assert_eq!(
+        gw.object(&format!("el9/stable/{}", fx::LIB_1_2))
+            .await
+            .unwrap(),
+        std::fs::read(fixture(fx::LIB_1_2)).unwrap()
+    );
+    let baseurl = format!("{}el9/stable/", server.base_url(&store));
+    let nevras =
+        tokio::task::spawn_blocking(move || rpmbucket_tests::dnf_nevras(&baseurl).unwrap())
+            .await
+            .unwrap();
+    assert_eq!(
+        nevras,
+        ["fx-basic-0:1.0-1.noarch", "fx-lib-0:1.2-1.noarch"]
+            .map(String::from)
+            .into()
+    );
+}

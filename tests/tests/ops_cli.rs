@@ -808,44 +808,17 @@ fn the_page_fits_a_phone_and_a_desktop_in_chromium() {
 /// moto's request recorder: what reached the server for `bucket` while `f` ran, as
 /// `(method, path and query, Range header)`.
 fn recorded<T>(
-    endpoint: &str,
+    server: &MotoServer,
     bucket: &str,
     f: impl FnOnce() -> T,
 ) -> (T, Vec<(String, String, Option<String>)>) {
-    http_get(&format!("{endpoint}/moto-api/recorder/reset-recording"));
-    http_get(&format!("{endpoint}/moto-api/recorder/start-recording"));
+    server.start_recording();
     let out = f();
-    http_get(&format!("{endpoint}/moto-api/recorder/stop-recording"));
-    let log = http_get(&format!("{endpoint}/moto-api/recorder/download-recording")).body;
-    let mut requests = Vec::new();
-    for line in log.lines().filter(|l| !l.trim().is_empty()) {
-        let entry: Value = serde_json::from_str(line).unwrap();
-        let url = entry["url"].as_str().unwrap();
-        let path = url
-            .split_once("://")
-            .map_or(url, |(_, r)| &r[r.find('/').unwrap_or(r.len())..]);
-        if !path.starts_with(&format!("/{bucket}")) {
-            continue;
-        }
-        let range = entry["headers"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("range"))
-            .map(|(_, v)| v.as_str().unwrap().to_owned());
-        let copy = entry["headers"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("x-amz-copy-source"));
-        let method = entry["method"].as_str().unwrap();
-        let method = if copy {
-            "COPY".to_owned()
-        } else {
-            method.to_owned()
-        };
-        requests.push((method, path.to_owned(), range));
-    }
+    let requests = server
+        .recorded(bucket)
+        .into_iter()
+        .map(|r| (r.method, r.path, r.range))
+        .collect();
     (out, requests)
 }
 
@@ -956,8 +929,7 @@ async fn promote_on_moto_copies_server_side_and_dnf_installs_from_the_target() {
         "different buckets",
     );
 
-    let endpoint = server.endpoint().to_owned();
-    let (out, requests) = recorded(&endpoint, &bucket, || {
+    let (out, requests) = recorded(&server, &bucket, || {
         expect(
             &env,
             &["promote", &testing, &stable, "rt-app", "fx-basic"],

@@ -61,21 +61,17 @@ impl Gateway {
     /// A gateway in S3 mode over an existing bucket.
     pub async fn start_in(client: Client, bucket: String, expires: Duration) -> Gateway {
         let hash = hash_token_with("pw", argon2::Params::new(256, 1, 1, None).unwrap());
-        let state = AppState {
-            access: Access::Tokens(Tokens::parse(&format!("ci:{hash} rwd el9/")).unwrap()),
-            writes: Writes::Presign {
-                presigner: rpmbucket_gateway::presign::Bucket::new(S3Store::new(
-                    client.clone(),
-                    bucket.clone(),
-                    "",
-                )),
-                expires,
-            },
-            repo: rpmbucket_gateway::s3_repository(client.clone(), bucket.clone()),
-            baseurl: Some(format!("https://example.invalid/{bucket}/")),
-            max_wait: Duration::from_secs(5),
-            limits: rpmbucket_gateway::app::Limits::default(),
-        };
+        let tokens = Tokens::parse(&format!("ci:{hash} rwd el9/")).unwrap();
+        Gateway::start_with(
+            s3_state(client.clone(), bucket.clone(), tokens, expires),
+            client,
+            bucket,
+        )
+        .await
+    }
+
+    /// A gateway serving `state` (S3 mode over `client`'s `bucket`).
+    pub async fn start_with(state: AppState, client: Client, bucket: String) -> Gateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -152,4 +148,66 @@ pub fn presign_state(dir: &std::path::Path, tokens: Tokens) -> AppState {
         max_wait: Duration::from_secs(2),
         limits: rpmbucket_gateway::app::Limits::default(),
     }
+}
+
+/// The gateway in S3 mode as `lambda::state_from_env` builds it, over `client`'s `bucket`:
+/// `tokens`, presigned writes, the engine repository on the bucket.
+pub fn s3_state(client: Client, bucket: String, tokens: Tokens, expires: Duration) -> AppState {
+    AppState {
+        access: Access::Tokens(tokens),
+        writes: Writes::Presign {
+            presigner: rpmbucket_gateway::presign::Bucket::new(S3Store::new(
+                client.clone(),
+                bucket.clone(),
+                "",
+            )),
+            expires,
+        },
+        repo: rpmbucket_gateway::s3_repository(client, bucket.clone()),
+        baseurl: Some(format!("https://example.invalid/{bucket}/")),
+        max_wait: Duration::from_secs(5),
+        limits: rpmbucket_gateway::app::Limits::default(),
+    }
+}
+
+/// Tokens for the promotion tests: `ci` reads and writes all of el9/, `qa` only el9/testing/,
+/// `release` may only write el9/stable/ (secrets `pw`, `qa`, `rel`).
+pub fn promotion_tokens() -> Tokens {
+    let params = || argon2::Params::new(256, 1, 1, None).unwrap();
+    Tokens::parse(&format!(
+        "ci:{} rw el9/\nqa:{} rw el9/testing/\nrelease:{} w el9/stable/\n",
+        hash_token_with("pw", params()),
+        hash_token_with("qa", params()),
+        hash_token_with("rel", params()),
+    ))
+    .unwrap()
+}
+
+/// A bucket of moto with `files` published as the repository `root` (by the engine, as the
+/// indexer Lambda would), readable by anyone (dnf).
+pub async fn published_bucket(
+    server: &rpmbucket_engine::testkit::MotoServer,
+    root: &str,
+    files: &[&str],
+) -> S3Store {
+    use rpmbucket_engine::ObjectStore as _;
+    let store = server.new_bucket().await;
+    server.make_public(&store).await;
+    for f in files {
+        store
+            .put_file(
+                &format!("{root}{f}"),
+                &rpmbucket_tests::fixture(f),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let indexer = rpmbucket_engine::Indexer::new(
+        std::sync::Arc::new(store.clone()),
+        rpmbucket_engine::Layout::default(),
+        rpmbucket_engine::RepoConfig::default(),
+    );
+    indexer.reindex(root).await.unwrap();
+    store
 }
