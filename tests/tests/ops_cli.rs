@@ -182,6 +182,8 @@ fn day2_commands_and_retention_on_a_directory() {
     );
     assert_eq!(rows[0]["key"], fx::BASIC);
     assert!(rows[0]["size"].as_u64().unwrap() > 1000);
+    // The fixtures are built with a fixed build time (SOURCE_DATE_EPOCH: 2024-01-10).
+    assert_eq!(rows[0]["build_time"], 1_704_888_000, "{}", rows[0]);
     // Dropped packages left the metadata but wait out the grace period in the store.
     for i in [0, 1, 2] {
         assert!(repo_dir.join(pkgs[i].file_name().unwrap()).exists());
@@ -195,6 +197,14 @@ fn day2_commands_and_retention_on_a_directory() {
     let text = expect(&env, &["ls", repo], 0);
     assert!(text.starts_with("NEVRA"), "{text}");
     assert_eq!(text.lines().count(), 5, "{text}");
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NEVRA", "SIZE", "BUILT", "(UTC)", "KEY"], "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("fx-basic-1.0-1.noarch ")
+            && l.contains(" 2024-01-10 12:00 ")
+            && l.ends_with(&format!("{repo}/{}", fx::BASIC))),
+        "{text}"
+    );
 
     // Dry run of a stricter rule names what would go and changes nothing.
     let dry = expect(&env, &["config", repo, "keep-versions=1", "--dry-run"], 0);
@@ -248,6 +258,31 @@ fn day2_commands_and_retention_on_a_directory() {
     assert_eq!(out.status.code(), Some(2));
     let st: Value = serde_json::from_str(&expect(&env, &["status", repo, "--json"], 0)).unwrap();
     assert_eq!(st["rejected"][0]["key"], "broken-1-1.noarch.rpm", "{st}");
+    assert!(
+        st["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not an rpm"),
+        "{st}"
+    );
+    // The last publish (a time, with its revision) and the generation.
+    let last = st["last_publish"].as_i64().unwrap();
+    let now_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((now_secs - 600..=now_secs + 5).contains(&last), "{st}");
+    assert!(st["generation"].as_u64().unwrap() >= 2, "{st}");
+    assert!(!st["revision"].as_str().unwrap().is_empty(), "{st}");
+    let text = expect(&env, &["status", repo], 0);
+    for field in [
+        "last publish: ",
+        "generation:   ",
+        "rejected:     1",
+        "not an rpm",
+    ] {
+        assert!(text.contains(field), "{field}: {text}");
+    }
 
     // Every command documents itself with an example; usage errors are status 1.
     for cmd in ["config", "add", "ls", "rm", "status"] {
