@@ -9,7 +9,8 @@
 #               (generating packages, `reindex`, createrepo_c's full run, filling the metadata
 #               cache) and keeps it in BENCH_DIR; `timed` runs only the timed adds on what is
 #               prepared there (preparing first what is missing), so they can be re-run alone in
-#               a quiet minute: `BENCH_DIR=DIR STEPS=timed scripts/bench-engine.sh 10000 100000`
+#               a quiet minute: `BENCH_DIR=DIR STEPS=timed scripts/bench-engine.sh 10000 100000`;
+#               `report` only writes the section from the rows kept in BENCH_DIR
 #   PROFILES    profiles to measure (default: "compat modern")
 #   PARTS       what to measure (default: "engine createrepo"); rows are kept in BENCH_DIR, so
 #               the two can run at different times and the section shows both
@@ -62,6 +63,8 @@ out="${OUT:-$root/BENCHMARKS.md}"
 workers=$(nproc)
 timed=false
 [[ "$steps" == *" timed "* ]] && timed=true
+report_only=false
+[ "$steps" = " report " ] && report_only=true
 
 command -v createrepo_c >/dev/null || { echo "createrepo_c not found" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time (GNU time) not found" >&2; exit 1; }
@@ -140,7 +143,8 @@ for g in json.load(gzip.open(os.path.join(d, m.group(1)))).get("garbage", []):
 PY
 }
 
-for n in "${sizes[@]}"; do
+$report_only && sizes_to_run=() || sizes_to_run=("${sizes[@]}")
+for n in "${sizes_to_run[@]}"; do
     src="$work/src-$n"
     [ -d "$src" ] || (renice -n 19 -p $BASHPID >/dev/null; gen --count "$n" --out "$src" >/dev/null 2>&1)
     count=$(find "$src" -maxdepth 1 -name '*.rpm' | wc -l)
@@ -249,7 +253,7 @@ for n in "${sizes[@]}"; do
         fi
     done
 done
-$timed || { echo "prepared in $work (STEPS=timed runs the timed steps)" >&2; exit 0; }
+$timed || $report_only || { echo "prepared in $work (STEPS=timed runs the timed steps)" >&2; exit 0; }
 
 # Rows of both parts, from this run or an earlier one in the same BENCH_DIR.
 rows=()
