@@ -164,28 +164,30 @@ pub async fn handle_opts(event: Value, indexer: &Indexer, opts: &Options) -> Res
     let mut plan = plan(&units, opts.bucket.as_deref(), |key| {
         repo::repo_root(indexer, key)
     });
+    let mut results = run(indexer, &plan.jobs, opts.concurrency).await;
+    // Reconcile every repository after the changes: the engine's walk (the listing by pages,
+    // one repository at a time, resumed from the bucket's cursor when an earlier invocation
+    // ran out of time). Its results count for the units that asked for it.
+    let mut reconciled = BTreeSet::new();
     if !plan.reconcile_all.is_empty() {
-        match repo::roots(indexer).await {
-            Ok(roots) => {
-                for root in roots {
-                    let job = plan.jobs.entry(root).or_default();
-                    job.reconcile = true;
-                    job.units.extend(plan.reconcile_all.iter().copied());
+        match repo::reconcile_all(indexer).await {
+            Ok(all) => {
+                for (root, result) in all {
+                    reconciled.insert(root.clone());
+                    results.push((root, result));
                 }
             }
             Err(e) => {
                 for &u in &plan.reconcile_all {
                     plan.unit_failures.push((
                         u,
-                        format!("listing repositories to reconcile: {}", chain(&e)),
+                        format!("reconciling every repository: {}", chain(&e)),
                         repo::is_retryable(&e),
                     ));
                 }
             }
         }
     }
-
-    let results = run(indexer, &plan.jobs, opts.concurrency).await;
 
     // Which units failed, and why.
     let mut failures = Vec::new();
@@ -207,12 +209,21 @@ pub async fn handle_opts(event: Value, indexer: &Indexer, opts: &Options) -> Res
         units: units.len(),
         changes: plan.jobs.values().map(|j| j.changes.len()).sum(),
         ignored: plan.ignored,
-        repositories: plan.jobs.len(),
+        repositories: plan
+            .jobs
+            .keys()
+            .chain(&reconciled)
+            .collect::<BTreeSet<_>>()
+            .len(),
         ..Summary::default()
     };
     let mut published = Vec::new();
+    let all_units: BTreeSet<usize> = plan.reconcile_all.iter().copied().collect();
     for (root, result) in results {
-        let job = &plan.jobs[&root];
+        let units = match plan.jobs.get(&root) {
+            Some(job) => &job.units,
+            None => &all_units,
+        };
         match result {
             Ok(report) => {
                 summary.add(&report);
@@ -223,10 +234,10 @@ pub async fn handle_opts(event: Value, indexer: &Indexer, opts: &Options) -> Res
             }
             Err(e) => {
                 summary.failed_repositories += 1;
-                failed_units.extend(job.units.iter().copied());
+                failed_units.extend(units.iter().copied());
                 failures.push(Failure {
                     root: Some(root.clone()),
-                    messages: message_ids(&mut job.units.iter().copied()),
+                    messages: message_ids(&mut units.iter().copied()),
                     reason: chain(&e),
                     retryable: repo::is_retryable(&e),
                 });

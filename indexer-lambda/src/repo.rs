@@ -120,19 +120,14 @@ pub(crate) async fn reconcile(indexer: &Indexer, root: &str) -> Result<PublishRe
     indexer.reconcile(root).await
 }
 
-/// Every repository present in the bucket under the configured prefixes.
-pub(crate) async fn roots(indexer: &Indexer) -> Result<Vec<String>, EngineError> {
-    let prefixes = indexer.layout().prefixes().to_vec();
-    if prefixes.is_empty() {
-        return indexer.list_roots("").await;
-    }
-    let mut roots = Vec::new();
-    for prefix in prefixes {
-        roots.extend(indexer.list_roots(&prefix).await?);
-    }
-    roots.sort();
-    roots.dedup();
-    Ok(roots)
+/// Reconcile every repository under the configured prefixes: the engine's
+/// [`Indexer::reconcile_all`] with its cursor in the bucket, so an invocation that runs out of
+/// time is continued by the next one. One result per repository.
+pub(crate) async fn reconcile_all(
+    indexer: &Indexer,
+) -> Result<Vec<(String, Result<PublishReport, EngineError>)>, EngineError> {
+    let opts = rpmbucket_engine::ReconcileAllOptions::default();
+    indexer.reconcile_all(&opts).await?.run_to_end().await
 }
 
 /// Would trying again later help?

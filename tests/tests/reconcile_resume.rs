@@ -1,0 +1,190 @@
+//! A real `rpmbucket reconcile` of a moto bucket (through the fault proxy, which slows package
+//! reads and counts requests) is killed with SIGKILL after some repositories are done. The
+//! next run resumes after the last repository finished: it lists from there, sends no request
+//! about a finished repository, and leaves the state a full reconcile gives (a full run after
+//! it changes nothing).
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use rpmbucket_engine::testkit::{moto, S3Kind, S3Server};
+use rpmbucket_engine::{ObjectStore, PutOptions};
+use rpmbucket_tests::rpmbucket_command;
+use rpmbucket_tests::s3proxy::{Fault, FaultProxy, Rule};
+use serde_json::Value;
+
+const REPOS: usize = 6;
+const PER_REPO: usize = 3;
+
+fn root(i: usize) -> String {
+    format!("dist/r{i}/")
+}
+
+/// The `--json` reports of a run, in output order.
+fn reports(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_reconcile_resumes_after_the_last_finished_repository() {
+    let moto = moto().await;
+    let bucket = moto.new_bucket().await;
+    let name = bucket.bucket().to_owned();
+    let gen_dir = tempfile::tempdir().unwrap();
+    let rpms = rpmbucket_tests::gen::generate((REPOS * PER_REPO) as u64, gen_dir.path(), 11, 2)
+        .expect("generate packages");
+    for i in 0..REPOS {
+        for rpm in &rpms[i * PER_REPO..(i + 1) * PER_REPO] {
+            let file = rpm.file_name().unwrap().to_str().unwrap();
+            let body = std::fs::read(rpm).unwrap();
+            bucket
+                .put(
+                    &format!("{}{file}", root(i)),
+                    body.into(),
+                    PutOptions::default(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    bucket
+        .put("dist/README", "not a package".into(), PutOptions::default())
+        .await
+        .unwrap();
+
+    let proxy = FaultProxy::start(moto.endpoint()).expect("start the proxy");
+    let env = S3Server::new(S3Kind::Moto, &proxy.endpoint()).env_vars();
+    let location = format!("s3://{name}/dist");
+    let args = ["reconcile", &location, "--page-size", "2", "--json"];
+    let cursor_key = rpmbucket_engine::publish::cursor_key("dist/");
+
+    // Every package read is slow, so the run is killed with repositories left.
+    proxy.set_rules(vec![Rule::new(
+        "slow package reads",
+        Fault::Latency { ms: 400 },
+    )
+    .method("GET")
+    .key("dist/r*.rpm")]);
+    let mut child = rpmbucket_command()
+        .args(args)
+        .envs(env.clone())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rpmbucket reconcile");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let recorded = loop {
+        if let Ok((body, _)) = bucket.get(&cursor_key).await {
+            let v: Value = serde_json::from_slice(&body).expect("cursor is JSON");
+            if v["done"].as_u64().unwrap_or(0) >= 2 {
+                break v;
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("rpmbucket finished ({status}) before it could be killed halfway");
+        }
+        assert!(Instant::now() < deadline, "no repository finished in 120 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+    let killed = child.wait_with_output().unwrap();
+    assert!(!killed.status.success());
+    // What the killed run finished: the cursor as it is now (it may have moved on a step).
+    let (body, _) = bucket
+        .get(&cursor_key)
+        .await
+        .expect("a killed run leaves its cursor");
+    let cursor: Value = serde_json::from_slice(&body).unwrap();
+    let after = cursor["after"].as_str().unwrap().to_owned();
+    let done = cursor["done"].as_u64().unwrap() as usize;
+    assert!(
+        done >= recorded["done"].as_u64().unwrap() as usize && done < REPOS,
+        "killed too late: {cursor}"
+    );
+    assert_eq!(after, root(done - 1), "{cursor}");
+    let killed_reports = reports(&killed.stdout);
+    assert!(killed_reports.len() >= 2, "{killed_reports:?}");
+
+    // The second run: every request about a finished repository is counted (none allowed),
+    // and so are the listing pages.
+    let mut rules = vec![Rule::new("listing pages", Fault::Latency { ms: 0 })
+        .method("GET")
+        .key("")
+        .query("list-type=2")];
+    for i in 0..done {
+        rules.push(Rule::new(&root(i), Fault::Latency { ms: 0 }).key(&format!("{}*", root(i))));
+    }
+    proxy.set_rules(rules);
+    let out = rpmbucket_command()
+        .args(args)
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "resuming an interrupted reconcile after s3://{name}/{after}"
+        )),
+        "{stderr}"
+    );
+    let resumed: Vec<String> = reports(&out.stdout)
+        .iter()
+        .map(|r| r["root"].as_str().unwrap().to_owned())
+        .collect();
+    let rest: Vec<String> = (done..REPOS).map(root).collect();
+    assert_eq!(resumed, rest, "{stderr}");
+    let stats = proxy.stats();
+    for rule in &stats.rules[1..] {
+        assert_eq!(
+            rule.matched, 0,
+            "the resumed run touched {}: {stats:?}",
+            rule.name
+        );
+    }
+    // Finding the repositories lists only the keys after the cursor, 2 a page; then each
+    // repository lists its own keys (twice: the listing and the check after the swap).
+    let keys_after = bucket
+        .list("dist/")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|o| o.key > after && o.key != cursor_key)
+        .count();
+    let listings = stats.rules[0].matched as usize;
+    assert!(
+        listings >= keys_after.div_ceil(2),
+        "{listings} listing requests for {keys_after} keys: {stats:?}"
+    );
+    assert!(
+        matches!(
+            bucket.head(&cursor_key).await,
+            Err(rpmbucket_engine::store::Error::NotFound { .. })
+        ),
+        "the finished run deleted the cursor"
+    );
+
+    // The state equals a full reconcile's: a full run now changes nothing, and every
+    // repository publishes its packages.
+    proxy.set_rules(vec![]);
+    let full = rpmbucket_command().args(args).envs(env).output().unwrap();
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let full = reports(&full.stdout);
+    let roots: BTreeSet<String> = full
+        .iter()
+        .map(|r| r["root"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(roots, (0..REPOS).map(root).collect());
+    for r in &full {
+        assert_eq!(r["unchanged"], true, "{r}");
+        assert_eq!(r["packages"], PER_REPO, "{r}");
+    }
+}
