@@ -91,16 +91,20 @@ impl Repository for EngineRepo {
     }
 
     async fn reconcile_all(&self) -> Vec<(String, Result<Published, RepoError>)> {
-        let roots = match self.indexer.list_roots("").await {
-            Ok(r) => r,
+        // The engine's walk: the listing by pages, one repository at a time, resumed from the
+        // store's cursor when a previous start was interrupted.
+        let opts = rpmbucket_engine::ReconcileAllOptions::default();
+        let walk = match self.indexer.reconcile_all(&opts).await {
+            Ok(w) => w,
             Err(e) => return vec![(String::new(), Err(repo_err(e)))],
         };
-        let mut out = Vec::with_capacity(roots.len());
-        for root in roots {
-            let r = self.indexer.reconcile(&root).await;
-            out.push((root, r.map(published).map_err(repo_err)));
+        match walk.run_to_end().await {
+            Ok(results) => results
+                .into_iter()
+                .map(|(root, r)| (root, r.map(published).map_err(repo_err)))
+                .collect(),
+            Err(e) => vec![(String::new(), Err(repo_err(e)))],
         }
-        out
     }
 
     async fn promote(
