@@ -2,6 +2,7 @@
 //! rendering the metadata files, `repomd.xml`, and reading metadata written by other tools.
 //! Everything here is synchronous and pure (bytes in, bytes out).
 
+use rpmbucket_repodata::header::RpmHeaders;
 use rpmbucket_repodata::Package;
 
 use crate::cache::MetadataCache;
@@ -10,18 +11,16 @@ use crate::config::RepoConfig;
 pub use rpmbucket_repodata::bz2block::BlockRef;
 pub use rpmbucket_repodata::compress::Compression;
 
-/// Build the record of one package from its lead + headers (`bytes[..end]`) and the facts of
-/// its file that the header does not hold (`info`: location, size, mtime, pkgid).
+/// Build the record of one package from its headers and the facts of its file that the
+/// header does not hold (`info`: location, size, mtime, pkgid).
 pub fn parse_package(
-    header: &[u8],
+    headers: &RpmHeaders,
     info: &rpmbucket_repodata::parse::FileInfo,
     changelog_limit: i32,
-) -> Result<Package, String> {
-    use rpmbucket_repodata::header::RpmHeaders;
+) -> Result<Package, rpmbucket_repodata::Error> {
     use rpmbucket_repodata::parse::ParseOptions;
-    let headers = RpmHeaders::parse(header).map_err(|e| e.to_string())?;
     let opts = ParseOptions::default().with_changelog_limit(changelog_limit);
-    Package::from_headers(&headers, info, &opts).map_err(|e| e.to_string())
+    Package::from_headers(headers, info, &opts)
 }
 
 /// One rendered metadata file.

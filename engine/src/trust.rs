@@ -25,7 +25,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rpmbucket_repodata::trust::{Keyring, SigningKey, TrustError};
+use rpmbucket_repodata::header::RpmHeaders;
+use rpmbucket_repodata::trust::{Keyring, Refusal, SigningKey, TrustError};
 
 use crate::error::{Error, Result};
 use crate::layout::REPODATA_DIR;
@@ -241,13 +242,15 @@ pub fn policy_keyring(
     }
 }
 
-/// Check a package read in full: `file` holds at least the lead and headers. The payload
-/// digest must have been checked by the caller. Returns the refusal reason.
-pub fn check_package(ring: &Keyring, file: &[u8]) -> std::result::Result<(), String> {
-    let headers = rpmbucket_repodata::header::RpmHeaders::parse(file).map_err(|e| e.to_string())?;
-    ring.verify_package(&headers, file)
-        .map(|_| ())
-        .map_err(|r| r.to_string())
+/// Check a package read in full: `headers` parsed from `header`, its lead and headers (at
+/// least). The payload digest must have been checked by the caller. Returns why the package
+/// is refused.
+pub fn check_package(
+    ring: &Keyring,
+    headers: &RpmHeaders,
+    header: &[u8],
+) -> std::result::Result<(), Refusal> {
+    ring.verify_package(headers, header).map(|_| ())
 }
 
 fn key_of(root: &str, name: &str) -> String {

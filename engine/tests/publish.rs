@@ -13,7 +13,7 @@ use common::*;
 use rpmbucket_engine::publish::hooks::{self, FaultPoint};
 use rpmbucket_engine::store::{Error as StoreError, ObjectStore, PutOptions};
 use rpmbucket_engine::testkit::{S3Kind, S3Server};
-use rpmbucket_engine::{Change, RepoConfig, S3Store, REJECTED_FILE};
+use rpmbucket_engine::{Change, IndexerOptions, RepoConfig, S3Store, REJECTED_FILE};
 use rpmbucket_tests::fx;
 
 const ROOT: &str = "el9/x86_64/";
@@ -459,6 +459,86 @@ pub async fn dnf_installs(store: Arc<dyn ObjectStore>, url: String) {
     assert!(out.1.contains("fx-basic"), "{}", out.1);
 }
 
+/// A package whose payload changed after it was built (its header's payload digest no longer
+/// matches), on each read path. Streamed (the indexer verifies payloads as the upload faces do,
+/// or the store has no checksum for it), every byte goes through repodata's package reader and
+/// the package is rejected for its payload, as `rpmbucket index` rejects it. Read by its
+/// headers alone (the uploader named the file's SHA-256), the payload is not read and the
+/// package is published under that SHA-256.
+pub async fn corrupt_payload_on_each_read_path(store: Arc<dyn ObjectStore>) {
+    use sha2::Digest;
+    let mut bytes = std::fs::read(fixture(fx::BASIC)).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 1;
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    let config = RepoConfig::default().with_database(false);
+    let put = |name: &'static str| {
+        let store = store.clone();
+        let bytes = Bytes::from(bytes.clone());
+        async move {
+            store
+                .put(&key(name), bytes, PutOptions::default())
+                .await
+                .unwrap()
+        }
+    };
+    let payload_reason = |r: &rpmbucket_engine::PublishReport, k: &str| {
+        let reason = r.rejected.iter().find(|(x, _)| x == k).map(|(_, y)| y);
+        assert!(
+            reason.is_some_and(|y| y.contains("payload digest mismatch")),
+            "{k}: {r:?}"
+        );
+    };
+
+    // Streamed because the indexer verifies every payload (even with a known SHA-256).
+    let verified = key("verified.rpm");
+    let meta = put("verified.rpm").await;
+    let ix = indexer(store.clone(), config.clone()).with_options(IndexerOptions {
+        verify_payload: true,
+        ..IndexerOptions::default()
+    });
+    let mut change = Change::created(&verified);
+    change.etag = Some(meta.etag);
+    change.sha256 = Some(sha.clone());
+    let r = ix.apply(ROOT, &[change]).await.unwrap();
+    let reads = |r: &rpmbucket_engine::PublishReport| (r.requests.get_stream, r.requests.get_range);
+    assert_eq!(reads(&r), (1, 0), "{r:?}");
+    assert!(r.added.is_empty(), "{r:?}");
+    payload_reason(&r, &verified);
+
+    // Nothing names its SHA-256: streamed where the store keeps none (a directory), read by
+    // its headers where it does (S3 with `x-amz-checksum-sha256`).
+    let unnamed = key("unnamed.rpm");
+    put("unnamed.rpm").await;
+    let ix = indexer(store.clone(), config);
+    let r = ix
+        .apply(ROOT, &created(std::slice::from_ref(&unnamed)))
+        .await
+        .unwrap();
+    if store.head(&unnamed).await.unwrap().sha256.is_none() {
+        assert_eq!(reads(&r), (1, 0), "{r:?}");
+        payload_reason(&r, &unnamed);
+    } else {
+        assert_eq!(reads(&r), (0, 1), "{r:?}");
+        assert_eq!(r.hashed_by_checksum, 1, "{r:?}");
+        assert_eq!(r.added, [unnamed], "{r:?}");
+    }
+
+    // The uploader names the SHA-256: headers only, published under that SHA-256.
+    let named = key("named.rpm");
+    let meta = put("named.rpm").await;
+    let mut change = Change::created(&named);
+    change.etag = Some(meta.etag);
+    change.sha256 = Some(sha.clone());
+    let r = ix.apply(ROOT, &[change]).await.unwrap();
+    assert_eq!(reads(&r), (0, 1), "{r:?}");
+    assert_eq!(r.hashed_by_checksum, 1, "{r:?}");
+    assert_eq!(r.added, [named], "{r:?}");
+    let published = published(&*store, ROOT).await;
+    assert_eq!(published.packages[&href("named.rpm")].pkgid, sha);
+    assert!(!published.packages.contains_key(&href("verified.rpm")));
+}
+
 /// Each scenario once per backend: `local::NAME`, `s3::NAME` (moto), `localstack::NAME`.
 macro_rules! scenarios {
     ($module:ident: $make:ident) => {
@@ -467,6 +547,7 @@ macro_rules! scenarios {
                 add_remove_overwrite,
                 duplicate_and_out_of_order_events,
                 bad_packages_are_rejected,
+                corrupt_payload_on_each_read_path,
                 crash_before_swap_then_recover,
                 concurrent_indexers,
                 grace_period,

@@ -18,11 +18,12 @@
 //! # Ok::<(), rpmbucket_repodata::Error>(())
 //! ```
 //!
-//! Reading over HTTP without the whole file: feed a growing prefix to
-//! [`header::header_extent`] until it answers `Complete`, parse with [`header::RpmHeaders::parse`],
-//! then build the record with [`Package::from_headers`] from facts the caller knows about the
-//! object (size, mtime, SHA-256 — [`parse::FileHasher`] computes the latter while streaming and
-//! also checks the payload digest).
+//! Every face reads a package with the same routine, [`reader::PackageReader`]: it does no I/O
+//! itself but says how many bytes of the file it needs next, so a local file
+//! ([`reader::read_package`]), ranged GETs (the headers only, the SHA-256 known from the store)
+//! and a streamed GET (the whole file, hashed and its payload digest checked) all drive it;
+//! then [`Package::from_headers`] builds the record from facts the caller knows about the
+//! object (size, mtime, SHA-256).
 //!
 //! Deliberate differences from createrepo_c 0.17.3: [`parse::read_package_file`] and
 //! [`parse::FileHasher`] reject a package whose payload does not match the digest in its header
@@ -57,6 +58,7 @@ pub mod error;
 pub mod header;
 pub mod package;
 pub mod parse;
+pub mod reader;
 mod tagtypes;
 pub mod xml;
 

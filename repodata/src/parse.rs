@@ -6,16 +6,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::header::{header_extent, tag, Extent, Header, RpmHeaders, SPECULATIVE_READ};
+use crate::header::{tag, Header, RpmHeaders};
 use crate::package::{
     is_primary_file, Changelog, DepFlag, Dependency, FileKind, Package, PackageFile,
 };
+use crate::reader::{read_package, Hashing};
 
 /// What createrepo_c learns about the file itself (not from the header).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -844,58 +844,30 @@ impl FileHasher {
     }
 }
 
-/// Read an .rpm file: its header prefix, then the whole file through [`FileHasher`] (pkgid and
-/// payload-digest check), and its size and mtime; then build the record. `location_href` is the
-/// path relative to the repository root.
+/// Read an .rpm file with the [`PackageReader`](crate::reader::PackageReader) every face uses:
+/// its header prefix, then the whole file through [`FileHasher`] (pkgid and payload-digest
+/// check), and its size and mtime; then build the record. `location_href` is the path relative
+/// to the repository root.
 pub fn read_package_file(path: &Path, location_href: &str, opts: &ParseOptions) -> Result<Package> {
     let io = |source: std::io::Error| Error::Io {
         path: path.display().to_string(),
         source,
     };
-    let mut f = File::open(path).map_err(io)?;
+    let f = File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
     let mtime = mtime_secs(&meta);
-    let mut prefix: Vec<u8> = Vec::new();
-    let mut want = SPECULATIVE_READ;
-    let range = loop {
-        let have = prefix.len() as u64;
-        let got = (&mut f)
-            .take(want - have)
-            .read_to_end(&mut prefix)
-            .map_err(io)? as u64;
-        let eof = have + got < want;
-        match header_extent(&prefix)? {
-            Extent::Complete(r) => break r,
-            Extent::NeedBytes(need) if eof || need <= want => {
-                return Err(Error::Truncated {
-                    needed: need,
-                    got: prefix.len() as u64,
-                });
-            }
-            Extent::NeedBytes(need) => want = need,
-        }
-    };
-    let headers = RpmHeaders::parse(&prefix[..range.end as usize])?;
-    let mut hasher = FileHasher::new(&headers);
-    hasher.update(&prefix);
-    drop(prefix);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    let read = read_package(f, Hashing::WholeFile, &path.display().to_string())?;
     let info = FileInfo {
         location_href: location_href.to_string(),
         location_base: String::new(),
         size: meta.len(),
         mtime,
         checksum_type: "sha256".to_string(),
-        pkgid: hasher.finish()?,
+        pkgid: read
+            .sha256
+            .expect("a whole-file read has the file's sha256"),
     };
-    Package::from_headers(&headers, &info, opts)
+    Package::from_headers(&read.headers, &info, opts)
 }
 
 /// Modification time of a file in whole seconds, as createrepo_c records it (`st_mtime`).

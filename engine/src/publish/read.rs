@@ -1,8 +1,9 @@
 //! Reading one package: its header through ranged GETs when the store has its sha256, or the
 //! whole object streamed through sha256 when it has not.
 
-use rpmbucket_repodata::header::{header_extent, Extent, RpmHeaders, SPECULATIVE_READ};
-use rpmbucket_repodata::parse::{FileHasher, FileInfo};
+use rpmbucket_repodata::header::RpmHeaders;
+use rpmbucket_repodata::parse::FileInfo;
+use rpmbucket_repodata::reader::{Hashing, PackageReader};
 
 use super::*;
 
@@ -97,6 +98,8 @@ impl Indexer {
         }))
     }
 
+    /// The lead and headers through ranged GETs (the pkgid is the store's `sha`): repodata's
+    /// [`PackageReader`] says how many bytes to fetch next.
     pub(super) async fn read_ranged(
         &self,
         run: &Run,
@@ -104,54 +107,38 @@ impl Indexer {
         meta: &ObjectMeta,
         sha: String,
     ) -> Result<Read, ReadError> {
-        let mut buf: Vec<u8> = Vec::new();
-        let mut want = SPECULATIVE_READ;
-        let end = loop {
-            let have = buf.len() as u64;
-            if want > have {
-                if have >= meta.size {
-                    return Ok(Read::Bad(format!(
-                        "truncated: headers need {want} bytes, object has {}",
-                        meta.size
-                    )));
-                }
-                let (part, m) = retry(&self.options, "get_range", || {
-                    run.store.get_range(key, have..want.max(have + 1))
-                })
-                .await?;
-                if m.etag != meta.etag {
-                    return Err(ReadError::Changed);
-                }
-                if part.is_empty() {
-                    return Ok(Read::Bad("truncated: empty read".into()));
-                }
-                buf.extend_from_slice(&part);
+        let mut reader = PackageReader::new(Hashing::HeadersOnly);
+        while let Some(want) = reader.wanted() {
+            let have = reader.len();
+            if have >= meta.size {
+                break; // the object ends before its headers: finish() says so
             }
-            match header_extent(&buf) {
-                Err(e) => return Ok(Read::Bad(e.to_string())),
-                Ok(Extent::NeedBytes(n)) => want = n,
-                Ok(Extent::Complete(r)) if r.end <= buf.len() as u64 => break r.end,
-                Ok(Extent::Complete(r)) => {
-                    let end = r.end;
-                    if end > meta.size {
-                        return Ok(Read::Bad(format!(
-                            "truncated: headers end at {end}, object has {} bytes",
-                            meta.size
-                        )));
-                    }
-                    want = end;
-                }
+            let (part, m) = retry(&self.options, "get_range", || {
+                run.store.get_range(key, have..have + want)
+            })
+            .await?;
+            if m.etag != meta.etag {
+                return Err(ReadError::Changed);
             }
-            if want <= buf.len() as u64 {
-                // header_extent asked for no more than we have: malformed.
-                return Ok(Read::Bad("malformed header sizes".into()));
+            if part.is_empty() {
+                break;
             }
+            if let Err(e) = reader.push(&part) {
+                return Ok(Read::Bad(e.to_string()));
+            }
+        }
+        let read = match reader.finish() {
+            Ok(read) => read,
+            Err(e) => return Ok(Read::Bad(e.to_string())),
         };
         run.hashed_by_checksum.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(key, pkgid_source = "checksum", "read package header");
-        Ok(self.parse(key, run, meta, sha, &buf[..end as usize]))
+        Ok(self.parse(key, run, meta, sha, &read.headers))
     }
 
+    /// The whole object through one streamed GET: repodata's [`PackageReader`] takes every
+    /// byte, for the pkgid (SHA-256 of the file) and the payload-digest check `index` makes,
+    /// so a corrupt payload is rejected on this path as on every other that reads it.
     pub(super) async fn read_streamed(
         &self,
         run: &Run,
@@ -164,61 +151,35 @@ impl Indexer {
         if m.etag != meta.etag {
             return Err(ReadError::Changed);
         }
-        // The headers are buffered until complete; from then on repodata's FileHasher takes
-        // every byte: the pkgid (SHA-256 of the file) and the payload-digest check `index`
-        // makes, so a corrupt payload is rejected on every path.
-        let mut buf: Vec<u8> = Vec::new();
-        let mut hasher: Option<(FileHasher, u64)> = None;
-        let mut total = 0u64;
+        let mut reader = PackageReader::new(Hashing::WholeFile);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            total += chunk.len() as u64;
-            if let Some((h, _)) = &mut hasher {
-                h.update(&chunk);
-                continue;
-            }
-            buf.extend_from_slice(&chunk);
-            match header_extent(&buf) {
-                Ok(Extent::Complete(r)) if r.end <= buf.len() as u64 => {
-                    let end = r.end;
-                    let headers = match RpmHeaders::parse(&buf[..end as usize]) {
-                        Ok(h) => h,
-                        Err(e) => return Ok(Read::Bad(e.to_string())),
-                    };
-                    let mut h = FileHasher::new(&headers);
-                    h.update(&buf);
-                    buf.truncate(end as usize);
-                    hasher = Some((h, end));
-                }
-                Ok(_) => {}
-                Err(e) => return Ok(Read::Bad(e.to_string())),
+            if let Err(e) = reader.push(&chunk?) {
+                return Ok(Read::Bad(e.to_string()));
             }
         }
-        if total != meta.size {
+        if reader.len() != meta.size {
             return Err(ReadError::Changed);
         }
-        let Some((hasher, end)) = hasher else {
-            return Ok(Read::Bad(format!(
-                "truncated: {total} bytes hold no complete header"
-            )));
-        };
-        let sha = match hasher.finish() {
-            Ok(sha) => sha,
+        let read = match reader.finish() {
+            Ok(read) => read,
             Err(e) => return Ok(Read::Bad(e.to_string())),
         };
+        let sha = read
+            .sha256
+            .expect("a whole-file read has the file's sha256");
         run.hashed_by_stream.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             key,
             pkgid_source = "stream",
-            bytes = total,
+            bytes = read.len,
             "hashed package by streaming it"
         );
         if let Some(ring) = policy {
-            if let Err(reason) = crate::trust::check_package(ring, &buf[..end as usize]) {
-                return Ok(Read::Bad(reason));
+            if let Err(refusal) = crate::trust::check_package(ring, &read.headers, &read.header) {
+                return Ok(Read::Bad(refusal.to_string()));
             }
         }
-        Ok(self.parse(key, run, meta, sha, &buf[..end as usize]))
+        Ok(self.parse(key, run, meta, sha, &read.headers))
     }
 
     pub(super) fn parse(
@@ -227,7 +188,7 @@ impl Indexer {
         run: &Run,
         meta: &ObjectMeta,
         sha: String,
-        header: &[u8],
+        headers: &RpmHeaders,
     ) -> Read {
         let root = run.root.as_str();
         let changelog_limit = run.changelog_limit.load(Ordering::Relaxed);
@@ -239,9 +200,9 @@ impl Indexer {
             checksum_type: "sha256".into(),
             pkgid: sha,
         };
-        match backend::parse_package(header, &info, changelog_limit) {
+        match backend::parse_package(headers, &info, changelog_limit) {
             Ok(p) => Read::Package(Arc::new(p)),
-            Err(reason) => Read::Bad(reason),
+            Err(e) => Read::Bad(e.to_string()),
         }
     }
 }
