@@ -26,10 +26,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rpmbucket_engine::{ExternalGeneration, Indexer, Layout, LocalStore, RepoConfig};
 use rpmbucket_repodata::compress::Compression;
+use rpmbucket_repodata::metadata_error::MetadataError;
 use rpmbucket_repodata::parse::{mtime_secs, read_package_file, ParseOptions};
 use rpmbucket_repodata::read::{PrimaryReader, ThreadedPackageStream};
 use rpmbucket_repodata::repomd::{describes_packages, Repomd};
-use rpmbucket_repodata::write_error::WriteError;
 use rpmbucket_repodata::writer::{location_cmp, RepodataWriter, WriteOptions};
 use rpmbucket_repodata::Package;
 
@@ -128,7 +128,7 @@ pub enum IndexError {
     #[error("{0}")]
     Walk(String),
     #[error(transparent)]
-    Write(#[from] WriteError),
+    Write(#[from] MetadataError),
     /// Publishing through the engine failed.
     #[error("{0}")]
     Engine(String),
@@ -460,30 +460,33 @@ fn find_packages(dir: &Path) -> Result<(Vec<Task>, Vec<String>), IndexError> {
 
 type Stream = BufReader<Box<dyn Read + Send>>;
 
-fn warn_unusable(e: &WriteError) {
+fn warn_unusable(e: &MetadataError) {
     eprintln!("rpmbucket: warning: old metadata unusable ({e}); reading all packages");
 }
 
-fn open_decompressed(root: &Path, href: &str) -> Result<Stream, WriteError> {
+fn open_decompressed(root: &Path, href: &str) -> Result<Stream, MetadataError> {
     let path = root.join(href);
-    let f = File::open(&path).map_err(|e| WriteError::Io {
+    let f = File::open(&path).map_err(|e| MetadataError::Io {
         path: path.clone(),
         source: e,
     })?;
     let dec = Compression::from_file_name(href)
         .decoder_send(f)
-        .map_err(|e| WriteError::Io { path, source: e })?;
+        .map_err(|e| MetadataError::Io { path, source: e })?;
     Ok(BufReader::with_capacity(256 * 1024, dec))
 }
 
-fn record_href<'a>(md: &'a Repomd, t: &str) -> Result<&'a str, WriteError> {
+fn record_href<'a>(md: &'a Repomd, t: &str) -> Result<&'a str, MetadataError> {
     md.record(t)
         .map(|r| r.location_href.as_str())
-        .ok_or_else(|| WriteError::Usage(format!("repomd.xml has no {t} record")))
+        .ok_or_else(|| MetadataError::Usage(format!("repomd.xml has no {t} record")))
 }
 
 /// `location_href → (size, mtime)` of the packages in the published primary.xml.
-fn old_primary_index(root: &Path, md: &Repomd) -> Result<HashMap<String, (i64, i64)>, WriteError> {
+fn old_primary_index(
+    root: &Path,
+    md: &Repomd,
+) -> Result<HashMap<String, (i64, i64)>, MetadataError> {
     let mut r = PrimaryReader::new(open_decompressed(root, record_href(md, "primary")?)?);
     let mut map = HashMap::new();
     while let Some(p) = r.next_package()? {
@@ -500,7 +503,7 @@ struct OldPackages {
 }
 
 impl OldPackages {
-    fn open(root: &Path, md: &Repomd) -> Result<Self, WriteError> {
+    fn open(root: &Path, md: &Repomd) -> Result<Self, MetadataError> {
         let open = |t| open_decompressed(root, record_href(md, t)?);
         Ok(OldPackages {
             stream: Some(ThreadedPackageStream::new(

@@ -2,7 +2,10 @@
 //! rendering the metadata files, `repomd.xml`, and reading metadata written by other tools.
 //! Everything here is synchronous and pure (bytes in, bytes out).
 
+use std::path::PathBuf;
+
 use rpmbucket_repodata::header::RpmHeaders;
+use rpmbucket_repodata::metadata_error::MetadataError;
 use rpmbucket_repodata::Package;
 
 use crate::cache::MetadataCache;
@@ -21,6 +24,92 @@ pub fn parse_package(
     use rpmbucket_repodata::parse::ParseOptions;
     let opts = ParseOptions::default().with_changelog_limit(changelog_limit);
     Package::from_headers(headers, info, &opts)
+}
+
+/// Why rendering metadata files failed (not because of one package's header: such packages
+/// are rejected before).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    /// No temporary directory for the writers.
+    #[error("temporary directory: {0}")]
+    TempDir(#[source] std::io::Error),
+    /// A package's record could not be written into the XML or a database.
+    #[error("{href}: {source}")]
+    Package {
+        /// The package's location.
+        href: String,
+        /// What the writer said.
+        #[source]
+        source: MetadataError,
+    },
+    /// A writer or database failed.
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    /// A file the render wrote could not be read back or written.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Compressing a database failed.
+    #[error("compressing the {db} database: {source}")]
+    Compress {
+        /// `primary`, `filelists` or `other`.
+        db: String,
+        /// What the compressor said.
+        #[source]
+        source: MetadataError,
+    },
+    /// The previous generation's database could not be decompressed.
+    #[error("previous {db} database: {source}")]
+    PreviousDatabase {
+        /// `primary`, `filelists` or `other`.
+        db: &'static str,
+        /// The decompressor's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The previous databases lack a package the update removes: they do not match the state.
+    #[error("{db} database lacks {href} ({pkgid})")]
+    DatabaseLacks {
+        /// `primary`, `filelists` or `other`.
+        db: &'static str,
+        /// The package's location.
+        href: String,
+        /// The package's pkgid.
+        pkgid: String,
+    },
+}
+
+impl RenderError {
+    fn package(p: &Package) -> impl FnOnce(MetadataError) -> RenderError + '_ {
+        |source| RenderError::Package {
+            href: p.location_href.clone(),
+            source,
+        }
+    }
+
+    fn file(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> RenderError + '_ {
+        |source| RenderError::File {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// A metadata file that does not decompress.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {source}")]
+pub struct DecompressError {
+    /// The file's name (its suffix says the compression).
+    pub name: String,
+    /// The decompressor's error.
+    #[source]
+    pub source: std::io::Error,
 }
 
 /// One rendered metadata file.
@@ -44,24 +133,26 @@ pub struct RenderedFile {
 
 /// Render primary/filelists/other (and the sqlite databases if configured) for `packages`,
 /// already in createrepo_c order.
-pub fn render(packages: &[&Package], config: &RepoConfig) -> Result<Vec<RenderedFile>, String> {
+pub fn render(
+    packages: &[&Package],
+    config: &RepoConfig,
+) -> Result<Vec<RenderedFile>, RenderError> {
     use rpmbucket_repodata::writer::{RepodataWriter, WriteOptions};
     let tmp = tempfile::Builder::new()
         .prefix("rpmbucket-render-")
         .tempdir()
-        .map_err(|e| format!("temporary directory: {e}"))?;
+        .map_err(RenderError::TempDir)?;
     let opts = WriteOptions::default()
         .with_compression(config.compression)
         .with_database(config.database);
-    let mut w =
-        RepodataWriter::new(tmp.path(), packages.len(), &opts).map_err(|e| e.to_string())?;
+    let mut w = RepodataWriter::new(tmp.path(), packages.len(), &opts)?;
     for p in packages {
-        w.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+        w.add(p).map_err(RenderError::package(p))?;
     }
-    let out = w.finish(None).map_err(|e| e.to_string())?;
+    let out = w.finish(None)?;
     let mut files = Vec::with_capacity(out.files.len());
     for f in out.files {
-        let bytes = std::fs::read(&f.path).map_err(|e| format!("{}: {e}", f.path.display()))?;
+        let bytes = std::fs::read(&f.path).map_err(RenderError::file(&f.path))?;
         let name = f
             .file_name
             .strip_prefix(&format!("{}-", f.checksum))
@@ -89,14 +180,14 @@ pub fn render_databases(
     xml_checksums: [&str; 3],
     threads: usize,
     cache: Option<&MetadataCache>,
-) -> Result<Vec<RenderedFile>, String> {
+) -> Result<Vec<RenderedFile>, RenderError> {
     use rpmbucket_repodata::sqlite::SqliteDb;
     per_database(xml_checksums, cache, |kind, _, xml_sum, raw| {
-        let mut db = SqliteDb::create(raw, kind).map_err(|e| e.to_string())?;
+        let mut db = SqliteDb::create(raw, kind)?;
         for p in packages {
-            db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+            db.add(p).map_err(RenderError::package(p))?;
         }
-        let raw = db.finish(xml_sum).map_err(|e| e.to_string())?;
+        let raw = db.finish(xml_sum)?;
         let out = compress_database(&raw, kind.name(), None, None, threads)?;
         keep_raw(cache, &raw, &out);
         Ok(out)
@@ -116,14 +207,14 @@ fn per_database<F>(
     xml_checksums: [&str; 3],
     cache: Option<&MetadataCache>,
     f: F,
-) -> Result<Vec<RenderedFile>, String>
+) -> Result<Vec<RenderedFile>, RenderError>
 where
     F: Fn(
             rpmbucket_repodata::sqlite::DbKind,
             usize,
             &str,
             &std::path::Path,
-        ) -> Result<RenderedFile, String>
+        ) -> Result<RenderedFile, RenderError>
         + Sync,
 {
     use rpmbucket_repodata::sqlite::DbKind;
@@ -132,7 +223,7 @@ where
         Some(c) => c.work_dir(),
         None => tempfile::Builder::new().prefix("rpmbucket-db-").tempdir(),
     }
-    .map_err(|e| format!("temporary directory: {e}"))?;
+    .map_err(RenderError::TempDir)?;
     let kinds = [DbKind::Primary, DbKind::Filelists, DbKind::Other];
     let jobs: Vec<_> = kinds.iter().enumerate().zip(xml_checksums).collect();
     let results = rpmbucket_repodata::pool::map(&jobs, jobs.len(), |&((k, &kind), xml_sum)| {
@@ -158,16 +249,19 @@ pub fn compress_database(
     previous: Option<(&[u8], &[BlockRef])>,
     written: Option<&rpmbucket_repodata::sqlite::WrittenPages>,
     threads: usize,
-) -> Result<RenderedFile, String> {
+) -> Result<RenderedFile, RenderError> {
     use rpmbucket_repodata::bz2block::BlockWriter;
     use rpmbucket_repodata::sqlite::DB_VERSION;
     use sha2::Digest;
     use std::io::Read;
-    let bad = |e: String| format!("compressing the {name} database: {e}");
+    let bad = |source| RenderError::Compress {
+        db: name.to_string(),
+        source,
+    };
     // The file is read a window of slices at a time (not held whole: the three databases of a
     // large repository are hundreds of MB).
-    let mut file = std::fs::File::open(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
-    let mut w = BlockWriter::new(DB_BLOCK, 5, threads, previous).map_err(|e| bad(e.to_string()))?;
+    let mut file = std::fs::File::open(raw).map_err(RenderError::file(raw))?;
+    let mut w = BlockWriter::new(DB_BLOCK, 5, threads, previous).map_err(bad)?;
     if let (Some(written), Some((_, blocks))) = (written, previous) {
         let slice = DB_BLOCK as u64;
         let unchanged = (0..blocks.len() as u64)
@@ -185,12 +279,12 @@ pub fn compress_database(
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("{}: {e}", raw.display())),
+                Err(e) => return Err(RenderError::file(raw)(e)),
             }
         }
         open.update(&window[..n]);
         open_size += n as u64;
-        w.push(&window[..n]).map_err(|e| bad(e.to_string()))?;
+        w.push(&window[..n]).map_err(bad)?;
         if n < window.len() {
             break;
         }
@@ -229,7 +323,7 @@ pub fn update_databases(
     xml_checksums: [&str; 3],
     threads: usize,
     cache: Option<(&MetadataCache, [(&str, u64); 3])>,
-) -> Result<Vec<RenderedFile>, String> {
+) -> Result<Vec<RenderedFile>, RenderError> {
     use rpmbucket_repodata::sqlite::SqliteDb;
     per_database(
         xml_checksums,
@@ -240,24 +334,28 @@ pub fn update_databases(
             // wrote it (checked against its open-checksum), else decompressed.
             let cached = cache.is_some_and(|(c, open)| c.take_raw(open[k].0, open[k].1, raw));
             if !cached {
-                let mut file =
-                    std::fs::File::create(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
-                let mut dec = Compression::Bz2
-                    .decoder(&old[..])
-                    .map_err(|e| format!("{}: {e}", kind.name()))?;
-                std::io::copy(&mut dec, &mut file)
-                    .map_err(|e| format!("previous {} database: {e}", kind.name()))?;
+                let mut file = std::fs::File::create(raw).map_err(RenderError::file(raw))?;
+                let previous = |source| RenderError::PreviousDatabase {
+                    db: kind.name(),
+                    source,
+                };
+                let mut dec = Compression::Bz2.decoder(&old[..]).map_err(previous)?;
+                std::io::copy(&mut dec, &mut file).map_err(previous)?;
             }
-            let mut db = SqliteDb::open_existing(raw, kind).map_err(|e| e.to_string())?;
+            let mut db = SqliteDb::open_existing(raw, kind)?;
             for (pkgid, href) in &delta.remove {
-                if !db.remove(pkgid, href).map_err(|e| e.to_string())? {
-                    return Err(format!("{} database lacks {href} ({pkgid})", kind.name()));
+                if !db.remove(pkgid, href)? {
+                    return Err(RenderError::DatabaseLacks {
+                        db: kind.name(),
+                        href: href.clone(),
+                        pkgid: pkgid.clone(),
+                    });
                 }
             }
             for p in &delta.add {
-                db.add(p).map_err(|e| format!("{}: {e}", p.location_href))?;
+                db.add(p).map_err(RenderError::package(p))?;
             }
-            let (raw, written) = db.finish_update_pages(xml_sum).map_err(|e| e.to_string())?;
+            let (raw, written) = db.finish_update_pages(xml_sum)?;
             let old_blocks = previous_blocks.and_then(|b| b.get(k)).map(Vec::as_slice);
             let out = compress_database(
                 &raw,
@@ -348,8 +446,8 @@ pub fn write_repomd(repomd: &Repomd) -> Vec<u8> {
 }
 
 /// Parse `repomd.xml`.
-pub fn parse_repomd(bytes: &[u8]) -> Result<Repomd, String> {
-    let r = rpmbucket_repodata::repomd::Repomd::parse(bytes).map_err(|e| e.to_string())?;
+pub fn parse_repomd(bytes: &[u8]) -> Result<Repomd, MetadataError> {
+    let r = rpmbucket_repodata::repomd::Repomd::parse(bytes)?;
     Ok(Repomd {
         revision: r.revision,
         records: r
@@ -376,18 +474,21 @@ pub fn read_published(
     primary: &[u8],
     filelists: &[u8],
     other: &[u8],
-) -> Result<Vec<Package>, String> {
-    rpmbucket_repodata::read::read_packages(primary, filelists, other).map_err(|e| e.to_string())
+) -> Result<Vec<Package>, MetadataError> {
+    rpmbucket_repodata::read::read_packages(primary, filelists, other)
 }
 
 /// Decompress a metadata file by its name's suffix.
-pub fn decompress(name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub fn decompress(name: &str, bytes: &[u8]) -> Result<Vec<u8>, DecompressError> {
     use std::io::Read;
     let mut out = Vec::new();
     Compression::from_file_name(name)
         .decoder(bytes)
         .and_then(|mut d| d.read_to_end(&mut out))
-        .map_err(|e| format!("{name}: {e}"))?;
+        .map_err(|source| DecompressError {
+            name: name.to_string(),
+            source,
+        })?;
     Ok(out)
 }
 

@@ -1,5 +1,10 @@
 //! The engine's error type.
 
+use rpmbucket_repodata::metadata_error::MetadataError;
+
+use crate::backend::DecompressError;
+use crate::render::RenderFailure;
+use crate::state::StateError;
 use crate::store;
 
 /// Errors of the engine. [`Error::is_retryable`] says whether trying the same work again later
@@ -11,20 +16,22 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] store::Error),
     /// Published metadata of a repository could not be read back.
-    #[error("published metadata of repository {root:?} is unreadable: {reason}")]
+    #[error("published metadata of repository {root:?} is unreadable: {source}")]
     Metadata {
         /// The repository root (its key prefix in the store).
         root: String,
         /// What could not be read or parsed.
-        reason: String,
+        #[source]
+        source: Unreadable,
     },
     /// Generating the new metadata failed (not caused by one package: those are rejected).
-    #[error("writing metadata of repository {root:?} failed: {reason}")]
+    #[error("writing metadata of repository {root:?} failed: {source}")]
     Render {
         /// The repository root (its key prefix in the store).
         root: String,
         /// What the writer reported.
-        reason: String,
+        #[source]
+        source: Box<Unwritable>,
     },
     /// The conditional `repomd.xml` swap kept losing against other publishers.
     #[error("repository {root:?}: gave up after {attempts} conflicting publish attempts")]
@@ -81,6 +88,82 @@ pub enum Error {
     /// A local I/O error (temporary files of the writers).
     #[error("local i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Why published metadata could not be read back ([`Error::Metadata`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unreadable {
+    /// `repomd.xml` does not parse.
+    #[error("repomd.xml: {0}")]
+    Repomd(#[source] MetadataError),
+    /// A file's bytes are not the ones `repomd.xml` names.
+    #[error("{href}: checksum {actual} differs from repomd.xml's {expected}")]
+    Checksum {
+        /// The file.
+        href: String,
+        /// SHA-256 of what was read.
+        actual: String,
+        /// SHA-256 in `repomd.xml`.
+        expected: String,
+    },
+    /// A chunk file's bytes are not the ones its name says.
+    #[error("{href}: checksum is {actual}")]
+    ChunkChecksum {
+        /// The chunk file.
+        href: String,
+        /// SHA-256 of what was read.
+        actual: String,
+    },
+    /// The state file or a chunk file does not decode.
+    #[error("{href}: {source}")]
+    State {
+        /// The file.
+        href: String,
+        /// What the decoder said.
+        #[source]
+        source: StateError,
+    },
+    /// The chunks read do not fit the state.
+    #[error(transparent)]
+    Chunks(StateError),
+    /// A decoding task did not finish (it panicked or was cancelled).
+    #[error("decode task: {0}")]
+    Task(#[source] tokio::task::JoinError),
+    /// A published metadata file does not decompress.
+    #[error(transparent)]
+    Decompress(#[from] DecompressError),
+    /// `repomd.xml` has a primary record but not the other two.
+    #[error("repomd.xml lacks filelists or other")]
+    Incomplete,
+    /// Published primary/filelists/other XML does not read back into records.
+    #[error("reading published XML: {0}")]
+    Xml(#[source] MetadataError),
+}
+
+/// Why the new metadata could not be written ([`Error::Render`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unwritable {
+    /// Rendering the files failed.
+    #[error(transparent)]
+    Render(#[from] RenderFailure),
+    /// The rendering task did not finish (it panicked or was cancelled).
+    #[error("render task: {0}")]
+    Task(#[source] tokio::task::JoinError),
+    /// A `repomd.xml` made elsewhere (`rpmbucket index DIR`) does not parse.
+    #[error("the new repomd.xml: {0}")]
+    NewRepomd(#[source] MetadataError),
+    /// A file handed over with a `repomd.xml` made elsewhere is not one it references by
+    /// content.
+    #[error("{href} is not a content-addressed file of the new repomd.xml")]
+    Unreferenced {
+        /// The file.
+        href: String,
+    },
+    /// Signing `repomd.xml` failed.
+    #[error("signing repomd.xml: {0}")]
+    Signing(#[source] rpmbucket_repodata::trust::TrustError),
 }
 
 impl Error {

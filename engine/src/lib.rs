@@ -68,7 +68,7 @@ pub mod trust;
 pub use cache::MetadataCache;
 pub use config::{Compression, Profile, RepoConfig, Retention};
 pub use counting::{CountingStore, RequestCounts};
-pub use error::{Error, Result};
+pub use error::{Error, Result, Unreadable, Unwritable};
 pub use layout::{Layout, LayoutRule};
 pub use progress::{Progress, ProgressFn};
 pub use publish::{

@@ -277,10 +277,19 @@ pub enum RenderFailure {
     Reuse(#[from] ReuseError),
     /// The previous databases could not be updated: rebuild them from every record.
     #[error("cannot update the previous databases: {0}")]
-    Databases(String),
-    /// Anything else, e.g. a chunk that must be rendered but whose records were not read.
-    #[error("{0}")]
-    Other(String),
+    Databases(#[source] backend::RenderError),
+    /// Writing the files from records failed.
+    #[error(transparent)]
+    Render(#[from] backend::RenderError),
+    /// A chunk must be rendered but its records were not read.
+    #[error("{href} must be rendered but was not read")]
+    NotRead {
+        /// The chunk's href.
+        href: String,
+    },
+    /// Rendering these files needs every record, and not all were read.
+    #[error("{0} need every record")]
+    Incomplete(&'static str),
 }
 
 /// Render the next generation of `state`: the chunks in `dirty` (indexes into `state.chunks`)
@@ -323,10 +332,9 @@ pub fn render_generation(
         } else if state.loaded.get(j) == Some(&true) {
             cut(&groups[j], chunk_target, &mut pieces);
         } else {
-            return Err(RenderFailure::Other(format!(
-                "{} must be rendered but was not read",
-                c.href
-            )));
+            return Err(RenderFailure::NotRead {
+                href: c.href.clone(),
+            });
         }
     }
 
@@ -356,10 +364,9 @@ pub fn render_generation(
                 .map_err(RenderFailure::Databases)?,
                 None if state.complete() => {
                     let ordered = state.ordered_packages();
-                    backend::render_databases(&ordered, sums, threads, cache)
-                        .map_err(RenderFailure::Other)?
+                    backend::render_databases(&ordered, sums, threads, cache)?
                 }
-                None => return Err(RenderFailure::Other("databases need every record".into())),
+                None => return Err(RenderFailure::Incomplete("databases")),
             };
             files.extend(dbs);
         }
@@ -374,12 +381,12 @@ pub fn render_generation(
     // Other compressions (xz, bz2, none): one stream per file from every record; chunks
     // without members.
     if !state.complete() {
-        return Err(RenderFailure::Other(
-            "metadata that is neither gzip nor zstd needs every record".into(),
+        return Err(RenderFailure::Incomplete(
+            "metadata files that are neither gzip nor zstd",
         ));
     }
     let ordered = state.ordered_packages();
-    let files = backend::render(&ordered, config).map_err(RenderFailure::Other)?;
+    let files = backend::render(&ordered, config)?;
     let chunks: Vec<NewChunk> = pieces
         .iter()
         .map(|p| {

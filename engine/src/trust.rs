@@ -28,7 +28,7 @@ use bytes::Bytes;
 use rpmbucket_repodata::header::RpmHeaders;
 use rpmbucket_repodata::trust::{Keyring, Refusal, SigningKey, TrustError};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unwritable};
 use crate::layout::REPODATA_DIR;
 use crate::publish::retry::retry;
 use crate::publish::CACHE_SHORT;
@@ -358,7 +358,7 @@ pub(crate) async fn sign_published(
 pub(crate) fn sign_repomd(signer: &Signer, root: &str, body: &[u8]) -> Result<String> {
     signer.sign(body).map_err(|e| Error::Render {
         root: root.to_string(),
-        reason: format!("signing repomd.xml: {e}"),
+        source: Box::new(Unwritable::Signing(e)),
     })
 }
 

@@ -74,10 +74,6 @@ pub mod repomd;
 pub mod sqlite;
 pub mod trust;
 pub mod version;
-/// The former names of [`metadata_error`]'s types, kept while callers move to the new ones.
-pub mod write_error {
-    pub use crate::metadata_error::{MetadataError as WriteError, MetadataResult as WriteResult};
-}
 pub mod writer;
 
 pub use error::{Error, Result};

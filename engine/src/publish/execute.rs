@@ -179,7 +179,7 @@ impl Indexer {
             .await
             .map_err(|e| Error::Render {
                 root: root.to_string(),
-                reason: format!("render task: {e}"),
+                source: Box::new(Unwritable::Task(e)),
             })?;
             match rendered {
                 Ok(g) => break g,
@@ -202,7 +202,7 @@ impl Indexer {
                 Err(e) => {
                     return Err(Error::Render {
                         root: root.to_string(),
-                        reason: e.to_string(),
+                        source: Box::new(e.into()),
                     })
                 }
             }

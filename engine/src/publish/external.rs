@@ -79,19 +79,17 @@ impl Indexer {
         let root = normalise_root(root);
         let run = self.new_run(&root);
         self.check_conditional_writes().await?;
-        let bad = |reason: String| Error::Render {
+        let bad = |source: Unwritable| Error::Render {
             root: root.clone(),
-            reason,
+            source: Box::new(source),
         };
-        let new = backend::parse_repomd(&generation.repomd)
-            .map_err(|e| bad(format!("the new repomd.xml: {e}")))?;
+        let new =
+            backend::parse_repomd(&generation.repomd).map_err(|e| bad(Unwritable::NewRepomd(e)))?;
         let new_refs: BTreeSet<String> = new.records.iter().map(|r| r.href.clone()).collect();
         for (href, _) in &generation.files {
             let name = href.strip_prefix("repodata/").unwrap_or_default();
             if !is_content_addressed(name) || !new_refs.contains(href) {
-                return Err(bad(format!(
-                    "{href} is not a content-addressed file of the new repomd.xml"
-                )));
+                return Err(bad(Unwritable::Unreferenced { href: href.clone() }));
             }
         }
         let base = self.references(&run).await?;
@@ -238,16 +236,21 @@ impl Indexer {
                 garbage: Vec::new(),
             });
         };
-        let bad = |reason: String| Error::Metadata {
+        let bad = |source: Unreadable| Error::Metadata {
             root: run.root.clone(),
-            reason,
+            source,
         };
         let mut referenced: BTreeSet<String> =
             repomd.records.iter().map(|r| r.href.clone()).collect();
         let mut garbage = Vec::new();
         if let Some(rec) = repomd.records.iter().find(|r| r.data_type == STATE_TYPE) {
             let data = self.get_checked(run, rec).await?;
-            let state = State::decode(&data).map_err(|e| bad(format!("{}: {e}", rec.href)))?;
+            let state = State::decode(&data).map_err(|source| {
+                bad(Unreadable::State {
+                    href: rec.href.clone(),
+                    source,
+                })
+            })?;
             referenced.extend(state.chunks.iter().map(|c| c.href.clone()));
             garbage.extend(state.garbage.iter().map(|g| g.href.clone()));
         }

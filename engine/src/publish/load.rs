@@ -15,7 +15,7 @@ impl Indexer {
         };
         let repomd = backend::parse_repomd(&bytes).map_err(|e| Error::Metadata {
             root: run.root.clone(),
-            reason: format!("repomd.xml: {e}"),
+            source: Unreadable::Repomd(e),
         })?;
         Ok(Some((repomd, meta)))
     }
@@ -27,16 +27,21 @@ impl Indexer {
         let Some((repomd, meta)) = self.read_repomd(run).await? else {
             return Ok(Base::default());
         };
-        let bad = |reason: String| Error::Metadata {
+        let bad = |source: Unreadable| Error::Metadata {
             root: run.root.clone(),
-            reason,
+            source,
         };
         let mut referenced: BTreeSet<String> =
             repomd.records.iter().map(|r| r.href.clone()).collect();
         let state = match repomd.records.iter().find(|r| r.data_type == STATE_TYPE) {
             Some(rec) => {
                 let read = match self.get_checked(run, rec).await {
-                    Ok(data) => State::decode(&data).map_err(|e| bad(format!("{}: {e}", rec.href))),
+                    Ok(data) => State::decode(&data).map_err(|source| {
+                        bad(Unreadable::State {
+                            href: rec.href.clone(),
+                            source,
+                        })
+                    }),
                     Err(e) => Err(e),
                 };
                 match read {
@@ -115,9 +120,9 @@ impl Indexer {
             .filter(|i| !state.loaded[*i])
             .map(|i| (i, state.chunks[i].clone()))
             .collect();
-        let bad = |reason: String| Error::Metadata {
+        let bad = |source: Unreadable| Error::Metadata {
             root: run.root.clone(),
-            reason,
+            source,
         };
         let gets = wanted.into_iter().map(|(i, chunk)| async move {
             let key = format!("{}{}", run.root, chunk.href);
@@ -128,12 +133,20 @@ impl Indexer {
             };
             let sum = backend::sha256_hex(&data);
             if name.get(..64) != Some(sum.as_str()) {
-                return Err(bad(format!("{}: checksum is {sum}", chunk.href)));
+                return Err(bad(Unreadable::ChunkChecksum {
+                    href: chunk.href.clone(),
+                    actual: sum,
+                }));
             }
             let entries = tokio::task::spawn_blocking(move || decode_chunk(&data))
                 .await
-                .map_err(|e| bad(format!("decode task: {e}")))?
-                .map_err(|e| bad(format!("{}: {e}", chunk.href)))?;
+                .map_err(|e| bad(Unreadable::Task(e)))?
+                .map_err(|source| {
+                    bad(Unreadable::State {
+                        href: chunk.href.clone(),
+                        source,
+                    })
+                })?;
             Ok::<_, Error>((i, entries))
         });
         let loaded: Vec<(usize, Vec<Entry>)> = futures::stream::iter(gets)
@@ -143,7 +156,7 @@ impl Indexer {
         for (i, entries) in loaded {
             state
                 .add_chunk(i, entries)
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(|e| bad(Unreadable::Chunks(e)))?;
         }
         Ok(())
     }
@@ -212,10 +225,11 @@ impl Indexer {
         if !sum.eq_ignore_ascii_case(&rec.checksum) {
             return Err(Error::Metadata {
                 root: run.root.clone(),
-                reason: format!(
-                    "{}: checksum {sum} differs from repomd.xml's {}",
-                    rec.href, rec.checksum
-                ),
+                source: Unreadable::Checksum {
+                    href: rec.href.clone(),
+                    actual: sum,
+                    expected: rec.checksum.clone(),
+                },
             });
         }
         Ok(data)
@@ -238,25 +252,25 @@ impl Indexer {
         let Some(primary) = find("primary") else {
             return Ok(State::default());
         };
-        let bad = |reason: String| Error::Metadata {
+        let bad = |source: Unreadable| Error::Metadata {
             root: run.root.clone(),
-            reason,
+            source,
         };
         let mut open = Vec::new();
         for rec in [Some(primary), find("filelists"), find("other")] {
             match rec {
                 Some(rec) => {
                     let data = self.get_checked(run, rec).await?;
-                    open.push(Some(backend::decompress(&rec.href, &data).map_err(bad)?));
+                    let xml = backend::decompress(&rec.href, &data).map_err(|e| bad(e.into()))?;
+                    open.push(Some(xml));
                 }
                 None => open.push(None),
             }
         }
         let (Some(p), Some(f), Some(o)) = (&open[0], &open[1], &open[2]) else {
-            return Err(bad("repomd.xml lacks filelists or other".into()));
+            return Err(bad(Unreadable::Incomplete));
         };
-        let packages = backend::read_published(p, f, o)
-            .map_err(|e| bad(format!("reading published XML: {e}")))?;
+        let packages = backend::read_published(p, f, o).map_err(|e| bad(Unreadable::Xml(e)))?;
         tracing::info!(root = %run.root, packages = packages.len(), "no rpmbucket state; records taken from primary/filelists/other");
         let mut state = State::default();
         for p in packages {

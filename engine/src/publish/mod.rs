@@ -49,7 +49,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::backend::{self, Compression, Record, Repomd};
 use crate::config::RepoConfig;
 use crate::counting::{CountingStore, RequestCounts};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unreadable, Unwritable};
 use crate::layout::{normalise_root, Layout, REPODATA_DIR};
 use crate::naming::{content_name, content_type};
 use crate::render;
