@@ -55,9 +55,11 @@ pub struct ServeArgs {
     /// Open connections per client address at most (more: 503 and closed).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_connections_per_client: usize,
-    /// Requests waiting in `/status?wait=` at once (more: 503).
-    #[arg(long, value_name = "N", default_value_t = rpmbucket_gateway::app::DEFAULT_MAX_WAITERS)]
-    pub max_waiters: usize,
+    /// Requests waiting in `/status?wait=` at once (more: 503 with Retry-After). Waiters cost
+    /// no polling: every publish of the served directory is this server's own and wakes the
+    /// waiters of that repository.
+    #[arg(long, alias = "max-waiters", value_name = "N", default_value_t = rpmbucket_gateway::app::DEFAULT_MAX_WAITERS)]
+    pub max_status_waiters: usize,
     /// argon2 (legacy token) verifications at once.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub auth_concurrency: usize,
@@ -89,7 +91,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_listen(args.listen)
         .with_config(config);
     opts.public_url = args.public_url.clone();
-    opts.limits = rpmbucket_gateway::app::Limits::new(args.max_upload, args.max_waiters);
+    opts.limits = rpmbucket_gateway::app::Limits::new(args.max_upload, args.max_status_waiters);
     opts.conn = rpmbucket_gateway::local::ConnLimits {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),

@@ -121,6 +121,15 @@ impl ObjectStore for CountingStore {
         Ok(r)
     }
 
+    async fn get_if_changed(&self, key: &str, etag: &str) -> Result<Option<(Bytes, ObjectMeta)>> {
+        bump(&self.c.get, 1);
+        let r = self.inner.get_if_changed(key, etag).await?;
+        if let Some((body, _)) = &r {
+            bump(&self.c.bytes_read, body.len() as u64);
+        }
+        Ok(r)
+    }
+
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
         bump(&self.c.get_range, 1);
         let r = self.inner.get_range(key, range).await?;

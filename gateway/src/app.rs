@@ -29,6 +29,7 @@ use crate::local::LocalSink;
 use crate::path::{self, PackagePath};
 use crate::presign::{self, Bucket};
 use crate::repo::{PromoteError, Repository};
+use crate::waiters::{Waiters, Watch};
 
 /// Who may do what.
 #[derive(Debug, Clone)]
@@ -75,6 +76,8 @@ pub struct AppState {
 pub const DEFAULT_MAX_UPLOAD: u64 = 4 << 30;
 /// Default [`Limits::max_waiters`].
 pub const DEFAULT_MAX_WAITERS: usize = 256;
+/// Default [`Limits::status_poll`].
+pub const DEFAULT_STATUS_POLL: Duration = Duration::from_secs(1);
 
 /// Per-request limits shared by the local server and the S3 gateway.
 #[derive(Debug, Clone)]
@@ -85,7 +88,10 @@ pub struct Limits {
     pub max_upload: u64,
     /// Requests waiting in `/status?wait=` at once; more get 503.
     pub max_waiters: usize,
-    waiters: Arc<tokio::sync::Semaphore>,
+    /// S3 mode: how often one task per repository with waiters reads its `repomd.xml`
+    /// (conditional GET) to notice publishes made by other processes (see [`Waiters`]).
+    pub status_poll: Duration,
+    waiters: Waiters,
 }
 
 impl Limits {
@@ -94,8 +100,21 @@ impl Limits {
         Limits {
             max_upload,
             max_waiters,
-            waiters: Arc::new(tokio::sync::Semaphore::new(max_waiters)),
+            status_poll: DEFAULT_STATUS_POLL,
+            waiters: Waiters::new(max_waiters),
         }
+    }
+
+    /// Read a repository with `/status` waiters every `every` (S3 mode).
+    pub fn with_status_poll(mut self, every: Duration) -> Limits {
+        self.status_poll = every;
+        self
+    }
+
+    /// The `/status?wait=` waiters (shared by every clone of these limits): publishes of
+    /// this process are announced to them with [`Waiters::published`].
+    pub fn waiters(&self) -> &Waiters {
+        &self.waiters
     }
 }
 
@@ -370,6 +389,7 @@ async fn promote(state: &AppState, req: Request, client: Option<IpAddr>) -> Resp
     }
     match state.repo.promote(&from, &to, &wanted).await {
         Ok(p) => {
+            state.limits.waiters.published(&to);
             let body = json!({
                 "promoted": p.promoted,
                 "root": p.published.root,
@@ -669,34 +689,32 @@ async fn status(
         None => Duration::ZERO,
     };
     let deadline = tokio::time::Instant::now() + wait;
-    let _permit = if wait.is_zero() {
+    // A waiter subscribes before its first check. The local server publishes everything
+    // itself and announces it; in S3 mode the indexer publishes from another process, so one
+    // task per repository also watches its repomd.xml (see `waiters`).
+    let mut waiter = if wait.is_zero() {
         None
     } else {
-        match Arc::clone(&state.limits.waiters).try_acquire_owned() {
-            Ok(p) => Some(p),
-            Err(_) => {
-                let mut r = refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "too many /status waiters (limit {}); retry or poll without wait=",
-                        state.limits.max_waiters
-                    ),
-                );
+        let how = match &state.writes {
+            Writes::Local(_) => Watch::Notified,
+            Writes::Presign { .. } => Watch::Poll {
+                repo: Arc::clone(&state.repo),
+                every: state.limits.status_poll,
+            },
+        };
+        match state.limits.waiters.wait(&root, how) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                let mut r = refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 return r;
             }
         }
     };
-    // The local server wakes waiters when a publish happened; the S3 gateway has no
-    // in-process publisher and looks again every second.
-    let mut publications = match &state.writes {
-        Writes::Local(sink) => Some(sink.publications()),
-        Writes::Presign { .. } => None,
-    };
     let revision = loop {
-        if let Some(rx) = publications.as_mut() {
-            rx.borrow_and_update();
+        if let Some(w) = waiter.as_mut() {
+            w.seen();
         }
         match state.repo.published(&root, &p.key).await {
             Ok(Some(rev)) => break Some(rev),
@@ -711,23 +729,13 @@ async fn status(
                     }
                     return (code, format!("rejected {}: {reason}\n", p.key)).into_response();
                 }
-                if tokio::time::Instant::now() >= deadline {
+                let Some(w) = waiter
+                    .as_mut()
+                    .filter(|_| tokio::time::Instant::now() < deadline)
+                else {
                     break None;
-                }
-                let closed = match publications.as_mut() {
-                    Some(rx) => matches!(
-                        tokio::time::timeout_at(deadline, rx.changed()).await,
-                        Ok(Err(_))
-                    ),
-                    None => {
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        false
-                    }
                 };
-                if closed {
-                    // The index loop is gone: nothing will be published any more.
-                    publications = None;
-                }
+                w.changed(deadline).await;
             }
             Err(e) => return refuse(StatusCode::BAD_GATEWAY, format!("reading metadata: {e}")),
         }

@@ -67,6 +67,17 @@ impl Repository for EngineRepo {
         self.store.head(key).await.ok().map(|m| m.etag)
     }
 
+    async fn metadata_version(
+        &self,
+        root: &str,
+        known: Option<&str>,
+    ) -> Result<Option<String>, RepoError> {
+        self.indexer
+            .metadata_version(root, known)
+            .await
+            .map_err(repo_err)
+    }
+
     async fn published(&self, root: &str, key: &str) -> Result<Option<String>, RepoError> {
         self.indexer.published(root, key).await.map_err(repo_err)
     }

@@ -8,6 +8,8 @@
 //! | `RPMBUCKET_TOKENS` | token configuration text, or |
 //! | `RPMBUCKET_TOKENS_SECRET_ARN` | a Secrets Manager secret whose string is that text, or |
 //! | `RPMBUCKET_TOKENS_SSM_PARAMETER` | an SSM parameter (SecureString) holding it |
+//! | `RPMBUCKET_MAX_STATUS_WAITERS` | `/status?wait=` requests waiting at once in one process (default 256; more: 503) |
+//! | `RPMBUCKET_STATUS_POLL_MS` | how often one task per repository with waiters reads its `repomd.xml` with a conditional GET, to notice the indexer's publishes (default 1000) |
 //!
 //! Only one token source may be set; none is a configuration error (the gateway would refuse
 //! every write).
@@ -26,6 +28,37 @@ pub const TOKENS_SECRET_ENV: &str = "RPMBUCKET_TOKENS_SECRET_ARN";
 pub const TOKENS_SSM_ENV: &str = "RPMBUCKET_TOKENS_SSM_PARAMETER";
 /// Environment variable: the bucket.
 pub const BUCKET_ENV: &str = "RPMBUCKET_BUCKET";
+/// Environment variable: `/status?wait=` waiters at once.
+pub const MAX_STATUS_WAITERS_ENV: &str = "RPMBUCKET_MAX_STATUS_WAITERS";
+/// Environment variable: milliseconds between two reads of a watched `repomd.xml`.
+pub const STATUS_POLL_ENV: &str = "RPMBUCKET_STATUS_POLL_MS";
+
+/// The request limits from the environment (defaults for what is unset).
+pub fn limits_from_env() -> anyhow::Result<crate::app::Limits> {
+    let number = |name: &str, default: u64| -> anyhow::Result<u64> {
+        match env(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| format!("{name}={v} is not a positive whole number")),
+        }
+    };
+    let waiters = number(
+        MAX_STATUS_WAITERS_ENV,
+        crate::app::DEFAULT_MAX_WAITERS as u64,
+    )?;
+    let poll = number(
+        STATUS_POLL_ENV,
+        crate::app::DEFAULT_STATUS_POLL.as_millis() as u64,
+    )?;
+    Ok(
+        crate::app::Limits::new(crate::app::DEFAULT_MAX_UPLOAD, waiters as usize)
+            .with_status_poll(Duration::from_millis(poll)),
+    )
+}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -86,6 +119,7 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
     let bucket = env(BUCKET_ENV).with_context(|| format!("{BUCKET_ENV} is not set"))?;
     let tokens = load_tokens(&config).await?;
     let expires = expiry_from_env().map_err(anyhow::Error::msg)?;
+    let limits = limits_from_env()?;
     let client = aws_sdk_s3::Client::new(&config);
     Ok(AppState {
         access: Access::Tokens(tokens),
@@ -101,7 +135,7 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
         baseurl: env(BASEURL_ENV),
         // Function URLs time out with the function; keep waits well inside a typical timeout.
         max_wait: Duration::from_secs(25),
-        limits: crate::app::Limits::default(),
+        limits,
     })
 }
 

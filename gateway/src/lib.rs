@@ -6,7 +6,8 @@
 //!   ready-made `.repo` files.
 //! - [`local::serve_local`] is `rpmbucket serve`: the same routes writing straight into a
 //!   directory, indexed in-process, and the directory served to dnf.
-//! - [`auth`] holds the token scheme, [`path`] the request-path rules.
+//! - [`auth`] holds the token scheme, [`path`] the request-path rules, [`waiters`] the
+//!   `/status?wait=` waiters and how they learn of publishes.
 
 #![warn(missing_docs)]
 
@@ -17,6 +18,7 @@ pub mod local;
 pub mod path;
 pub mod presign;
 pub mod repo;
+pub mod waiters;
 
 #[cfg(feature = "lambda")]
 pub mod lambda;

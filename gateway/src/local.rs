@@ -29,6 +29,7 @@ use tower_http::services::ServeDir;
 use crate::app::{app, refuse, Access, AppState, Limits, Writes};
 use crate::auth::{AuthLimits, Tokens};
 use crate::path::PackagePath;
+use crate::waiters::Waiters;
 
 /// Connection limits of the local server (see SECURITY.md for the reasoning behind each
 /// default).
@@ -251,8 +252,6 @@ pub struct LocalSink {
     files: ServeDir,
     repo: Arc<dyn Repository>,
     rename_lock: Arc<tokio::sync::Mutex<()>>,
-    /// Bumped by the index loop after every publish attempt (`/status` waiters wake on it).
-    published: watch::Receiver<u64>,
     /// Longest time to receive one upload's body.
     body_timeout: Duration,
 }
@@ -265,7 +264,6 @@ impl LocalSink {
         root: PathBuf,
         repo: Arc<dyn Repository>,
         tx: mpsc::UnboundedSender<Change>,
-        published: watch::Receiver<u64>,
     ) -> LocalSink {
         let files = ServeDir::new(&root).append_index_html_on_directories(true);
         LocalSink {
@@ -274,7 +272,6 @@ impl LocalSink {
             files,
             repo,
             rename_lock: Arc::default(),
-            published,
             body_timeout: ConnLimits::default().body_timeout,
         }
     }
@@ -283,11 +280,6 @@ impl LocalSink {
     pub fn with_body_timeout(mut self, timeout: Duration) -> LocalSink {
         self.body_timeout = timeout;
         self
-    }
-
-    /// A receiver that changes after each publish attempt.
-    pub(crate) fn publications(&self) -> watch::Receiver<u64> {
-        self.published.clone()
     }
 
     /// Is `path` (existing, or its nearest existing ancestor) inside the served root once
@@ -560,14 +552,13 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// winning) and is retried with exponential backoff ([`FIRST_BACKOFF`] .. [`MAX_BACKOFF`]): an
 /// acknowledged upload is never dropped. Keys the engine cannot publish (invalid, not a
 /// package) are not failures: they land in the repository's rejected list. After a restart
-/// the reconcile on start publishes or rejects whatever was stored. `published` is bumped
-/// after every publish attempt.
+/// the reconcile on start publishes or rejects whatever was stored. The `/status` waiters of
+/// a repository are woken after every publish attempt of it.
 pub async fn index_loop(
     mut rx: mpsc::UnboundedReceiver<Change>,
     repo: Arc<dyn Repository>,
-    published: watch::Sender<u64>,
+    waiters: Waiters,
 ) {
-    let bump = |published: &watch::Sender<u64>| published.send_modify(|n| *n += 1);
     // First catch up with what is already in the directory (uploads stored just before a
     // crash, packages copied in by hand); uploads arriving meanwhile wait in the channel.
     for (root, result) in repo.reconcile_all().await {
@@ -579,8 +570,8 @@ pub async fn index_loop(
             ),
             Err(e) => tracing::error!(%root, error = %e, "reconciling on start failed"),
         }
+        waiters.published(&root);
     }
-    bump(&published);
     // Changes not yet published, by root; the backoff of roots whose last attempt failed.
     let mut pending: BTreeMap<String, BTreeMap<String, Change>> = BTreeMap::new();
     let mut backoff: Option<(tokio::time::Instant, Duration)> = None;
@@ -635,11 +626,11 @@ pub async fn index_loop(
                 Err(e) => {
                     tracing::error!(%root, error = %e, keys = list.len(), "publishing failed; will retry");
                     failed = true;
-                    pending.insert(root, changes);
+                    pending.insert(root.clone(), changes);
                 }
             }
+            waiters.published(&root);
         }
-        bump(&published);
         backoff = if failed {
             let wait = backoff.map_or(FIRST_BACKOFF, |(_, w)| (w * 2).min(MAX_BACKOFF));
             Some((tokio::time::Instant::now() + wait, wait))
@@ -690,8 +681,11 @@ impl LocalServer {
         let tokens = opts.tokens.map(|t| t.with_limits(opts.auth));
         let (access, open_writes) = access_for(tokens, addr);
         let (tx, rx) = mpsc::unbounded_channel();
-        let (published_tx, published_rx) = watch::channel(0u64);
-        tokio::spawn(index_loop(rx, Arc::clone(&repo), published_tx));
+        tokio::spawn(index_loop(
+            rx,
+            Arc::clone(&repo),
+            opts.limits.waiters().clone(),
+        ));
         let baseurl = match opts.public_url {
             Some(u) => Some(u),
             None if !addr.ip().is_unspecified() => Some(format!("http://{addr}")),
@@ -700,7 +694,7 @@ impl LocalServer {
         let state = AppState {
             access,
             writes: Writes::Local(
-                LocalSink::new(root, Arc::clone(&repo), tx, published_rx)
+                LocalSink::new(root, Arc::clone(&repo), tx)
                     .with_body_timeout(opts.conn.body_timeout),
             ),
             repo,

@@ -98,6 +98,17 @@ pub trait Repository: Send + Sync + 'static {
     fn root_of(&self, key: &str) -> Option<String>;
     /// The published revision if `key` is in `root`'s metadata.
     async fn published(&self, root: &str, key: &str) -> Result<Option<String>, RepoError>;
+    /// The version token (ETag) of `root`'s published `repomd.xml` (`None`: not published
+    /// yet), read conditionally against `known` (the token seen last) so that an unchanged
+    /// repository costs one request and no body. Watching it notices publishes made by other
+    /// processes; the default never sees one.
+    async fn metadata_version(
+        &self,
+        _root: &str,
+        known: Option<&str>,
+    ) -> Result<Option<String>, RepoError> {
+        Ok(known.map(str::to_owned))
+    }
     /// The current version token (ETag) of `key`, if the store has one.
     async fn etag(&self, _key: &str) -> Option<String> {
         None

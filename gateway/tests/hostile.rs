@@ -986,7 +986,7 @@ async fn serve_killed_right_after_201_loses_no_acknowledged_upload() {
 async fn status_waiters_are_capped_and_woken_by_the_publish() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    let srv = Server::start(&root, &["--max-waiters", "2"]);
+    let srv = Server::start(&root, &["--max-status-waiters", "2"]);
     let key = format!("el9/{}", fx::BASIC);
     // Two waiters take the two places.
     let waiters: Vec<_> = (0..2)

@@ -509,3 +509,210 @@ async fn promote_on_s3_copies_server_side_with_read_and_write() {
             .into()
     );
 }
+
+/// A gateway in S3 mode reaching `bucket` through `proxy`, with these limits and longest wait.
+async fn waiting_gateway(
+    proxy: &rpmbucket_tests::s3proxy::FaultProxy,
+    bucket: &str,
+    limits: rpmbucket_gateway::app::Limits,
+    max_wait: Duration,
+) -> Gateway {
+    let client = common::client_for(&proxy.endpoint());
+    let mut state = common::s3_state(
+        client.clone(),
+        bucket.to_string(),
+        common::promotion_tokens(),
+        Duration::from_secs(120),
+    );
+    state.limits = limits;
+    state.max_wait = max_wait;
+    Gateway::start_with(state, client, bucket.to_string()).await
+}
+
+/// `/status?wait=` in S3 mode. The indexer publishes from another process, so while a
+/// repository has waiters one task reads its `repomd.xml` with a conditional GET: N waiters
+/// make one stream of such requests (counted by a proxy in front of moto), not N, and the
+/// indexer's publish wakes them all. A publish of the gateway's own (`POST /promote`) wakes
+/// its waiters at once, long before the next read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_waiters_share_one_conditional_poll_and_wake_on_publish() {
+    use rpmbucket_engine::{Change, Indexer, Layout, ObjectStore, RepoConfig};
+    use rpmbucket_tests::s3proxy::{Fault, FaultProxy, Rule};
+
+    const WAITERS: usize = 24;
+    const POLL: Duration = Duration::from_millis(250);
+    let moto = rpmbucket_engine::testkit::moto().await;
+    let store = moto.new_bucket().await;
+    let proxy = FaultProxy::start(moto.endpoint()).unwrap();
+    let rules = || {
+        vec![
+            Rule::new("conditional repomd.xml reads", Fault::Latency { ms: 0 })
+                .method("GET")
+                .key("*repodata/repomd.xml")
+                .header("if-none-match"),
+            Rule::new("all repomd.xml reads", Fault::Latency { ms: 0 })
+                .method("GET")
+                .key("*repodata/repomd.xml"),
+        ]
+    };
+    let limits = rpmbucket_gateway::app::Limits::default().with_status_poll(POLL);
+    let waiters = limits.waiters().clone();
+    let gw = waiting_gateway(&proxy, store.bucket(), limits, Duration::from_secs(60)).await;
+
+    // The other process: an indexer of its own over the bucket (not through the proxy).
+    let indexer = Indexer::new(
+        std::sync::Arc::new(store.clone()),
+        Layout::new(Vec::new()),
+        RepoConfig::default(),
+    );
+    let root = "el9/x86_64/";
+    let put = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            let key = format!("{root}{name}");
+            let meta = store
+                .put_file(&key, &fixture(name), Default::default())
+                .await
+                .unwrap();
+            let mut c = Change::created(key);
+            c.etag = Some(meta.etag);
+            c
+        }
+    };
+    // The repository exists (so the watcher has an ETag to send); fx-basic is uploaded but
+    // not yet indexed.
+    let lib = put(fx::LIB_1_2).await;
+    indexer.apply(root, &[lib]).await.unwrap();
+    let basic = put(fx::BASIC).await;
+
+    let wait_url = |gw: &Gateway, dir: &str, secs: u32| {
+        gw.url(&format!("status/{dir}{}?wait={secs}", fx::BASIC))
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..WAITERS {
+        let url = wait_url(&gw, root, 60);
+        tasks.push(tokio::spawn(async move {
+            let c = curl(vec![s("-u"), s("ci:pw"), s("-w"), s("\n%{http_code}"), url]).await;
+            (c.stdout, std::time::Instant::now())
+        }));
+    }
+    let started = std::time::Instant::now();
+    while waiters.waiting() < WAITERS {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "only {} of {WAITERS} waiters after 60 s",
+            waiters.waiting()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiters.watched(), 1, "one watch for the one repository");
+    // A waiter counts as waiting from its subscription, before its own first check; the
+    // watch's first read wakes every waiter for one more check. Once those are over (a
+    // window with conditional reads only; per-waiter polling never gets there), count the
+    // reads of repomd.xml over 8 poll intervals.
+    let quiet_by = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        proxy.set_rules(rules());
+        tokio::time::sleep(POLL * 4).await;
+        let stats = proxy.stats();
+        if stats.rules[0].matched > 0 && stats.rules[1].matched == stats.rules[0].matched {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < quiet_by,
+            "repomd.xml still read by more than the watch after 60 s: {stats:?}"
+        );
+    }
+    proxy.set_rules(rules());
+    let window = std::time::Instant::now();
+    tokio::time::sleep(POLL * 8).await;
+    let stats = proxy.stats();
+    let elapsed = window.elapsed();
+    let (conditional, all) = (stats.rules[0].matched, stats.rules[1].matched);
+    let most = (elapsed.as_millis() / POLL.as_millis()) as u64 + 2;
+    eprintln!("{WAITERS} waiters: {conditional} conditional reads of repomd.xml in {elapsed:?}");
+    assert!(
+        (1..=most).contains(&conditional),
+        "{conditional} conditional reads in {elapsed:?} for {WAITERS} waiters (one stream: at most {most})"
+    );
+    assert_eq!(
+        all, conditional,
+        "every read while nothing changed was conditional"
+    );
+    assert_eq!(
+        waiters.waiting(),
+        WAITERS,
+        "nobody answered before the publish"
+    );
+
+    // The other process publishes: every waiter answers 200, woken well before its 60 s.
+    let published_at = std::time::Instant::now();
+    indexer.apply(root, &[basic]).await.unwrap();
+    for t in tasks {
+        let (out, done) = t.await.unwrap();
+        let (body, code) = out.rsplit_once('\n').unwrap();
+        assert_eq!(code, "200", "{body}");
+        assert!(
+            body.starts_with(&format!("published {root}{}", fx::BASIC)),
+            "{body}"
+        );
+        assert!(
+            done.duration_since(published_at) < Duration::from_secs(20),
+            "woken {:?} after the publish",
+            done.duration_since(published_at)
+        );
+    }
+    assert_eq!(waiters.waiting(), 0);
+    // The watch ends with its last waiter.
+    let started = std::time::Instant::now();
+    while waiters.watched() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the watch outlived its waiters"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A publish of the gateway's own wakes at once: with reads a minute apart, a waiter on
+    // the promotion target answers as soon as the promotion has published.
+    drop(gw);
+    let limits =
+        rpmbucket_gateway::app::Limits::default().with_status_poll(Duration::from_secs(60));
+    let waiters = limits.waiters().clone();
+    let gw = waiting_gateway(&proxy, store.bucket(), limits, Duration::from_secs(50)).await;
+    let url = wait_url(&gw, "el9/stable/", 50);
+    let waiter = tokio::spawn(async move {
+        let c = curl(vec![s("-u"), s("ci:pw"), s("-w"), s("\n%{http_code}"), url]).await;
+        (c.stdout, std::time::Instant::now())
+    });
+    let started = std::time::Instant::now();
+    while waiters.waiting() < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the waiter never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Past the watch's first read (it starts with one), so only a notification can wake it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(waiters.waiting(), 1);
+    let promoted = curl(vec![
+        s("-f"),
+        s("-u"),
+        s("ci:pw"),
+        s("--data-binary"),
+        s("fx-basic"),
+        gw.url("promote?from=el9/x86_64/&to=el9/stable/"),
+    ])
+    .await;
+    assert!(promoted.ok, "{} {}", promoted.stdout, promoted.stderr);
+    let promoted_at = std::time::Instant::now();
+    let (out, done) = waiter.await.unwrap();
+    let (body, code) = out.rsplit_once('\n').unwrap();
+    assert_eq!(code, "200", "{body}");
+    assert!(
+        done.duration_since(promoted_at) < Duration::from_secs(20),
+        "woken {:?} after the promotion (the next read was a minute away)",
+        done.duration_since(promoted_at)
+    );
+}

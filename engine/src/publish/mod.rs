@@ -490,6 +490,28 @@ impl Indexer {
         Ok(is_published.then(|| base.repomd.revision.clone()))
     }
 
+    /// The version token (ETag) of `root`'s published `repomd.xml`, `None` while it has none.
+    /// `known` is the token the caller saw last: the read is then conditional (an unchanged
+    /// repository costs one request and no body), which suits watching for publishes made by
+    /// other processes.
+    pub async fn metadata_version(
+        &self,
+        root: &str,
+        known: Option<&str>,
+    ) -> Result<Option<String>> {
+        let key = format!("{}{REPODATA_DIR}/repomd.xml", normalise_root(root));
+        let read = match known {
+            Some(etag) => self.store.get_if_changed(&key, etag).await,
+            None => self.store.get(&key).await.map(Some),
+        };
+        match read {
+            Ok(None) => Ok(known.map(str::to_owned)),
+            Ok(Some((_, meta))) => Ok(Some(meta.etag)),
+            Err(store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The published generation of `root` with every package record (an empty snapshot if
     /// the repository has none): what `ls`, `status` and the repository page show.
     pub async fn snapshot(&self, root: &str) -> Result<Snapshot> {

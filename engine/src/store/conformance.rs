@@ -35,6 +35,7 @@ pub async fn run_all(store: Arc<dyn ObjectStore>, many: usize) {
     create_twice(&*store).await;
     update_preconditions(&*store).await;
     put_pair(&*store).await;
+    conditional_get(&*store).await;
     delete_is_idempotent(&*store).await;
     odd_keys(&*store).await;
     stream(&*store).await;
@@ -45,6 +46,45 @@ pub async fn run_all(store: Arc<dyn ObjectStore>, many: usize) {
     update_race(Arc::clone(&store), 5, 4).await;
     create_race(Arc::clone(&store), 5, 4).await;
     list_many(&*store, many).await;
+}
+
+/// `get_if_changed`: nothing while the ETag is the one given, the new body and ETag after a
+/// write, `NotFound` for a missing key.
+pub async fn conditional_get(store: &dyn ObjectStore) {
+    let v1 = store
+        .put("cond/repomd.xml", Bytes::from_static(b"<v1/>"), create())
+        .await
+        .unwrap();
+    assert!(store
+        .get_if_changed("cond/repomd.xml", &v1.etag)
+        .await
+        .unwrap()
+        .is_none());
+    let v2 = store
+        .put(
+            "cond/repomd.xml",
+            Bytes::from_static(b"<v2-longer/>"),
+            update(&v1.etag),
+        )
+        .await
+        .unwrap();
+    let (body, meta) = store
+        .get_if_changed("cond/repomd.xml", &v1.etag)
+        .await
+        .unwrap()
+        .expect("changed since v1");
+    assert_eq!(&body[..], b"<v2-longer/>");
+    assert_eq!(meta.etag, v2.etag);
+    assert!(store
+        .get_if_changed("cond/repomd.xml", &v2.etag)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.get_if_changed("cond/missing.xml", &v2.etag).await,
+        Err(Error::NotFound { .. })
+    ));
+    store.delete("cond/repomd.xml").await.unwrap();
 }
 
 /// Put, then get and head agree on bytes, size and ETag.

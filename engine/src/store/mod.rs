@@ -236,6 +236,15 @@ pub trait ObjectStore: Debug + Send + Sync {
     async fn get(&self, key: &str) -> Result<(Bytes, ObjectMeta)>;
     /// Bytes `range` of the object (clipped to its end); `meta.size` is the whole size.
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)>;
+    /// The whole object unless its version token is still `etag` (`Ok(None)` then): a
+    /// conditional GET (S3 `If-None-Match`), so checking an unchanged object costs one request
+    /// and no body. The default compares [`head`](Self::head)'s token first.
+    async fn get_if_changed(&self, key: &str, etag: &str) -> Result<Option<(Bytes, ObjectMeta)>> {
+        if self.head(key).await?.etag == etag {
+            return Ok(None);
+        }
+        self.get(key).await.map(Some)
+    }
     /// The whole object as a stream of chunks (for hashing large packages).
     async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)>;
     /// Write an object, honouring `opts.mode`. Returns the new object's metadata (ETag).
@@ -338,6 +347,9 @@ impl<T: ObjectStore + ?Sized> ObjectStore for Arc<T> {
     }
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
         (**self).get_range(key, range).await
+    }
+    async fn get_if_changed(&self, key: &str, etag: &str) -> Result<Option<(Bytes, ObjectMeta)>> {
+        (**self).get_if_changed(key, etag).await
     }
     async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)> {
         (**self).get_stream(key).await

@@ -482,6 +482,45 @@ impl ObjectStore for S3Store {
         Ok((body, meta))
     }
 
+    async fn get_if_changed(&self, key: &str, etag: &str) -> Result<Option<(Bytes, ObjectMeta)>> {
+        validate_key(key)?;
+        let res = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .if_none_match(etag)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            // 304 Not Modified: still `etag`, and no body was sent.
+            Err(e) if e.status() == Some(304) => return Ok(None),
+            Err(e) => return Err(map_err(key, e, Op::Read)),
+        };
+        let meta = ObjectMeta {
+            key: key.to_owned(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: out.e_tag().unwrap_or_default().to_owned(),
+            last_modified: seconds(out.last_modified()),
+            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type(), out.e_tag()),
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::other(key, e))?
+            .into_bytes();
+        if body.len() as u64 != meta.size {
+            return Err(Error::other(
+                key,
+                format!("short read: {} of {} bytes", body.len(), meta.size),
+            ));
+        }
+        Ok(Some((body, meta)))
+    }
+
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
         validate_key(key)?;
         if range.start >= range.end {
