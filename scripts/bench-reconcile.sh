@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Benchmark `rpmbucket reconcile` of a moto bucket with many keys: peak RSS and wall time at
+# several bucket sizes (peak RSS must not grow with the bucket: the listing is read a page at a
+# time and repositories are done one at a time), and a run killed with SIGKILL halfway, then
+# resumed from its cursor. Writes its section into BENCHMARKS.md. Not part of scripts/test.sh.
+#
+# Usage: scripts/bench-reconcile.sh [KEYS...]          (default: 20000 100000)
+# Environment:
+#   PER_REPO      package keys per repository (default 1000): KEYS/PER_REPO repositories
+#   RPMBUCKET_BIN rpmbucket binary (default: built with `cargo build --release -p rpmbucket`)
+#   GEN_RPMS      generator binary (default: the tests crate's gen-rpms, release)
+#   BENCH_DIR     scratch directory (default: a new temporary directory, removed at the end)
+#   OUT           report file (default: BENCHMARKS.md in the repository root)
+#   RPMBUCKET_CACHE  where moto's venv is (scripts/test.sh installs it there)
+#
+# The packages are PER_REPO distinct small synthetic RPMs; every repository holds the same
+# files under its own prefix (bucket/r00000/ ...), uploaded with 32 parallel PUTs.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(20000 100000)
+per_repo="${PER_REPO:-1000}"
+out="${OUT:-$root/BENCHMARKS.md}"
+cache="${RPMBUCKET_CACHE:-$HOME/.cache/rpmbucket}"
+venv="$cache/venv"
+[ -x "$venv/bin/moto_server" ] || { echo "moto not installed in $venv (run scripts/test.sh once)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time (GNU time) not found" >&2; exit 1; }
+
+if [ -z "${RPMBUCKET_BIN:-}" ]; then
+    (cd "$root" && cargo build --release -q -p rpmbucket)
+    RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
+fi
+. "$root/scripts/lib/bench-section.sh"
+bench_workdir
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null; wait $moto_pid 2>/dev/null; [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"' EXIT
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_S3_FORCE_PATH_STYLE=1 AWS_EC2_METADATA_DISABLED=true
+for _ in $(seq 100); do curl -fs -o /dev/null "$AWS_ENDPOINT_URL/" && break; sleep 0.1; done
+
+gen --count "$per_repo" --out "$work/rpms" >/dev/null
+
+# upload BUCKET REPOS: every repository gets the PER_REPO packages (32 PUTs in flight).
+upload() {
+    "$venv/bin/python" - "$1" "$2" "$work/rpms" <<'PY'
+import os, sys, boto3, concurrent.futures as cf
+bucket, repos, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+s3.create_bucket(Bucket=bucket)
+files = sorted(f for f in os.listdir(d) if f.endswith(".rpm"))
+bodies = {f: open(os.path.join(d, f), "rb").read() for f in files}
+def put(job):
+    r, f = job
+    s3.put_object(Bucket=bucket, Key=f"r{r:05d}/{f}", Body=bodies[f])
+with cf.ThreadPoolExecutor(32) as ex:
+    for _ in ex.map(put, ((r, f) for r in range(repos) for f in files)):
+        pass
+PY
+}
+
+# cursor_done BUCKET: repositories the cursor says are done (0 when there is none).
+cursor_done() {
+    "$venv/bin/python" - "$1" <<'PY'
+import json, os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+try:
+    body = s3.get_object(Bucket=sys.argv[1], Key="rpmbucket-state/reconcile/cursor.json")["Body"].read()
+    print(json.loads(body)["done"])
+except s3.exceptions.NoSuchKey:
+    print(0)
+PY
+}
+
+# timed NAME CMD...: runs under GNU time; sets T (seconds) and M (peak RSS, MiB).
+timed() {
+    local name=$1
+    shift
+    /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || {
+        echo "$name failed" >&2; tail -20 "$work/$name.err" >&2; exit 1; }
+    read_time "$work/$name.time"
+}
+read_time() {
+    T=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
+        for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.1f", s}' "$1")
+    M=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1")
+}
+
+write_section() {
+    {
+        echo "## reconcile: bounded memory and resume (scripts/bench-reconcile.sh)"
+        echo
+        echo "$(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM,"
+        echo "shared machine (load average 1/5/15 min before → after each size in the table)."
+        echo "moto $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))') on 127.0.0.1; binary: \`$(basename "$(dirname "$RPMBUCKET_BIN")")\` build."
+        echo "Command: \`scripts/bench-reconcile.sh ${sizes[*]}\` (PER_REPO=$per_repo), which runs"
+        echo "\`rpmbucket reconcile s3://BUCKET --json\` three times per size under \`/usr/bin/time -v\`:"
+        echo "the first reconcile (every package read, its payload checked) killed with SIGKILL once the cursor"
+        echo "says half the repositories are done; the next run, which resumes after the cursor; then a full"
+        echo "run over every repository with nothing to change. Peak RSS is GNU time's maximum resident set size."
+        echo
+        echo "| keys | repositories × packages | upload (32 PUTs at once) | first run, killed | resumed run: wall, peak RSS | full run: wall, peak RSS | load |"
+        echo "|---|---|---|---|---|---|---|"
+        printf '%s\n' "${rows[@]}"
+        echo
+        echo "Checked by the script: each resumed run reconciled exactly the repositories after the cursor"
+        echo "(done at the kill + resumed = all), and the full run after it found every repository unchanged."
+    } >"$work/section.md"
+    replace_section "$out" "$work/section.md"
+}
+
+rows=()
+for keys in "${sizes[@]}"; do
+    repos=$((keys / per_repo))
+    bucket="bench-reconcile-$keys"
+    start=$SECONDS
+    upload "$bucket" "$repos"
+    up=$((SECONDS - start))
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    cmd=("$RPMBUCKET_BIN" reconcile "s3://$bucket" --json)
+
+    # 1. The first reconcile (every package read), killed with SIGKILL halfway.
+    /usr/bin/time -v -o "$work/killed.time" "${cmd[@]}" >"$work/killed.out" 2>"$work/killed.err" &
+    time_pid=$!
+    kstart=$(date +%s.%N)
+    while [ "$(cursor_done "$bucket")" -lt $((repos / 2)) ]; do
+        kill -0 $time_pid 2>/dev/null || { echo "reconcile ended before halfway" >&2; cat "$work/killed.err" >&2; exit 1; }
+        sleep 0.2
+    done
+    child=$(pgrep -P $time_pid)
+    kill -KILL "$child"
+    wait $time_pid || true
+    kwall=$(python3 -c "import time; print(f'{time.time() - $kstart:.1f}')")
+    read_time "$work/killed.time"
+    kill_rss=$M
+    done_at_kill=$(cursor_done "$bucket")
+
+    # 2. Resumed: only the repositories after the cursor.
+    timed resumed "${cmd[@]}"
+    res_t=$T res_m=$M
+    resumed_repos=$(wc -l <"$work/resumed.out")
+    grep -q "resuming an interrupted reconcile" "$work/resumed.err" ||
+        { echo "the second run did not resume" >&2; cat "$work/resumed.err" >&2; exit 1; }
+    [ $((done_at_kill + resumed_repos)) -eq "$repos" ] ||
+        { echo "done $done_at_kill + resumed $resumed_repos != $repos repositories" >&2; exit 1; }
+
+    # 3. A full reconcile of the whole bucket with nothing to change (the scheduled case).
+    timed full "${cmd[@]}"
+    full_t=$T full_m=$M
+    changed=$(python3 -c 'import json,sys; print(sum(not json.loads(l)["unchanged"] for l in open(sys.argv[1])))' "$work/full.out")
+    [ "$changed" -eq 0 ] || { echo "$changed repositories changed in the full run after the resume" >&2; exit 1; }
+    full_repos=$(wc -l <"$work/full.out")
+    load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+    rows+=("| $keys | $repos × $per_repo | ${up} s | killed after ${kwall} s at $done_at_kill/$repos done, ${kill_rss} MiB | $resumed_repos repos: ${res_t} s, **${res_m} MiB** | $full_repos repos unchanged: ${full_t} s, **${full_m} MiB** | $load_before → $load_after |")
+    echo "${rows[-1]}"
+    # Free moto's memory before the next size.
+    "$venv/bin/python" - "$bucket" <<'PY'
+import os, sys, boto3
+s3 = boto3.resource("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+b = s3.Bucket(sys.argv[1]); b.objects.all().delete(); b.delete()
+PY
+    write_section # after each size, so a long run leaves the sizes it finished
+done
+
+echo "wrote the section into $out"
