@@ -156,6 +156,50 @@ struct Counts {
     bad: usize,
 }
 
+/// `rpmbucket index LOCATION`: directories keep the createrepo_c-style indexer, `s3://`
+/// locations go to the engine.
+pub fn command(args: &IndexArgs) -> anyhow::Result<ExitCode> {
+    let location = args.dir.to_string_lossy();
+    if !location.starts_with("s3://") {
+        if args.remote.is_set() {
+            anyhow::bail!("--prefixes, --layout and --json apply to s3:// locations only");
+        }
+        if args.policy.is_set() {
+            anyhow::bail!(
+                "--package-policy applies to s3:// locations and `rpmbucket reconcile DIR`"
+            );
+        }
+        let signer = args.signing.signer()?;
+        let code = run(args)?;
+        if let (Some(signer), true) = (signer, code == ExitCode::SUCCESS) {
+            crate::trust::sign_directory(&args.dir, &signer)?;
+        }
+        return Ok(code);
+    }
+    if args.revision.is_some() {
+        anyhow::bail!(
+            "--revision applies to directories only (the engine numbers revisions itself)"
+        );
+    }
+    let trust = args
+        .policy
+        .apply(RepoConfig::default().with_signer(args.signing.signer()?))?;
+    let meta = crate::remote::Metadata {
+        compression: args.compress_type,
+        database: !args.no_database,
+        changelog_limit: args.changelog_limit,
+        trust,
+    };
+    crate::remote::runtime()?.block_on(crate::remote::index_remote(
+        &location,
+        &args.remote,
+        &meta,
+        args.workers,
+        args.quiet,
+        args.strict,
+    ))
+}
+
 /// Runs `rpmbucket index` and returns the exit code.
 ///
 /// The generation is published through the engine ([`Indexer::publish_external`]) on the

@@ -88,7 +88,7 @@ fn main() -> ExitCode {
         }
     };
     let result: anyhow::Result<ExitCode> = match cli.command {
-        Command::Index(args) => remote::index(&args),
+        Command::Index(args) => index::command(&args),
         Command::Reconcile(args) => reconcile::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Config(args) => ops::config(&args),

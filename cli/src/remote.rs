@@ -1,4 +1,5 @@
-//! `rpmbucket index s3://BUCKET[/PREFIX]` and what it shares with `rpmbucket reconcile`:
+//! The engine side of `rpmbucket index s3://BUCKET[/PREFIX]` and what it shares with
+//! `rpmbucket reconcile`:
 //! opening a location (a bucket or a directory) as an engine store, building the engine's
 //! [`Indexer`] from the command line, and printing one summary line per repository.
 //!
@@ -19,8 +20,6 @@ use rpmbucket_engine::{
     store, Compression, Indexer, IndexerOptions, Layout, LayoutRule, ObjectStore, PublishReport,
     RejectedList, RepoConfig, REJECTED_FILE,
 };
-
-use crate::index::IndexArgs;
 
 /// Options of the engine commands: `index s3://...` and `reconcile` (bucket or directory).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -47,7 +46,8 @@ fn parse_rule(s: &str) -> Result<LayoutRule, String> {
 }
 
 impl RemoteArgs {
-    fn is_set(&self) -> bool {
+    /// Whether any of these options was given.
+    pub fn is_set(&self) -> bool {
         self.prefixes.is_some() || self.layout.is_some() || self.json
     }
 
@@ -204,48 +204,20 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// `rpmbucket index LOCATION`: directories keep the createrepo_c-style indexer, `s3://`
-/// locations go to the engine.
-pub fn index(args: &IndexArgs) -> anyhow::Result<ExitCode> {
-    let location = args.dir.to_string_lossy();
-    if !location.starts_with("s3://") {
-        if args.remote.is_set() {
-            bail!("--prefixes, --layout and --json apply to s3:// locations only");
-        }
-        if args.policy.is_set() {
-            bail!("--package-policy applies to s3:// locations and `rpmbucket reconcile DIR`");
-        }
-        let signer = args.signing.signer()?;
-        let code = crate::index::run(args)?;
-        if let (Some(signer), true) = (signer, code == ExitCode::SUCCESS) {
-            crate::trust::sign_directory(&args.dir, &signer)?;
-        }
-        return Ok(code);
-    }
-    if args.revision.is_some() {
-        bail!("--revision applies to directories only (the engine numbers revisions itself)");
-    }
-    let trust = args
-        .policy
-        .apply(RepoConfig::default().with_signer(args.signing.signer()?))?;
-    let meta = Metadata {
-        compression: args.compress_type,
-        database: !args.no_database,
-        changelog_limit: args.changelog_limit,
-        trust,
-    };
-    runtime()?.block_on(index_remote(&location, args, &meta))
-}
-
-async fn index_remote(
+/// `rpmbucket index s3://...`: reindex every repository under the location with the engine
+/// (`workers`, `quiet` and `strict` as `rpmbucket index` takes them).
+pub async fn index_remote(
     location: &str,
-    args: &IndexArgs,
+    remote: &RemoteArgs,
     meta: &Metadata,
+    workers: Option<usize>,
+    quiet: bool,
+    strict: bool,
 ) -> anyhow::Result<ExitCode> {
     let loc = Location::open(location).await?;
-    let bar = crate::bar::EngineBar::new(args.quiet);
+    let bar = crate::bar::EngineBar::new(quiet);
     let indexer = loc
-        .indexer(&args.remote, meta, args.workers, false)
+        .indexer(remote, meta, workers, false)
         .overriding_settings()
         .with_progress(bar.hook());
     let mut roots = indexer
@@ -267,13 +239,13 @@ async fn index_remote(
         let result = indexer.reindex(root).await;
         bar.clear();
         outcome
-            .record(&loc, root, result, args.quiet, args.remote.json, false)
+            .record(&loc, root, result, quiet, remote.json, false)
             .await;
-        if args.strict {
+        if strict {
             outcome.check_rejected(&loc, root).await;
         }
     }
-    Ok(outcome.exit_code(args.strict))
+    Ok(outcome.exit_code(strict))
 }
 
 /// What a command did over several repositories.

@@ -1,6 +1,6 @@
 //! Names of the files a publish writes: `repodata/<sha256>-<name>` (content-addressed, never
 //! overwritten with other content), or `repodata/<sha256>-g<generation>-<name>` when the plain
-//! name is a recent tombstone (see [`crate::publish`]'s garbage rules).
+//! name is a recent tombstone (see the garbage rules of the `publish` module).
 
 use std::collections::BTreeSet;
 

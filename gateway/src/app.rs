@@ -24,11 +24,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::json;
 
-use crate::auth::{AuthError, Permission, Tokens};
-use crate::local::LocalSink;
+use crate::auth::{Permission, Tokens};
 use crate::path::{self, PackagePath};
 use crate::presign::{self, Bucket};
+pub(crate) use crate::refusal::{refuse, Refusal, UploadLimit};
 use crate::repo::{PromoteError, Repository};
+use crate::sink::LocalSink;
 use crate::waiters::{Waiters, Watch};
 
 /// Who may do what.
@@ -124,36 +125,9 @@ impl Default for Limits {
     }
 }
 
-/// The upload limit that applies to one repository: the server's ([`Limits::max_upload`]), or
-/// the repository's own `max-upload-size` setting when that is smaller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UploadLimit {
-    /// Largest upload accepted, in bytes.
-    pub(crate) bytes: u64,
-    /// Which limit it is, for refusals.
-    pub(crate) what: String,
-}
-
-impl UploadLimit {
-    fn server(limits: &Limits) -> UploadLimit {
-        UploadLimit {
-            bytes: limits.max_upload,
-            what: format!("the upload limit of {} bytes", limits.max_upload),
-        }
-    }
-
-    /// 413: `subject` (what was too large) and the limit it crossed.
-    pub(crate) fn refuse(&self, subject: impl std::fmt::Display) -> Response {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{subject} is larger than {}", self.what),
-        )
-    }
-}
-
 /// The limit for uploads into `root`: the smaller of the server's and the repository's.
 async fn upload_limit(state: &AppState, root: &str) -> Result<UploadLimit, Refusal> {
-    let server = UploadLimit::server(&state.limits);
+    let server = UploadLimit::server(state.limits.max_upload);
     match state.repo.upload_limit(root).await {
         Ok(Some(n)) if n < server.bytes => Ok(UploadLimit {
             bytes: n,
@@ -182,67 +156,6 @@ pub const BASEURL_ENV: &str = "RPMBUCKET_BASEURL";
 /// The router.
 pub fn app(state: AppState) -> Router {
     Router::new().fallback(dispatch).with_state(state)
-}
-
-/// A refusal: status plus one-line reason.
-pub(crate) fn refuse(status: StatusCode, reason: impl std::fmt::Display) -> Response {
-    let mut r = (status, format!("{reason}\n")).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"rpmbucket\""),
-        );
-    }
-    r
-}
-
-/// A refusal before any work is done (kept small; turned into a response by the caller).
-#[derive(Debug)]
-pub(crate) struct Refusal {
-    status: StatusCode,
-    reason: String,
-    retry_after: Option<u64>,
-}
-
-impl Refusal {
-    pub(crate) fn new(status: StatusCode, reason: impl std::fmt::Display) -> Refusal {
-        Refusal {
-            status,
-            reason: reason.to_string(),
-            retry_after: None,
-        }
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let mut r = refuse(self.status, self.reason);
-        if let Some(secs) = self.retry_after {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        r
-    }
-}
-
-impl From<AuthError> for Refusal {
-    fn from(e: AuthError) -> Refusal {
-        let status = match e {
-            AuthError::Missing | AuthError::Invalid => StatusCode::UNAUTHORIZED,
-            AuthError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            AuthError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        let retry_after = e.retry_after();
-        Refusal {
-            retry_after,
-            ..Refusal::new(status, e)
-        }
-    }
 }
 
 /// The address of the client, as the server saw it: `ConnectInfo` from the local server's
@@ -490,7 +403,7 @@ async fn put(state: &AppState, req: Request, client: Option<IpAddr>) -> Response
         },
         None => None,
     };
-    let server = UploadLimit::server(&state.limits);
+    let server = UploadLimit::server(state.limits.max_upload);
     if let Some(n) = length.filter(|n| *n > server.bytes) {
         return server.refuse(format!("Content-Length {n}"));
     }

@@ -17,7 +17,9 @@ mod engine;
 pub mod local;
 pub mod path;
 pub mod presign;
+mod refusal;
 pub mod repo;
+mod sink;
 pub mod waiters;
 
 #[cfg(feature = "lambda")]
