@@ -25,10 +25,11 @@ use axum::Router;
 use serde_json::json;
 
 use crate::auth::{Permission, Tokens};
+use crate::engine::Repository;
 use crate::path::{self, PackagePath};
 use crate::presign::{self, Bucket};
 pub(crate) use crate::refusal::{refuse, Refusal, UploadLimit};
-use crate::repo::{PromoteError, Repository};
+use crate::repo::PromoteError;
 use crate::sink::LocalSink;
 use crate::waiters::{Waiters, Watch};
 
@@ -63,7 +64,7 @@ pub struct AppState {
     /// Where uploads and deletes go.
     pub writes: Writes,
     /// The repositories: where a key belongs, what is published, applying changes.
-    pub repo: Arc<dyn Repository>,
+    pub repo: Arc<Repository>,
     /// Base URL of the repositories for `.repo` files (the bucket's public URL); `None` means
     /// "this server" (the local server serves its files itself).
     pub baseurl: Option<String>,
@@ -137,7 +138,7 @@ async fn upload_limit(state: &AppState, root: &str) -> Result<UploadLimit, Refus
         }),
         Ok(_) => Ok(server),
         Err(e) => {
-            let status = if e.retryable {
+            let status = if e.is_retryable() {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::BAD_GATEWAY
@@ -313,7 +314,9 @@ async fn promote(state: &AppState, req: Request, client: Option<IpAddr>) -> Resp
             json_response(StatusCode::OK, &body)
         }
         Err(PromoteError::Unknown(m)) => refuse(StatusCode::NOT_FOUND, m),
-        Err(PromoteError::Repo(e)) if e.retryable => refuse(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(PromoteError::Repo(e)) if e.is_retryable() => {
+            refuse(StatusCode::SERVICE_UNAVAILABLE, e)
+        }
         Err(PromoteError::Repo(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }

@@ -26,5 +26,5 @@ pub mod waiters;
 pub mod lambda;
 
 pub use app::{app, Access, AppState, Writes};
-pub use engine::{local_repository, s3_repository};
+pub use engine::{local_repository, s3_repository, Repository};
 pub use local::{serve_local, LocalOptions, LocalServer};

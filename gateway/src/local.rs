@@ -55,7 +55,8 @@ impl Default for ConnLimits {
         }
     }
 }
-use crate::repo::{Change, Repository};
+use crate::engine::Repository;
+use crate::repo::Change;
 
 /// Quiet time after the last upload before publishing.
 pub const QUIET: Duration = Duration::from_millis(200);
@@ -250,7 +251,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// a repository are woken after every publish attempt of it.
 pub async fn index_loop(
     mut rx: mpsc::UnboundedReceiver<Change>,
-    repo: Arc<dyn Repository>,
+    repo: Arc<Repository>,
     waiters: Waiters,
 ) {
     // First catch up with what is already in the directory (uploads stored just before a

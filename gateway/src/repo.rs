@@ -1,10 +1,7 @@
-//! The seam between the gateway and the engine: what the HTTP layer needs from a repository
-//! (where a key belongs, whether it is published, applying changes). One trait, implemented
-//! over the engine's `Indexer`, so handlers never name engine types directly.
+//! The values that pass between the HTTP layer and the repository (`crate::engine`'s
+//! `Repository`, over the engine's `Indexer`), so handlers never name engine types directly.
 
 use std::time::Duration;
-
-use async_trait::async_trait;
 
 /// A change to apply (mirrors the engine's `Change`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +44,17 @@ pub struct RepoTrust {
     pub signed_packages: bool,
 }
 
-/// Errors of the repository seam, as text for the HTTP layer plus whether a retry may help.
+/// A repository operation failed: the engine's error, shown as the engine words it (the HTTP
+/// answers quote it) and asked whether a retry may help.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct RepoError {
-    /// What went wrong, for the response body.
-    pub message: String,
-    /// Trying again later may succeed (store hiccups, lost races).
-    pub retryable: bool,
+#[error(transparent)]
+pub struct RepoError(#[from] rpmbucket_engine::Error);
+
+impl RepoError {
+    /// Whether a retry may help (a throttled or unreachable store, a lost race).
+    pub fn is_retryable(&self) -> bool {
+        self.0.is_retryable()
+    }
 }
 
 /// One package copied by a promotion.
@@ -82,70 +82,11 @@ pub struct Promotion {
 /// Why a promotion failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PromoteError {
-    /// A name, NEVRA or key matches no package of the source repository.
-    #[error("{0}")]
-    Unknown(String),
+    /// A name, NEVRA or key matches no package of the source repository (the engine's
+    /// `NotInRepository`).
+    #[error(transparent)]
+    Unknown(rpmbucket_engine::Error),
     /// The store or the publish failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
-}
-
-/// What the gateway needs from the engine.
-#[async_trait]
-pub trait Repository: Send + Sync + 'static {
-    /// The repository root (ends with `/`, or empty) of a package key; `None` when the key is
-    /// not a package of a configured repository.
-    fn root_of(&self, key: &str) -> Option<String>;
-    /// The published revision if `key` is in `root`'s metadata.
-    async fn published(&self, root: &str, key: &str) -> Result<Option<String>, RepoError>;
-    /// The version token (ETag) of `root`'s published `repomd.xml` (`None`: not published
-    /// yet), read conditionally against `known` (the token seen last) so that an unchanged
-    /// repository costs one request and no body. Watching it notices publishes made by other
-    /// processes; the default never sees one.
-    async fn metadata_version(
-        &self,
-        _root: &str,
-        known: Option<&str>,
-    ) -> Result<Option<String>, RepoError> {
-        Ok(known.map(str::to_owned))
-    }
-    /// The current version token (ETag) of `key`, if the store has one.
-    async fn etag(&self, _key: &str) -> Option<String> {
-        None
-    }
-    /// Bring every repository in the store up to date with its packages (used when the local
-    /// server starts: uploads stored before a crash, or files copied in by hand). One result
-    /// per repository root.
-    async fn reconcile_all(&self) -> Vec<(String, Result<Published, RepoError>)> {
-        Vec::new()
-    }
-    /// Why the current object of `key` was not published (the reason the repository gave),
-    /// if it was rejected.
-    async fn rejected(&self, _root: &str, _key: &str) -> Option<String> {
-        None
-    }
-    /// How a repository is signed, for its `.repo` file.
-    async fn trust(&self, _root: &str) -> RepoTrust {
-        RepoTrust::default()
-    }
-    /// Copy the packages `wanted` names (NAME: its newest version per arch; NEVRA; key) from
-    /// repository `from` to repository `to` with a server-side copy, then publish `to`.
-    async fn promote(
-        &self,
-        _from: &str,
-        _to: &str,
-        _wanted: &[String],
-    ) -> Result<Promotion, PromoteError> {
-        Err(PromoteError::Repo(RepoError {
-            message: "promotion is not supported by this repository".into(),
-            retryable: false,
-        }))
-    }
-    /// The repository's own upload limit in bytes (its stored `max-upload-size` setting), if
-    /// it has one.
-    async fn upload_limit(&self, _root: &str) -> Result<Option<u64>, RepoError> {
-        Ok(None)
-    }
-    /// Apply a batch of changes to one root and publish.
-    async fn apply(&self, root: &str, changes: &[Change]) -> Result<Published, RepoError>;
 }

@@ -19,9 +19,10 @@ use tokio::sync::mpsc;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
+use crate::engine::Repository;
 use crate::path::PackagePath;
 use crate::refusal::{refuse, UploadLimit};
-use crate::repo::{Change, Repository};
+use crate::repo::Change;
 
 /// Directory (inside the root) for uploads in progress.
 pub const TMP_DIR: &str = ".rpmbucket-uploads";
@@ -35,7 +36,7 @@ pub struct LocalSink {
     root: PathBuf,
     tx: mpsc::UnboundedSender<Change>,
     files: ServeDir,
-    repo: Arc<dyn Repository>,
+    repo: Arc<Repository>,
     rename_lock: Arc<tokio::sync::Mutex<()>>,
     /// Longest time to receive one upload's body.
     body_timeout: Duration,
@@ -47,7 +48,7 @@ impl LocalSink {
     /// A sink writing into `root` (the directory `repo` indexes) and sending changes to `tx`.
     pub fn new(
         root: PathBuf,
-        repo: Arc<dyn Repository>,
+        repo: Arc<Repository>,
         tx: mpsc::UnboundedSender<Change>,
     ) -> LocalSink {
         let files = ServeDir::new(&root).append_index_html_on_directories(true);

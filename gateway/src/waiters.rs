@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::repo::Repository;
+use crate::engine::Repository;
 
 /// The repositories that have waiters: a wake-up channel each, and which poll task (if any)
 /// serves it.
@@ -69,7 +69,7 @@ pub enum Watch {
     /// GET) every `every`, one task per repository, besides the notifications.
     Poll {
         /// The repository to read.
-        repo: Arc<dyn Repository>,
+        repo: Arc<Repository>,
         /// Time between two reads.
         every: Duration,
     },
@@ -191,7 +191,7 @@ impl Drop for Waiter {
 
 /// The poll task of `root` (entry `id`): read `repomd.xml` conditionally every `every` and
 /// wake the waiters when its ETag changed, until the entry is gone.
-async fn poll(roots: Roots, root: String, id: u64, repo: Arc<dyn Repository>, every: Duration) {
+async fn poll(roots: Roots, root: String, id: u64, repo: Arc<Repository>, every: Duration) {
     // The first read wakes the waiters too: a publish between a waiter's own check and this
     // first read would otherwise go unnoticed (it would be this task's starting point).
     let mut known: Option<Option<String>> = None;
