@@ -496,6 +496,33 @@ async fn idle_keep_alive_connections_are_closed_but_slow_uploads_are_not() {
     assert!(t >= Duration::from_millis(500), "closed too early: {t:?}");
 }
 
+/// A server whose uploads are cut after `secs` seconds of body, with long header and idle
+/// timeouts (so what ends an upload is the body timeout).
+fn body_timeout_server(root: &Path, secs: &str) -> Server {
+    Server::start(
+        root,
+        &[
+            "--body-timeout",
+            secs,
+            "--idle-timeout",
+            "60",
+            "--header-timeout",
+            "60",
+        ],
+    )
+}
+
+/// Nothing of a cut upload stays under `root`: no package, no partial file.
+fn assert_no_package_kept(root: &Path) {
+    assert!(
+        stored_files(root)
+            .iter()
+            .all(|f| !f.ends_with(".rpm") && !f.ends_with(".part")),
+        "kept: {:?}",
+        stored_files(root)
+    );
+}
+
 fn stored_files(root: &Path) -> Vec<String> {
     walkdir(root)
         .into_iter()
@@ -1031,18 +1058,7 @@ async fn status_waiters_are_capped_and_woken_by_the_publish() {
 async fn a_body_that_stops_coming_is_cut_by_the_body_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    // Long header and idle timeouts: what ends the upload is the body timeout.
-    let srv = Server::start(
-        &root,
-        &[
-            "--body-timeout",
-            "2",
-            "--idle-timeout",
-            "60",
-            "--header-timeout",
-            "60",
-        ],
-    );
+    let srv = body_timeout_server(&root, "2");
     let mut c = TcpStream::connect(srv.addr).await.unwrap();
     c.write_all(
         b"PUT /el9/slow.rpm HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n0123456789",
@@ -1071,13 +1087,7 @@ async fn a_body_that_stops_coming_is_cut_by_the_body_timeout() {
     );
     // Answered with a refusal (or the connection closed), never 201.
     assert!(!text.contains(" 201 "), "{text}");
-    assert!(
-        stored_files(&root)
-            .iter()
-            .all(|f| !f.ends_with(".rpm") && !f.ends_with(".part")),
-        "kept: {:?}",
-        stored_files(&root)
-    );
+    assert_no_package_kept(&root);
 }
 
 /// A request whose answer always has a `Content-Length` (a `/status` refusal or answer), so
@@ -1212,17 +1222,7 @@ async fn repo_file_baseurl_comes_from_the_public_url_never_the_host_header() {
 async fn a_body_that_trickles_in_is_cut_by_the_body_timeout_in_total() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    let srv = Server::start(
-        &root,
-        &[
-            "--body-timeout",
-            "3",
-            "--idle-timeout",
-            "60",
-            "--header-timeout",
-            "60",
-        ],
-    );
+    let srv = body_timeout_server(&root, "3");
     let mut c = TcpStream::connect(srv.addr).await.unwrap();
     c.write_all(b"PUT /el9/trickle.rpm HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
         .await
@@ -1263,11 +1263,5 @@ async fn a_body_that_trickles_in_is_cut_by_the_body_timeout_in_total() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(elapsed >= Duration::from_millis(2500), "{elapsed:?}");
-    assert!(
-        stored_files(&root)
-            .iter()
-            .all(|f| !f.ends_with(".rpm") && !f.ends_with(".part")),
-        "kept: {:?}",
-        stored_files(&root)
-    );
+    assert_no_package_kept(&root);
 }
