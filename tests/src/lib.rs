@@ -183,6 +183,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `rpmbucket serve` (the binary `bin`) on a free port of 127.0.0.1, serving `root`; killed on
+/// drop.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts [`Served`]: `bin serve --root ROOT --listen 127.0.0.1:PORT`, output discarded; returns
+/// once the port accepts connections (panics after 20 s).
+pub fn serve(bin: &Path, root: &Path) -> Served {
+    let port = free_port();
+    let child = std::process::Command::new(bin)
+        .args(["serve", "--root", root.to_str().unwrap(), "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rpmbucket serve did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
 /// `file://` URL of a local directory (made absolute).
 pub fn file_url(dir: &Path) -> String {
     let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());

@@ -786,40 +786,8 @@ fn replaced_files_stay_for_the_grace_period_and_only_old_orphans_go() {
     }
 }
 
-/// `rpmbucket serve` on a free port; killed on drop.
-struct Served {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(root: &Path) -> Served {
-    let port = rpmbucket_tests::free_port();
-    let child = Command::new(bin())
-        .args(["serve", "--root", root.to_str().unwrap(), "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "rpmbucket serve did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
+fn serve(root: &Path) -> rpmbucket_tests::Served {
+    rpmbucket_tests::serve(&bin(), root)
 }
 
 /// The package file names the current repomd.xml's primary lists (`None` while a file it

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rpm::PackageBuilder;
 use rpmbucket_engine::testkit::{moto, MotoServer};
 use rpmbucket_engine::ObjectStore;
-use rpmbucket_tests::{dnf_nevras, file_url, fixture, free_port, fx, rpmbucket_bin};
+use rpmbucket_tests::{dnf_nevras, file_url, fixture, fx, rpmbucket_bin, Served};
 use serde_json::Value;
 
 /// `rpmbucket ARGS` with `env` added (moto's, the grace period) and proxies removed.
@@ -356,37 +356,8 @@ fn http_get(url: &str) -> Fetched {
     }
 }
 
-/// `rpmbucket serve` on a free port; killed on drop.
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(root: &Path) -> Served {
-    let port = free_port();
-    let child = Command::new(rpmbucket_bin())
-        .args(["serve", "--root", root.to_str().unwrap(), "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "rpmbucket serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
+    rpmbucket_tests::serve(&rpmbucket_bin(), root)
 }
 
 /// Headless chromium's DOM of `url` after its scripts ran.
@@ -1083,9 +1054,18 @@ async fn doctor_tells_a_good_bucket_from_a_bad_one_on_moto() {
             )
             .build()
     };
-    let versioning = VersioningConfiguration::builder()
-        .status(BucketVersioningStatus::Enabled)
-        .build();
+    let enable_versioning = |c: aws_sdk_s3::Client, b: String| async move {
+        c.put_bucket_versioning()
+            .bucket(b)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    };
 
     // Good: what infra/terraform makes.
     let good = server.new_bucket().await;
@@ -1100,6 +1080,7 @@ async fn doctor_tells_a_good_bucket_from_a_bad_one_on_moto() {
         .send()
         .await
         .unwrap();
+    enable_versioning(c.clone(), b.to_owned()).await;
     c.put_public_access_block()
         .bucket(b)
         .public_access_block_configuration(
@@ -1133,55 +1114,60 @@ async fn doctor_tells_a_good_bucket_from_a_bad_one_on_moto() {
         .send()
         .await
         .unwrap();
-    c.put_bucket_versioning()
-        .bucket(b)
-        .versioning_configuration(versioning.clone())
-        .send()
-        .await
-        .unwrap();
-    let all = || LifecycleRuleFilter::builder().prefix("").build();
-    c.put_bucket_lifecycle_configuration()
-        .bucket(b)
-        .lifecycle_configuration(
-            BucketLifecycleConfiguration::builder()
-                .rules(
-                    LifecycleRule::builder()
-                        .id("expire-noncurrent-versions")
-                        .status(ExpirationStatus::Enabled)
-                        .filter(all())
-                        .noncurrent_version_expiration(
-                            NoncurrentVersionExpiration::builder()
-                                .noncurrent_days(30)
-                                .build(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
-                .rules(
-                    LifecycleRule::builder()
-                        .id("abort-incomplete-multipart-uploads")
-                        .status(ExpirationStatus::Enabled)
-                        .filter(all())
-                        .abort_incomplete_multipart_upload(
-                            AbortIncompleteMultipartUpload::builder()
-                                .days_after_initiation(7)
-                                .build(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let repo = format!("s3://{b}/el9/x86_64/");
-    expect(
-        &env,
-        &["add", &repo, fixture(fx::BASIC).to_str().unwrap()],
-        0,
-    );
+    // Every lifecycle rule here is enabled for every key.
+    let rule = |id: &str, r: aws_sdk_s3::types::builders::LifecycleRuleBuilder| {
+        r.id(id)
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .build()
+            .unwrap()
+    };
+    let put_lifecycle = |c: aws_sdk_s3::Client, b: String, rules: Vec<LifecycleRule>| async move {
+        c.put_bucket_lifecycle_configuration()
+            .bucket(b)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .set_rules(Some(rules))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    };
+    // One package in s3://BUCKET/el9/x86_64/.
+    let add_basic = |b: &str| {
+        let repo = format!("s3://{b}/el9/x86_64/");
+        expect(
+            &env,
+            &["add", &repo, fixture(fx::BASIC).to_str().unwrap()],
+            0,
+        );
+    };
+    put_lifecycle(
+        c.clone(),
+        b.to_owned(),
+        vec![
+            rule(
+                "expire-noncurrent-versions",
+                LifecycleRule::builder().noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(30)
+                        .build(),
+                ),
+            ),
+            rule(
+                "abort-incomplete-multipart-uploads",
+                LifecycleRule::builder().abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(7)
+                        .build(),
+                ),
+            ),
+        ],
+    )
+    .await;
+    add_basic(b);
     let (code, rows) = doctor(&env, &format!("s3://{b}"));
     assert_eq!(code, 0, "{rows:#?}");
     assert!(rows.iter().all(|(_, l, _)| l == "ok"), "{rows:#?}");
@@ -1243,38 +1229,18 @@ async fn doctor_tells_a_good_bucket_from_a_bad_one_on_moto() {
         .send()
         .await
         .unwrap();
-    c.put_bucket_versioning()
-        .bucket(b)
-        .versioning_configuration(versioning)
-        .send()
-        .await
-        .unwrap();
-    c.put_bucket_lifecycle_configuration()
-        .bucket(b)
-        .lifecycle_configuration(
-            BucketLifecycleConfiguration::builder()
-                .rules(
-                    LifecycleRule::builder()
-                        .id("cleanup")
-                        .status(ExpirationStatus::Enabled)
-                        .filter(all())
-                        .expiration(LifecycleExpiration::builder().days(30).build())
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    enable_versioning(c.clone(), b.to_owned()).await;
+    put_lifecycle(
+        c.clone(),
+        b.to_owned(),
+        vec![rule(
+            "cleanup",
+            LifecycleRule::builder().expiration(LifecycleExpiration::builder().days(30).build()),
+        )],
+    )
+    .await;
     // Metadata that cannot be read.
-    let repo = format!("s3://{b}/el9/x86_64/");
-    expect(
-        &env,
-        &["add", &repo, fixture(fx::BASIC).to_str().unwrap()],
-        0,
-    );
+    add_basic(b);
     c.put_object()
         .bucket(b)
         .key("el9/x86_64/repodata/repomd.xml")
