@@ -157,20 +157,7 @@ mod tests {
             "} table.sort(t, function(a, b) return rpm.ver(a) > rpm.ver(b) end) \
              for _, v in ipairs(t) do print(v .. ' ') end}",
         );
-        let out = std::process::Command::new("rpm")
-            .arg("--eval")
-            .arg(&script)
-            .output()
-            .expect("run rpm (installed by scripts/test.sh)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ranked: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let ranked = rpmbucket_testenv::rpm_eval_words(&script);
         assert_eq!(ranked.len(), EVRS.len(), "{ranked:?}");
         let parse = |evr: &str| {
             let (epoch, vr) = evr.split_once(':').unwrap_or(("", evr));

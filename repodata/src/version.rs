@@ -62,7 +62,6 @@ impl Package {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
 
     /// `(a, b, rpm.vercmp(a, b))`, the expected value as rpm 4.18 prints it.
     const CASES: &[(&str, &str, i8)] = &[
@@ -152,18 +151,8 @@ mod tests {
             script.push_str(&format!("print(rpm.vercmp('{a}', '{b}') .. ' ') "));
         }
         script.push('}');
-        let out = Command::new("rpm")
-            .arg("--eval")
-            .arg(&script)
-            .output()
-            .expect("run rpm (installed by scripts/test.sh)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let got: Vec<i8> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
+        let got: Vec<i8> = rpmbucket_testenv::rpm_eval_words(&script)
+            .iter()
             .map(|s| s.parse::<i8>().expect("number").signum())
             .collect();
         let want: Vec<i8> = CASES.iter().map(|c| c.2).collect();

@@ -98,6 +98,26 @@ pub fn tool(name: &str) -> bool {
     runs
 }
 
+/// Runs the installed `rpm --eval SCRIPT` (a macro, typically `%{lua: ...}` asking rpm's own
+/// version rules) and returns the words it printed; panics with rpm's stderr when it fails. The
+/// tests that take rpm as the oracle for version ordering use it.
+pub fn rpm_eval_words(script: &str) -> Vec<String> {
+    let out = Command::new("rpm")
+        .arg("--eval")
+        .arg(script)
+        .output()
+        .expect("run rpm (installed by scripts/test.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
