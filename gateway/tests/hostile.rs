@@ -496,6 +496,19 @@ async fn idle_keep_alive_connections_are_closed_but_slow_uploads_are_not() {
     assert!(t >= Duration::from_millis(500), "closed too early: {t:?}");
 }
 
+/// What a finished child (curl with `-w %{http_code}`) printed on its stdout.
+fn stdout_of(child: &mut Child) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}
+
 /// A server whose uploads are cut after `secs` seconds of body, with long header and idle
 /// timeouts (so what ends an upload is the body timeout).
 fn body_timeout_server(root: &Path, secs: &str) -> Server {
@@ -918,14 +931,7 @@ async fn serve_killed_right_after_201_loses_no_acknowledged_upload() {
         'watch: loop {
             for (i, (_, _, child)) in uploads.iter_mut().enumerate() {
                 if answers[i].is_none() && child.try_wait().unwrap().is_some() {
-                    let mut code = String::new();
-                    use std::io::Read;
-                    child
-                        .stdout
-                        .take()
-                        .unwrap()
-                        .read_to_string(&mut code)
-                        .unwrap();
+                    let code = stdout_of(child);
                     let created = code == "201";
                     answers[i] = Some(code);
                     if created && trigger.is_none_or(|t| t == i) {
@@ -945,14 +951,7 @@ async fn serve_killed_right_after_201_loses_no_acknowledged_upload() {
                 Some(c) => c,
                 None => {
                     child.wait().unwrap();
-                    let mut code = String::new();
-                    use std::io::Read;
-                    child
-                        .stdout
-                        .take()
-                        .unwrap()
-                        .read_to_string(&mut code)
-                        .unwrap();
+                    let code = stdout_of(child);
                     if code != "201" {
                         in_flight_at_kill += 1;
                     }
