@@ -7,7 +7,7 @@
 //! reader sees a mismatched pair exactly when one of the two writes falls between its two
 //! GETs, whatever their order. So the gap between the two writes is made as short as the
 //! store allows: the signature is made before the swap and both are written with
-//! [`ObjectStore::put_pair`] (the local store renames the two prepared files one after the
+//! [`ObjectStore::put_pair`](crate::store::ObjectStore::put_pair) (the local store renames the two prepared files one after the
 //! other, microseconds apart; on S3 the `.asc` PUT follows the swap's). (A `.asc` holding two
 //! signatures, of the old and the new `repomd.xml`, does not help: librepo judges only the
 //! first signature of the file, and `gpg --verify` fails on any bad one.) The `.asc` write is
@@ -15,6 +15,9 @@
 //! read back and signed again, so the last `.asc` written always matches the last `repomd.xml`
 //! (see the README, "Signed metadata"). Both carry the short Cache-Control of `repomd.xml`,
 //! so a cache can hold a mismatched pair for at most that long.
+//!
+//! The writes themselves (key file, signature, its removal) are the publish module's
+//! (`publish::sign`); this module holds the keys, the policy and the checks.
 //!
 //! The package policy ([`PackagePolicy`]) is checked on every package read: the whole object
 //! is streamed, the header signature verified against the keyring over the main header bytes
@@ -24,22 +27,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rpmbucket_repodata::header::RpmHeaders;
 use rpmbucket_repodata::trust::{Keyring, Refusal, SigningKey, TrustError};
 
-use crate::error::{Error, Result, Unwritable};
-use crate::layout::REPODATA_DIR;
-use crate::publish::retry::retry;
-use crate::publish::CACHE_SHORT;
-use crate::store::{self, ObjectStore, PutMode, PutOptions};
+use crate::error::Result;
 
 /// Name of the detached signature of `repomd.xml`.
 pub const SIGNATURE_FILE: &str = "repomd.xml.asc";
 /// Name of the published public keys.
 pub const KEY_FILE: &str = "repomd.xml.key";
-/// How often the `.asc` is rewritten when other publishers keep swapping `repomd.xml`.
-const SIGN_ROUNDS: usize = 8;
 
 /// Which packages a repository accepts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -251,129 +247,4 @@ pub fn check_package(
     header: &[u8],
 ) -> std::result::Result<(), Refusal> {
     ring.verify_package(headers, header).map(|_| ())
-}
-
-fn key_of(root: &str, name: &str) -> String {
-    format!("{root}{REPODATA_DIR}/{name}")
-}
-
-fn short_opts(mode: PutMode, content_type: &str) -> PutOptions {
-    PutOptions {
-        mode,
-        content_type: Some(content_type.into()),
-        cache_control: Some(CACHE_SHORT.into()),
-    }
-}
-
-/// Write `repomd.xml.key` (before the swap that may need it).
-pub(crate) async fn put_public_keys(
-    store: &dyn ObjectStore,
-    options: &crate::IndexerOptions,
-    root: &str,
-    signer: &Signer,
-) -> Result<()> {
-    let key = key_of(root, KEY_FILE);
-    let body = Bytes::from(signer.public_armored().to_owned());
-    let opts = short_opts(PutMode::Overwrite, "application/pgp-keys");
-    retry(options, "put", || {
-        store.put(&key, body.clone(), opts.clone())
-    })
-    .await?;
-    Ok(())
-}
-
-/// The key of a repository's `repomd.xml.asc`.
-pub(crate) fn signature_key(root: &str) -> String {
-    key_of(root, SIGNATURE_FILE)
-}
-
-/// How `repomd.xml.asc` is written: overwritten, with the short cache lifetime of
-/// `repomd.xml`.
-pub(crate) fn signature_put_options() -> PutOptions {
-    short_opts(PutMode::Overwrite, "application/pgp-signature")
-}
-
-/// The signature [`sign_published`] starts from.
-pub(crate) enum FirstSignature {
-    /// Already written (with the swap).
-    Written,
-    /// Made, still to write.
-    Made(Bytes),
-    /// To make from the body.
-    ToMake,
-}
-
-/// After the swap: make sure the `.asc` matches `repomd.xml` (the bytes this publisher wrote,
-/// with their ETag): write the signature unless it is already written, then check that
-/// `repomd.xml` is still this publisher's; sign what is there now if another publisher
-/// swapped meanwhile.
-pub(crate) async fn sign_published(
-    store: &dyn ObjectStore,
-    options: &crate::IndexerOptions,
-    root: &str,
-    signer: &Signer,
-    mut body: Bytes,
-    mut etag: String,
-    mut first: FirstSignature,
-) -> Result<()> {
-    let repomd = key_of(root, "repomd.xml");
-    let asc = signature_key(root);
-    for _ in 0..SIGN_ROUNDS {
-        let sig = match std::mem::replace(&mut first, FirstSignature::ToMake) {
-            FirstSignature::Written => None,
-            FirstSignature::Made(sig) => Some(sig),
-            FirstSignature::ToMake => Some(Bytes::from(sign_repomd(signer, root, &body)?)),
-        };
-        if let Some(sig) = sig {
-            let opts = signature_put_options();
-            retry(options, "put", || {
-                store.put(&asc, sig.clone(), opts.clone())
-            })
-            .await?;
-        }
-        let now = match retry(options, "head", || store.head(&repomd)).await {
-            Ok(m) => m,
-            Err(store::Error::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        if now.etag == etag {
-            return Ok(());
-        }
-        tracing::debug!(
-            root,
-            "repomd.xml swapped by another publisher; signing it again"
-        );
-        let (b, m) = retry(options, "get", || store.get(&repomd)).await?;
-        body = b;
-        etag = m.etag;
-    }
-    tracing::warn!(
-        root,
-        "repomd.xml kept changing while signing; the last publisher signs it"
-    );
-    Ok(())
-}
-
-/// The armored signature of `body` (a `repomd.xml`).
-pub(crate) fn sign_repomd(signer: &Signer, root: &str, body: &[u8]) -> Result<String> {
-    signer.sign(body).map_err(|e| Error::Render {
-        root: root.to_string(),
-        source: Box::new(Unwritable::Signing(e)),
-    })
-}
-
-/// Remove the signature and keys of a repository that is no longer signed.
-pub(crate) async fn remove_signature(
-    store: &dyn ObjectStore,
-    options: &crate::IndexerOptions,
-    root: &str,
-) -> Result<()> {
-    for name in [SIGNATURE_FILE, KEY_FILE] {
-        let k = key_of(root, name);
-        match retry(options, "delete", || store.delete(&k)).await {
-            Ok(()) | Err(store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }

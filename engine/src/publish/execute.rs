@@ -375,7 +375,7 @@ impl Indexer {
         // signature finds the key that made it.
         if let Some(signer) = &config.signer {
             if settings_changed || mode != Mode::Apply {
-                crate::trust::put_public_keys(&*run.store, &self.options, root, signer).await?;
+                super::sign::put_public_keys(&*run.store, &self.options, root, signer).await?;
             }
         }
 
@@ -404,10 +404,10 @@ impl Indexer {
         // Signed before the swap, and written together with it (`put_pair`: on the local
         // store one rename after the other, on S3 the next PUT), see `crate::trust`.
         let presigned = match &config.signer {
-            Some(s) => Some(Bytes::from(crate::trust::sign_repomd(s, root, &body)?)),
+            Some(s) => Some(Bytes::from(super::sign::sign_repomd(s, root, &body)?)),
             None => None,
         };
-        let asc_key = crate::trust::signature_key(root);
+        let asc_key = super::sign::signature_key(root);
         let swapped = retry(&self.options, "put", || async {
             match &presigned {
                 Some(sig) => {
@@ -415,7 +415,7 @@ impl Indexer {
                         .store
                         .put_pair(
                             (&key, body.clone(), opts.clone()),
-                            (&asc_key, sig.clone(), crate::trust::signature_put_options()),
+                            (&asc_key, sig.clone(), super::sign::signature_put_options()),
                         )
                         .await?;
                     if let Err(e) = &asc {
@@ -450,11 +450,11 @@ impl Indexer {
         match &config.signer {
             Some(signer) => {
                 let first = match (asc_written, presigned) {
-                    (true, _) => crate::trust::FirstSignature::Written,
-                    (false, Some(sig)) => crate::trust::FirstSignature::Made(sig),
-                    (false, None) => crate::trust::FirstSignature::ToMake,
+                    (true, _) => super::sign::FirstSignature::Written,
+                    (false, Some(sig)) => super::sign::FirstSignature::Made(sig),
+                    (false, None) => super::sign::FirstSignature::ToMake,
                 };
-                crate::trust::sign_published(
+                super::sign::sign_published(
                     &*run.store,
                     &self.options,
                     root,
@@ -466,7 +466,7 @@ impl Indexer {
                 .await?
             }
             None if was_signed => {
-                crate::trust::remove_signature(&*run.store, &self.options, root).await?
+                super::sign::remove_signature(&*run.store, &self.options, root).await?
             }
             None => {}
         }

@@ -37,6 +37,7 @@ mod plan;
 mod probe;
 mod read;
 pub(crate) mod retry;
+mod sign;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -633,15 +634,15 @@ impl Indexer {
             Err(store::Error::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        crate::trust::put_public_keys(&*run.store, &self.options, &run.root, signer).await?;
-        crate::trust::sign_published(
+        sign::put_public_keys(&*run.store, &self.options, &run.root, signer).await?;
+        sign::sign_published(
             &*run.store,
             &self.options,
             &run.root,
             signer,
             body,
             meta.etag,
-            crate::trust::FirstSignature::ToMake,
+            sign::FirstSignature::ToMake,
         )
         .await
     }
