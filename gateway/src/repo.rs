@@ -1,4 +1,4 @@
-//! The values that pass between the HTTP layer and the repository (`crate::engine`'s
+//! The values that pass between the HTTP layer and the repository (the gateway's
 //! `Repository`, over the engine's `Indexer`), so handlers never name engine types directly.
 
 use std::time::Duration;
