@@ -408,23 +408,31 @@ async fn header_sent_one_byte_a_second_is_cut() {
     );
 }
 
+/// The answer at the start of `buf` → (status, body), once its head and its whole
+/// `Content-Length` body are there.
+fn complete_answer(buf: &[u8]) -> Option<(u16, String)> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if buf.len() < end + 4 + len {
+        return None;
+    }
+    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
+    Some((status, body))
+}
+
 /// Read one HTTP response (headers and a `Content-Length` body) → (status, body).
 async fn read_response(c: &mut TcpStream) -> (u16, String) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
-                return (status, body);
-            }
+        if let Some(answer) = complete_answer(&buf) {
+            return answer;
         }
         let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut chunk))
             .await
@@ -1099,16 +1107,8 @@ async fn answer_status(c: &mut TcpStream) -> u16 {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                return head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-            }
+        if let Some((status, _)) = complete_answer(&buf) {
+            return status;
         }
         match tokio::time::timeout(Duration::from_secs(10), c.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
