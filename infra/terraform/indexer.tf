@@ -29,12 +29,22 @@ resource "aws_lambda_function" "indexer" {
       RPMBUCKET_COMPRESSION   = var.compression
       RPMBUCKET_DATABASE      = tostring(var.database)
       RUST_LOG                = var.log_level
+      }, var.indexer_metadata_cache_mb == 0 ? {} : {
+      RPMBUCKET_METADATA_CACHE     = "/tmp/rpmbucket-metadata-cache"
+      RPMBUCKET_METADATA_CACHE_MIB = tostring(var.indexer_metadata_cache_mb)
       }, var.signing_key_secret_arn == null ? {} : {
       RPMBUCKET_SIGNING_KEY_SECRET_ARN = var.signing_key_secret_arn
     }, var.indexer_environment)
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.indexer_metadata_cache_mb * 2 <= var.indexer_ephemeral_storage_mb
+      error_message = "indexer_metadata_cache_mb may use at most half of indexer_ephemeral_storage_mb: a publish also needs room in /tmp for the databases it updates."
+    }
+  }
 
   # The log group must exist first, or Lambda creates one without retention.
   depends_on = [aws_cloudwatch_log_group.indexer, aws_iam_role_policy.indexer]

@@ -293,6 +293,17 @@ variable "indexer_ephemeral_storage_mb" {
   }
 }
 
+variable "indexer_metadata_cache_mb" {
+  description = "Budget (MiB) of the indexer's metadata cache in /tmp, which survives between warm invocations: with it a publish reads repomd.xml, the changed chunk and the new package instead of the whole current metadata (BENCHMARKS.md, \"Engine: add 1 package\"). 0 turns it off. It shares /tmp with the databases a publish updates, so it may use at most half of indexer_ephemeral_storage_mb."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.indexer_metadata_cache_mb >= 0 && var.indexer_metadata_cache_mb == floor(var.indexer_metadata_cache_mb)
+    error_message = "indexer_metadata_cache_mb must be a whole number of MiB, 0 or more (0: no cache)."
+  }
+}
+
 variable "indexer_timeout_seconds" {
   description = "Indexer timeout. The queue's visibility timeout is set to six times this (AWS's advice for SQS sources)."
   type        = number

@@ -124,6 +124,34 @@ run "rejects_tmp_below_lambda_minimum" {
   expect_failures = [var.indexer_ephemeral_storage_mb]
 }
 
+run "indexer_metadata_cache_is_on_by_default_in_tmp" {
+  command = plan
+  assert {
+    condition     = aws_lambda_function.indexer.environment[0].variables.RPMBUCKET_METADATA_CACHE == "/tmp/rpmbucket-metadata-cache" && aws_lambda_function.indexer.environment[0].variables.RPMBUCKET_METADATA_CACHE_MIB == "1024"
+    error_message = "the indexer must keep its metadata cache in /tmp with the default budget"
+  }
+}
+
+run "indexer_metadata_cache_zero_turns_it_off" {
+  command = plan
+  variables {
+    indexer_metadata_cache_mb = 0
+  }
+  assert {
+    condition     = !contains(keys(aws_lambda_function.indexer.environment[0].variables), "RPMBUCKET_METADATA_CACHE")
+    error_message = "indexer_metadata_cache_mb = 0 must leave the cache off"
+  }
+}
+
+run "rejects_a_metadata_cache_over_half_of_tmp" {
+  command = plan
+  variables {
+    indexer_ephemeral_storage_mb = 1024
+    indexer_metadata_cache_mb    = 1024
+  }
+  expect_failures = [aws_lambda_function.indexer]
+}
+
 run "rejects_an_indexer_timeout_below_ten_seconds" {
   command = plan
   variables {
