@@ -443,6 +443,70 @@ impl<E: std::error::Error + 'static> std::error::Error for DisplayErrorContext<E
     }
 }
 
+impl S3Store {
+    /// GetObject as a stream, with `If-None-Match` when given (then `None` is the 304 Not
+    /// Modified answer: the object is still that ETag and no body was sent).
+    async fn open(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Option<(ByteStream, ObjectMeta)>> {
+        validate_key(key)?;
+        let res = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .set_if_none_match(if_none_match.map(str::to_owned))
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(e) if if_none_match.is_some() && e.status() == Some(304) => return Ok(None),
+            Err(e) => return Err(map_err(key, e, Op::Read)),
+        };
+        let meta = ObjectMeta {
+            key: key.to_owned(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: out.e_tag().unwrap_or_default().to_owned(),
+            last_modified: seconds(out.last_modified()),
+            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type(), out.e_tag()),
+        };
+        let owned_key = key.to_owned();
+        let stream =
+            futures::stream::try_unfold((out.body, owned_key), |(mut body, key)| async move {
+                match body.try_next().await {
+                    Ok(Some(chunk)) => Ok(Some((chunk, (body, key)))),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(Error::other(&key, e)),
+                }
+            });
+        Ok(Some((Box::pin(stream), meta)))
+    }
+}
+
+/// The whole body of `stream`, which must be `meta.size` bytes long.
+async fn collect_whole(
+    key: &str,
+    stream: ByteStream,
+    meta: ObjectMeta,
+) -> Result<(Bytes, ObjectMeta)> {
+    let chunks: Vec<Bytes> = futures::TryStreamExt::try_collect(stream).await?;
+    let body = if chunks.len() == 1 {
+        chunks.into_iter().next().unwrap_or_default()
+    } else {
+        Bytes::from(chunks.concat())
+    };
+    if body.len() as u64 != meta.size {
+        return Err(Error::other(
+            key,
+            format!("short read: {} of {} bytes", body.len(), meta.size),
+        ));
+    }
+    Ok((body, meta))
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
@@ -467,58 +531,15 @@ impl ObjectStore for S3Store {
 
     async fn get(&self, key: &str) -> Result<(Bytes, ObjectMeta)> {
         let (stream, meta) = self.get_stream(key).await?;
-        let chunks: Vec<Bytes> = futures::TryStreamExt::try_collect(stream).await?;
-        let body = if chunks.len() == 1 {
-            chunks.into_iter().next().unwrap_or_default()
-        } else {
-            Bytes::from(chunks.concat())
-        };
-        if body.len() as u64 != meta.size {
-            return Err(Error::other(
-                key,
-                format!("short read: {} of {} bytes", body.len(), meta.size),
-            ));
-        }
-        Ok((body, meta))
+        collect_whole(key, stream, meta).await
     }
 
     async fn get_if_changed(&self, key: &str, etag: &str) -> Result<Option<(Bytes, ObjectMeta)>> {
-        validate_key(key)?;
-        let res = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .if_none_match(etag)
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await;
-        let out = match res {
-            Ok(out) => out,
+        match self.open(key, Some(etag)).await? {
             // 304 Not Modified: still `etag`, and no body was sent.
-            Err(e) if e.status() == Some(304) => return Ok(None),
-            Err(e) => return Err(map_err(key, e, Op::Read)),
-        };
-        let meta = ObjectMeta {
-            key: key.to_owned(),
-            size: out.content_length().unwrap_or(0).max(0) as u64,
-            etag: out.e_tag().unwrap_or_default().to_owned(),
-            last_modified: seconds(out.last_modified()),
-            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type(), out.e_tag()),
-        };
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::other(key, e))?
-            .into_bytes();
-        if body.len() as u64 != meta.size {
-            return Err(Error::other(
-                key,
-                format!("short read: {} of {} bytes", body.len(), meta.size),
-            ));
+            None => Ok(None),
+            Some((stream, meta)) => collect_whole(key, stream, meta).await.map(Some),
         }
-        Ok(Some((body, meta)))
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
@@ -574,33 +595,9 @@ impl ObjectStore for S3Store {
     }
 
     async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)> {
-        validate_key(key)?;
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await
-            .map_err(|e| map_err(key, e, Op::Read))?;
-        let meta = ObjectMeta {
-            key: key.to_owned(),
-            size: out.content_length().unwrap_or(0).max(0) as u64,
-            etag: out.e_tag().unwrap_or_default().to_owned(),
-            last_modified: seconds(out.last_modified()),
-            sha256: full_object_sha256(out.checksum_sha256(), out.checksum_type(), out.e_tag()),
-        };
-        let owned_key = key.to_owned();
-        let stream =
-            futures::stream::try_unfold((out.body, owned_key), |(mut body, key)| async move {
-                match body.try_next().await {
-                    Ok(Some(chunk)) => Ok(Some((chunk, (body, key)))),
-                    Ok(None) => Ok(None),
-                    Err(e) => Err(Error::other(&key, e)),
-                }
-            });
-        Ok((Box::pin(stream), meta))
+        self.open(key, None)
+            .await?
+            .ok_or_else(|| Error::other(key, "304 Not Modified to an unconditional GET"))
     }
 
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
