@@ -26,11 +26,8 @@ out="${OUT:-$root/BENCHMARKS.md}"
 command -v createrepo_c >/dev/null || { echo "createrepo_c not found" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time (GNU time) not found" >&2; exit 1; }
 
-if [ -z "${RPMBUCKET_BIN:-}" ]; then
-    (cd "$root" && cargo build --release -q -p rpmbucket)
-    RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
-fi
 . "$root/scripts/lib/bench-section.sh"
+bench_rpmbucket_bin
 bench_workdir
 
 # command TOOL MODE DIR: sets CMD to the command line of one measurement.

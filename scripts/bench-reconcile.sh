@@ -27,11 +27,8 @@ venv="$cache/venv"
 [ -x "$venv/bin/moto_server" ] || { echo "moto not installed in $venv (run scripts/test.sh once)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time (GNU time) not found" >&2; exit 1; }
 
-if [ -z "${RPMBUCKET_BIN:-}" ]; then
-    (cd "$root" && cargo build --release -q -p rpmbucket)
-    RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
-fi
 . "$root/scripts/lib/bench-section.sh"
+bench_rpmbucket_bin
 bench_workdir
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

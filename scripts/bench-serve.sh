@@ -21,12 +21,9 @@ n="${1:-200}"
 p="${2:-8}"
 out="${OUT:-$root/BENCHMARKS.md}"
 
-if [ -z "${RPMBUCKET_BIN:-}" ]; then
-    (cd "$root" && cargo build --release -q -p rpmbucket)
-    RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
-fi
 # shellcheck source=scripts/lib/bench-section.sh
 . "$root/scripts/lib/bench-section.sh"
+bench_rpmbucket_bin
 
 work=$(mktemp -d)
 cleanup() {

@@ -38,10 +38,7 @@ py="$(dirname "$moto_server")/python"
 for tool in gpg gpgv curl; do
     command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
 done
-if [ -z "${RPMBUCKET_BIN:-}" ]; then
-    (cd "$root" && cargo build --release -q -p rpmbucket)
-    RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
-fi
+bench_rpmbucket_bin
 
 work=$(mktemp -d)
 pids=()

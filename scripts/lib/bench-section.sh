@@ -1,5 +1,5 @@
-# Shared by the bench scripts (sourced): BENCHMARKS.md section writer, generator, work dir,
-# timing.
+# Shared by the bench scripts (sourced): BENCHMARKS.md section writer, generator, the rpmbucket
+# binary, work dir, timing.
 #   replace_section FILE SECTION_FILE
 # The section is identified by its first line (a `## ` heading); it runs until the next `## `
 # heading or the end of the file. A missing file gets a `# Benchmarks` title; a missing section is
@@ -39,6 +39,15 @@ gen() {
         "$GEN_RPMS" "$@"
     else
         (cd "$root" && cargo run -q -p rpmbucket-tests --release --bin gen-rpms -- "$@")
+    fi
+}
+
+# Sets $RPMBUCKET_BIN: as given, else the release `rpmbucket` built here (`cargo build --release
+# -p rpmbucket`, in $CARGO_TARGET_DIR). Needs $root (the repository root).
+bench_rpmbucket_bin() {
+    if [ -z "${RPMBUCKET_BIN:-}" ]; then
+        (cd "$root" && cargo build --release -q -p rpmbucket)
+        RPMBUCKET_BIN="${CARGO_TARGET_DIR:-$root/target}/release/rpmbucket"
     fi
 }
 
