@@ -3,12 +3,15 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use rpmbucket_gateway::auth::{hash_token_with, Tokens};
 use rpmbucket_gateway::{LocalOptions, LocalServer};
 use rpmbucket_tests::{dnf_install, dnf_nevras, fixture, fx};
 use sha2::Digest;
+
+mod common;
+
+use common::s;
 
 struct Running {
     addr: SocketAddr,
@@ -45,26 +48,10 @@ impl Running {
     }
 }
 
-/// Run curl (blocking, off the runtime's worker) and return (exit ok, stdout, stderr).
+/// Run curl (`common::curl`) and return (exit ok, stdout, stderr).
 async fn curl(args: Vec<String>) -> (bool, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("curl")
-            .args(["-sS", "--noproxy", "*"])
-            .args(&args)
-            .output()
-            .expect("run curl");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
-fn s(x: impl AsRef<str>) -> String {
-    x.as_ref().to_string()
+    let c = common::curl(args).await;
+    (c.ok, c.stdout, c.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,15 +394,7 @@ async fn extra_metadata_uploaded_with_curl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_needs_read_on_the_source_and_write_on_the_target() {
     let dir = tempfile::tempdir().unwrap();
-    let params = || argon2::Params::new(256, 1, 1, None).unwrap();
-    let tokens = Tokens::parse(&format!(
-        "ci:{} rw el9/\nqa:{} rw el9/testing/\nrelease:{} w el9/stable/\n",
-        hash_token_with("pw", params()),
-        hash_token_with("qa", params()),
-        hash_token_with("rel", params()),
-    ))
-    .unwrap();
-    let srv = Running::start(dir.path(), Some(tokens)).await;
+    let srv = Running::start(dir.path(), Some(common::promotion_tokens())).await;
     for f in [fx::LIB_1_0, fx::LIB_1_2, fx::BASIC] {
         let (ok, out, err) = curl(vec![
             s("-f"),
@@ -438,15 +417,8 @@ async fn promote_needs_read_on_the_source_and_write_on_the_target() {
     assert!(ok, "{out} {err}");
     let url = srv.url("promote?from=el9/testing&to=el9/stable/");
     // (status, body) of a promote request with `user` and the names in `body`.
-    let promote = |user: Option<&'static str>, body: &'static str, url: String| async move {
-        let mut a = vec![s("-w"), s("\n%{http_code}"), s("--data-binary"), s(body)];
-        if let Some(u) = user {
-            a.extend([s("-u"), s(u)]);
-        }
-        a.push(url);
-        let (_, out, _) = curl(a).await;
-        let (body, code) = out.rsplit_once('\n').unwrap();
-        (code.to_owned(), body.to_owned())
+    let promote = |user: Option<&'static str>, body: &'static str, url: String| {
+        common::promote(url, user, body)
     };
     assert_eq!(promote(None, "fx-lib", url.clone()).await.0, "401");
     // Write on the target but no read on the source; read on the source but no write on the
@@ -502,12 +474,7 @@ async fn promote_needs_read_on_the_source_and_write_on_the_target() {
     })
     .await
     .unwrap();
-    assert_eq!(
-        nevras,
-        ["fx-basic-0:1.0-1.noarch", "fx-lib-0:1.2-1.noarch"]
-            .map(String::from)
-            .into()
-    );
+    assert_eq!(nevras, common::promoted_nevras());
     assert!(root.path().join("usr/share/fx-basic/data.txt").is_file());
     srv.stop().await;
 }

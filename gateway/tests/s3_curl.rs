@@ -428,19 +428,8 @@ async fn promote_on_s3_copies_server_side_with_read_and_write() {
     let gw = Gateway::start_with(state, client, bucket.clone()).await;
     let url = gw.url("promote?from=el9/testing/&to=el9/stable/");
     // (status, body) of a promote request as `user` naming `names`.
-    let promote = |user: Option<&'static str>, names: &'static str| {
-        let url = url.clone();
-        async move {
-            let mut a = vec![s("-w"), s("\n%{http_code}"), s("--data-binary"), s(names)];
-            if let Some(u) = user {
-                a.extend([s("-u"), s(u)]);
-            }
-            a.push(url);
-            let c = curl(a).await;
-            let (body, code) = c.stdout.rsplit_once('\n').unwrap();
-            (code.to_owned(), body.to_owned())
-        }
-    };
+    let promote =
+        |user: Option<&'static str>, names: &'static str| common::promote(url.clone(), user, names);
     assert_eq!(promote(None, "fx-lib").await.0, "401");
     let (code, body) = promote(Some("release:rel"), "fx-lib").await;
     assert_eq!(code, "403", "{body}");
@@ -502,12 +491,7 @@ async fn promote_on_s3_copies_server_side_with_read_and_write() {
         tokio::task::spawn_blocking(move || rpmbucket_tests::dnf_nevras(&baseurl).unwrap())
             .await
             .unwrap();
-    assert_eq!(
-        nevras,
-        ["fx-basic-0:1.0-1.noarch", "fx-lib-0:1.2-1.noarch"]
-            .map(String::from)
-            .into()
-    );
+    assert_eq!(nevras, common::promoted_nevras());
 }
 
 /// A gateway in S3 mode reaching `bucket` through `proxy`, with these limits and longest wait.

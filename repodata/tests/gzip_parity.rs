@@ -6,7 +6,6 @@
 //! fails under `CI` and skips loudly elsewhere (`rpmbucket_testenv`).
 
 use std::path::Path;
-use std::process::Command;
 
 use rpmbucket_repodata::compress::{gzip_member, CompressedFile, Compression};
 use rpmbucket_repodata::repomd::Repomd;
@@ -61,17 +60,7 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
 /// Runs modifyrepo_c on `src` into `repodata/` and returns the written file and its record.
 fn modifyrepo(src: &Path, repodata: &Path) -> (Vec<u8>, rpmbucket_repodata::repomd::RepomdRecord) {
     let name = src.file_name().unwrap().to_str().unwrap().replace('.', "_");
-    let out = Command::new("modifyrepo_c")
-        .arg(format!("--mdtype={name}"))
-        .arg(src)
-        .arg(repodata)
-        .output()
-        .expect("run modifyrepo_c");
-    assert!(
-        out.status.success(),
-        "modifyrepo_c: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    rpmbucket_testenv::modifyrepo_c(&[&format!("--mdtype={name}")], src, repodata);
     let md = Repomd::parse(&std::fs::read(repodata.join("repomd.xml")).unwrap()).unwrap();
     let rec = md
         .record(&name)
@@ -87,13 +76,7 @@ fn gzip_files_equal_modifyrepo_c() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let repodata = dir.path().join("repodata");
-    std::fs::create_dir(&repodata).unwrap();
-    std::fs::write(
-        repodata.join("repomd.xml"),
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision></repomd>\n",
-    )
-    .unwrap();
+    let repodata = rpmbucket_testenv::empty_repodata(dir.path());
     for (name, data) in inputs() {
         let src = dir.path().join(name);
         std::fs::write(&src, &data).unwrap();

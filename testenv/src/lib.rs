@@ -98,6 +98,37 @@ pub fn tool(name: &str) -> bool {
     runs
 }
 
+/// Creates `dir/repodata/` holding a `repomd.xml` with no records (what `modifyrepo_c` needs
+/// to add a record to) and returns the path of `repodata/`. The tests that take `modifyrepo_c`
+/// as the oracle for extra metadata start from it.
+pub fn empty_repodata(dir: &Path) -> PathBuf {
+    let repodata = dir.join("repodata");
+    std::fs::create_dir(&repodata).expect("create repodata/");
+    std::fs::write(
+        repodata.join("repomd.xml"),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision></repomd>\n",
+    )
+    .expect("write repodata/repomd.xml");
+    repodata
+}
+
+/// Runs the installed `modifyrepo_c ARGS SRC REPODATA` (adds `src` to the repository whose
+/// metadata is `repodata/`); panics with its stderr when it fails.
+pub fn modifyrepo_c(args: &[&str], src: &Path, repodata: &Path) {
+    let out = Command::new("modifyrepo_c")
+        .args(args)
+        .arg(src)
+        .arg(repodata)
+        .output()
+        .expect("run modifyrepo_c (installed by scripts/test.sh)");
+    assert!(
+        out.status.success(),
+        "modifyrepo_c {args:?} {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs the installed `rpm --eval SCRIPT` (a macro, typically `%{lua: ...}` asking rpm's own
 /// version rules) and returns the words it printed; panics with rpm's stderr when it fails. The
 /// tests that take rpm as the oracle for version ordering use it.

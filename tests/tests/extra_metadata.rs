@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,13 +152,7 @@ fn unix_now() -> i64 {
 /// modifyrepo_c wrote.
 fn modifyrepo_records() -> BTreeMap<String, (RepomdRecord, i64)> {
     let dir = tempfile::tempdir().unwrap();
-    let repodata = dir.path().join("repodata");
-    std::fs::create_dir(&repodata).unwrap();
-    std::fs::write(
-        repodata.join("repomd.xml"),
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision></repomd>\n",
-    )
-    .unwrap();
+    let repodata = rpmbucket_testenv::empty_repodata(dir.path());
     let src = dir.path().join("src");
     std::fs::create_dir(&src).unwrap();
     std::fs::write(
@@ -175,11 +168,7 @@ fn modifyrepo_records() -> BTreeMap<String, (RepomdRecord, i64)> {
         ("comps.xml", vec!["--mdtype=group_gz"]),
         ("modules.yaml", vec!["--mdtype=modules"]),
     ] {
-        run(Command::new("modifyrepo_c")
-            .args(args)
-            .arg(src.join(file))
-            .arg(&repodata))
-        .expect("modifyrepo_c");
+        rpmbucket_testenv::modifyrepo_c(&args, &src.join(file), &repodata);
     }
     let md = Repomd::parse(&std::fs::read(repodata.join("repomd.xml")).unwrap()).unwrap();
     by_type(&md)

@@ -183,6 +183,28 @@ pub fn promotion_tokens() -> Tokens {
     .unwrap()
 }
 
+/// (status, body) of a promote request to `url` (`.../promote?from=...&to=...`) as `user`
+/// (`name:secret`, or anonymous) naming `names` (one per line), sent by the real curl.
+pub async fn promote(url: String, user: Option<&str>, names: &str) -> (String, String) {
+    let mut a = vec![s("-w"), s("\n%{http_code}"), s("--data-binary"), s(names)];
+    if let Some(u) = user {
+        a.extend([s("-u"), s(u)]);
+    }
+    a.push(url);
+    let c = curl(a).await;
+    let (body, code) = c.stdout.rsplit_once('\n').unwrap();
+    (code.to_owned(), body.to_owned())
+}
+
+/// What dnf lists in el9/stable/ once the promotion tests have promoted `fx-lib` (its newest,
+/// 1.2) and `fx-basic-1.0-1.noarch` there from el9/testing/ (which holds fx-lib 1.0 and 1.2 and
+/// fx-basic).
+pub fn promoted_nevras() -> std::collections::BTreeSet<String> {
+    ["fx-basic-0:1.0-1.noarch", "fx-lib-0:1.2-1.noarch"]
+        .map(String::from)
+        .into()
+}
+
 /// A bucket of moto with `files` published as the repository `root` (by the engine, as the
 /// indexer Lambda would), readable by anyone (dnf).
 pub async fn published_bucket(
