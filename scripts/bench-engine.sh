@@ -112,7 +112,7 @@ next_new() {
     exit 1
 }
 
-cr_version="createrepo_c $(createrepo_c --version | head -1 | sed 's/^Version: //; s/ (.*//')"
+cr_version=$(createrepo_c_version)
 # Can this createrepo_c write zstd? (0.x builds without it refuse the type.)
 probe="$work/cr-zstd-probe"
 rm -rf "$probe"; mkdir -p "$probe"

@@ -51,6 +51,20 @@ bench_rpmbucket_bin() {
     fi
 }
 
+# build_of BIN: what built BIN, for the report: "release build" or "debug build" (from the
+# cargo profile directory it lies in), else "prebuilt binary".
+build_of() {
+    case "$(basename "$(dirname "$1")")" in
+        release | debug) echo "$(basename "$(dirname "$1")") build" ;;
+        *) echo "prebuilt binary" ;;
+    esac
+}
+
+# createrepo_c_version: "createrepo_c X.Y.Z" of the installed createrepo_c.
+createrepo_c_version() {
+    echo "createrepo_c $(createrepo_c --version | head -1 | sed 's/^Version: //; s/ (.*//')"
+}
+
 # Sets $work: $BENCH_DIR if set (kept), else a temporary directory removed on exit.
 bench_workdir() {
     if [ -n "${BENCH_DIR:-}" ]; then
