@@ -260,10 +260,68 @@ pub struct Garbage {
     pub since: i64,
 }
 
-/// Error of [`State::decode`].
+/// Why a state file or a chunk file does not decode ([`State::decode`], [`decode_chunk`]), or
+/// why a chunk's entries do not fit the state ([`State::add_chunk`]).
 #[derive(Debug, thiserror::Error)]
-#[error("state file: {0}")]
-pub struct StateError(String);
+#[non_exhaustive]
+pub enum StateError {
+    /// The bytes do not decompress as gzip.
+    #[error("state file: not gzip: {0}")]
+    Gzip(#[source] std::io::Error),
+    /// The decompressed bytes are not the JSON of a state (chunk) file.
+    #[error("state file: bad json: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The state file was written in a newer format than this engine reads.
+    #[error("state file: format {found} is newer than this engine understands ({supported})")]
+    NewerFormat {
+        /// The file's format.
+        found: u32,
+        /// The newest format this engine reads ([`STATE_FORMAT`]).
+        supported: u32,
+    },
+    /// A chunk file was written in a newer format than this engine reads.
+    #[error(
+        "state file: chunk format {found} is newer than this engine understands ({supported})"
+    )]
+    NewerChunkFormat {
+        /// The chunk file's format.
+        found: u32,
+        /// The newest format this engine reads ([`STATE_FORMAT`]).
+        supported: u32,
+    },
+    /// A format 1 state file (records inline) also names chunks.
+    #[error("state file: format 1 with chunks")]
+    ChunksInFormat1,
+    /// A format 2 state file (records in chunks) also holds records inline.
+    #[error("state file: format 2 with inline packages")]
+    PackagesInFormat2,
+    /// Two chunks are not in createrepo_c order of their first location hrefs.
+    #[error("state file: chunks out of order at {first:?}, {second:?}")]
+    ChunksOutOfOrder {
+        /// The first href of the earlier chunk.
+        first: String,
+        /// The first href of the chunk after it, which does not sort after `first`.
+        second: String,
+    },
+    /// A chunk file holds another number of packages than the state says.
+    #[error("state file: {chunk}: {found} packages, the index says {expected}")]
+    ChunkCount {
+        /// The chunk file's href.
+        chunk: String,
+        /// Packages in the chunk file.
+        found: usize,
+        /// Packages the state says it holds.
+        expected: usize,
+    },
+    /// A chunk file holds a package that sorts into another chunk.
+    #[error("state file: {chunk}: {href} does not belong to this chunk")]
+    ForeignPackage {
+        /// The chunk file's href.
+        chunk: String,
+        /// The package's location href.
+        href: String,
+    },
+}
 
 impl State {
     /// Gzip-compressed JSON.
@@ -276,23 +334,23 @@ impl State {
     pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
         let mut state: State = gunzip_json(bytes)?;
         if state.format > STATE_FORMAT {
-            return Err(StateError(format!(
-                "format {} is newer than this engine understands ({STATE_FORMAT})",
-                state.format
-            )));
+            return Err(StateError::NewerFormat {
+                found: state.format,
+                supported: STATE_FORMAT,
+            });
         }
         if state.format < 2 && !state.chunks.is_empty() {
-            return Err(StateError("format 1 with chunks".into()));
+            return Err(StateError::ChunksInFormat1);
         }
         if state.format >= 2 && !state.packages.is_empty() {
-            return Err(StateError("format 2 with inline packages".into()));
+            return Err(StateError::PackagesInFormat2);
         }
         for w in state.chunks.windows(2) {
             if location_cmp(&w[0].first, &w[1].first) != std::cmp::Ordering::Less {
-                return Err(StateError(format!(
-                    "chunks out of order at {:?}, {:?}",
-                    w[0].first, w[1].first
-                )));
+                return Err(StateError::ChunksOutOfOrder {
+                    first: w[0].first.clone(),
+                    second: w[1].first.clone(),
+                });
             }
         }
         state.loaded = vec![false; state.chunks.len()];
@@ -333,19 +391,18 @@ impl State {
     pub fn add_chunk(&mut self, index: usize, entries: Vec<Entry>) -> Result<(), StateError> {
         let chunk = &self.chunks[index];
         if entries.len() != chunk.count {
-            return Err(StateError(format!(
-                "{}: {} packages, the index says {}",
-                chunk.href,
-                entries.len(),
-                chunk.count
-            )));
+            return Err(StateError::ChunkCount {
+                chunk: chunk.href.clone(),
+                found: entries.len(),
+                expected: chunk.count,
+            });
         }
         for e in &entries {
             if self.chunk_for(&e.package.location_href) != Some(index) {
-                return Err(StateError(format!(
-                    "{}: {} does not belong to this chunk",
-                    self.chunks[index].href, e.package.location_href
-                )));
+                return Err(StateError::ForeignPackage {
+                    chunk: self.chunks[index].href.clone(),
+                    href: e.package.location_href.clone(),
+                });
             }
         }
         for e in entries {
@@ -387,10 +444,10 @@ pub fn encode_chunk(entries: &[&Entry]) -> Vec<u8> {
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Entry>, StateError> {
     let f: ChunkFile = gunzip_json(bytes)?;
     if f.format > STATE_FORMAT {
-        return Err(StateError(format!(
-            "chunk format {} is newer than this engine understands ({STATE_FORMAT})",
-            f.format
-        )));
+        return Err(StateError::NewerChunkFormat {
+            found: f.format,
+            supported: STATE_FORMAT,
+        });
     }
     Ok(f.entries)
 }
@@ -409,8 +466,8 @@ fn gunzip_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StateE
     let mut json = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)
         .read_to_end(&mut json)
-        .map_err(|e| StateError(format!("not gzip: {e}")))?;
-    serde_json::from_slice(&json).map_err(|e| StateError(format!("bad json: {e}")))
+        .map_err(StateError::Gzip)?;
+    serde_json::from_slice(&json).map_err(StateError::Json)
 }
 
 #[cfg(test)]
@@ -533,6 +590,107 @@ mod tests {
         };
         let err = State::decode(&s.encode()).unwrap_err();
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    /// Each refusal is its own variant, keeps the message it had as a string, and carries the
+    /// decoder's error as its source where there is one.
+    #[test]
+    fn refusals_say_what_is_wrong() {
+        use std::error::Error as _;
+        let state = |v: serde_json::Value| State::decode(&gzip_json(&v)).unwrap_err();
+        let chunk_file = |v: serde_json::Value| decode_chunk(&gzip_json(&v)).unwrap_err();
+        let newer = STATE_FORMAT + 1;
+        let format_1_chunks =
+            serde_json::json!({"generation": 1, "format": 1, "chunks": [chunk("a.rpm", 1)]});
+        let format_2_packages = serde_json::json!(
+            {"generation": 1, "format": 2, "packages": {"a.rpm": entry("a.rpm")}}
+        );
+        let disordered = serde_json::json!(
+            {"generation": 1, "format": 2, "chunks": [chunk("b.rpm", 1), chunk("a.rpm", 1)]}
+        );
+        let understands = format!("is newer than this engine understands ({STATE_FORMAT})");
+        let cases: Vec<(StateError, String, bool)> = vec![
+            (
+                State::decode(b"nope").unwrap_err(),
+                "state file: not gzip: ".into(),
+                true,
+            ),
+            (
+                State::decode(&gzip_json(&"[")).unwrap_err(),
+                "state file: bad json: ".into(),
+                true,
+            ),
+            (
+                state(serde_json::json!({"format": newer, "generation": 1})),
+                format!("state file: format {newer} {understands}"),
+                false,
+            ),
+            (
+                chunk_file(serde_json::json!({"format": newer, "entries": []})),
+                format!("state file: chunk format {newer} {understands}"),
+                false,
+            ),
+            (
+                state(format_1_chunks),
+                "state file: format 1 with chunks".into(),
+                false,
+            ),
+            (
+                state(format_2_packages),
+                "state file: format 2 with inline packages".into(),
+                false,
+            ),
+            (
+                state(disordered),
+                r#"state file: chunks out of order at "b.rpm", "a.rpm""#.into(),
+                false,
+            ),
+        ];
+        for (err, message, has_source) in &cases {
+            assert!(
+                err.to_string().starts_with(message.as_str()),
+                "{err} / {message}"
+            );
+            assert_eq!(err.source().is_some(), *has_source, "{err}");
+        }
+        assert!(matches!(cases[0].0, StateError::Gzip(_)));
+        assert!(matches!(cases[1].0, StateError::Json(_)));
+        assert!(matches!(
+            cases[2].0,
+            StateError::NewerFormat { found, supported } if found == newer && supported == STATE_FORMAT
+        ));
+        assert!(matches!(cases[3].0, StateError::NewerChunkFormat { found, .. } if found == newer));
+        assert!(matches!(cases[4].0, StateError::ChunksInFormat1));
+        assert!(matches!(cases[5].0, StateError::PackagesInFormat2));
+        assert!(matches!(
+            &cases[6].0,
+            StateError::ChunksOutOfOrder { first, second } if first == "b.rpm" && second == "a.rpm"
+        ));
+
+        let mut s = State {
+            chunks: vec![chunk("b.rpm", 2), chunk("d.rpm", 1)],
+            loaded: vec![false, false],
+            ..State::default()
+        };
+        let err = s.add_chunk(0, vec![entry("b.rpm")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "state file: repodata/b.rpm-rpmbucket-chunk.json.gz: 1 packages, the index says 2"
+        );
+        assert!(matches!(
+            err,
+            StateError::ChunkCount {
+                found: 1,
+                expected: 2,
+                ..
+            }
+        ));
+        let err = s.add_chunk(1, vec![entry("b.rpm")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "state file: repodata/d.rpm-rpmbucket-chunk.json.gz: b.rpm does not belong to this chunk"
+        );
+        assert!(matches!(err, StateError::ForeignPackage { href, .. } if href == "b.rpm"));
     }
 
     #[test]
