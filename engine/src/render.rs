@@ -4,7 +4,7 @@
 //! out); the publish code runs it on a blocking thread. A copied member that does not inflate
 //! to its recorded size fails the render, and the caller renders everything from records.
 
-use rpmbucket_repodata::members::{assemble as assemble_members, run_members};
+use rpmbucket_repodata::members::{assemble as assemble_members, run_members, MemberError};
 use rpmbucket_repodata::writer::{location_cmp, XmlKind};
 use sha2::{Digest, Sha256};
 
@@ -52,14 +52,40 @@ pub struct RenderedXml {
     pub reused: usize,
 }
 
-/// What went wrong with a copied member.
+/// A member of the previous files that cannot be copied (the caller then renders every chunk
+/// from its records).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot reuse the previous {file}: {reason}")]
 pub struct ReuseError {
     /// `"primary"`, `"filelists"` or `"other"`.
     pub file: &'static str,
     /// What is wrong with the member.
-    pub reason: String,
+    #[source]
+    pub reason: ReuseReason,
+}
+
+/// What is wrong with a member of the previous files ([`ReuseError`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReuseReason {
+    /// The state names no member of the chunk in the previous files.
+    #[error("{chunk} has no member")]
+    NoMember {
+        /// The chunk's href.
+        chunk: String,
+    },
+    /// A chunk is to be copied, but the previous files were not given.
+    #[error("not read")]
+    NotRead,
+    /// The member the state names ends past the end of the previous file.
+    #[error("member of {chunk} is out of bounds")]
+    OutOfBounds {
+        /// The chunk's href.
+        chunk: String,
+    },
+    /// A copied member is not one complete member of the size the state says.
+    #[error(transparent)]
+    Member(#[from] MemberError),
 }
 
 /// Rendered members of a fresh chunk.
@@ -183,21 +209,29 @@ fn assemble(
     compression: Compression,
 ) -> Result<(RenderedFile, Vec<Span>), ReuseError> {
     let file = kind.name();
-    let bad = |reason: String| ReuseError { file, reason };
+    let bad = |reason: ReuseReason| ReuseError { file, reason };
     let mut members: Vec<(&[u8], u64)> = Vec::with_capacity(pieces.len());
     for (i, piece) in pieces.iter().enumerate() {
         members.push(match piece {
             Piece::Reuse(c) => {
                 let span = c
                     .members
-                    .ok_or_else(|| bad(format!("{} has no member", c.href)))?
+                    .ok_or_else(|| {
+                        bad(ReuseReason::NoMember {
+                            chunk: c.href.clone(),
+                        })
+                    })?
                     .spans()[k];
-                let prev = previous.ok_or_else(|| bad("not read".into()))?[k].as_ref();
+                let prev = previous.ok_or_else(|| bad(ReuseReason::NotRead))?[k].as_ref();
                 let end = span
                     .offset
                     .checked_add(span.size)
                     .filter(|e| *e <= prev.len() as u64)
-                    .ok_or_else(|| bad(format!("member of {} is out of bounds", c.href)))?;
+                    .ok_or_else(|| {
+                        bad(ReuseReason::OutOfBounds {
+                            chunk: c.href.clone(),
+                        })
+                    })?;
                 (&prev[span.offset as usize..end as usize], span.open_size)
             }
             Piece::Fresh(_) => {
@@ -206,8 +240,7 @@ fn assemble(
             }
         });
     }
-    let out =
-        assemble_members(kind, total, &members, compression).map_err(|e| bad(e.to_string()))?;
+    let out = assemble_members(kind, total, &members, compression).map_err(|e| bad(e.into()))?;
     let spans = out
         .offsets
         .iter()
@@ -498,6 +531,71 @@ mod tests {
         for c in [Compression::Gz, Compression::Zstd] {
             reuse_in(c);
         }
+    }
+
+    /// Each refusal of a reused member names its reason, with the member check's error as the
+    /// source where that check failed.
+    #[test]
+    fn refused_members_say_why() {
+        use std::error::Error as _;
+        let es: Vec<Entry> = (0..2).map(|i| entry(&format!("p{i}"))).collect();
+        let refs: Vec<&Entry> = es.iter().collect();
+        let c = Compression::Gz;
+        let first = render_members(&[Piece::Fresh(refs)], None, 1, c).unwrap();
+        let previous: [bytes::Bytes; 3] =
+            std::array::from_fn(|k| bytes::Bytes::from(first.files[k].bytes.clone()));
+        let kept = ChunkRef {
+            href: "repodata/x-rpmbucket-chunk.json.gz".into(),
+            count: first.chunks[0].count,
+            first: first.chunks[0].first.clone(),
+            members: first.chunks[0].members,
+        };
+        let refuse = |chunk: &ChunkRef, previous: Option<&[bytes::Bytes; 3]>| {
+            render_members(&[Piece::Reuse(chunk)], previous, 1, c).unwrap_err()
+        };
+
+        let err = refuse(&kept, None);
+        assert!(matches!(err.reason, ReuseReason::NotRead), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "cannot reuse the previous primary: not read"
+        );
+
+        let mut bad = kept.clone();
+        bad.members = None;
+        let err = refuse(&bad, Some(&previous));
+        assert!(matches!(err.reason, ReuseReason::NoMember { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "cannot reuse the previous primary: repodata/x-rpmbucket-chunk.json.gz has no member"
+        );
+
+        let mut bad = kept.clone();
+        bad.members.as_mut().unwrap().other.size = u64::MAX;
+        let err = refuse(&bad, Some(&previous));
+        assert_eq!(err.file, "other");
+        assert!(
+            matches!(err.reason, ReuseReason::OutOfBounds { .. }),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot reuse the previous other: member of repodata/x-rpmbucket-chunk.json.gz is out of bounds"
+        );
+
+        let mut bad = kept;
+        bad.members.as_mut().unwrap().filelists.open_size += 1;
+        let err = refuse(&bad, Some(&previous));
+        assert_eq!(err.file, "filelists");
+        let ReuseReason::Member(member) = &err.reason else {
+            panic!("{err}")
+        };
+        assert_eq!(member.index, 0, "the one member given");
+        assert!(err.source().is_some());
+        assert_eq!(
+            err.to_string(),
+            format!("cannot reuse the previous filelists: {member}")
+        );
     }
 
     fn reuse_in(c: Compression) {
