@@ -234,7 +234,7 @@ the order of the two writes does not change that. So rpmbucket makes the two wri
 the store allows: the signature is made before the swap and written with it (\`put_pair\`). On the
 local store both files are written and \`fsync\`ed first and then renamed one right after the other
 (microseconds apart; before this, each write was fsync'd on its own and the gap was most of a
-publish: 95 % of pairs mismatched in the engine test on a loaded disk). On S3 the \`.asc\` PUT
+publish: in the engine test on a loaded disk most pairs mismatched). On S3 the \`.asc\` PUT
 follows the swap's, so the gap is one PUT. A librepo client that meets the gap fails that refresh
 with "GPG signature verification error" and succeeds on the next one; it never keeps the pair.
 A cache keeps a mismatched pair for at most the \`Cache-Control: max-age=10\` both objects carry.
