@@ -115,17 +115,11 @@ pub fn empty_repodata(dir: &Path) -> PathBuf {
 /// Runs the installed `modifyrepo_c ARGS SRC REPODATA` (adds `src` to the repository whose
 /// metadata is `repodata/`); panics with its stderr when it fails.
 pub fn modifyrepo_c(args: &[&str], src: &Path, repodata: &Path) {
-    let out = Command::new("modifyrepo_c")
-        .args(args)
-        .arg(src)
-        .arg(repodata)
-        .output()
-        .expect("run modifyrepo_c (installed by scripts/test.sh)");
-    assert!(
-        out.status.success(),
-        "modifyrepo_c {args:?} {}: {}",
-        src.display(),
-        String::from_utf8_lossy(&out.stderr)
+    run_installed(
+        Command::new("modifyrepo_c")
+            .args(args)
+            .arg(src)
+            .arg(repodata),
     );
 }
 
@@ -133,20 +127,25 @@ pub fn modifyrepo_c(args: &[&str], src: &Path, repodata: &Path) {
 /// version rules) and returns the words it printed; panics with rpm's stderr when it fails. The
 /// tests that take rpm as the oracle for version ordering use it.
 pub fn rpm_eval_words(script: &str) -> Vec<String> {
-    let out = Command::new("rpm")
-        .arg("--eval")
-        .arg(script)
-        .output()
-        .expect("run rpm (installed by scripts/test.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_installed(Command::new("rpm").arg("--eval").arg(script));
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(str::to_owned)
         .collect()
+}
+
+/// Runs `cmd`, a tool scripts/test.sh installs, and returns its output; panics with the command
+/// and its stderr when it cannot start or fails.
+fn run_installed(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {cmd:?} (installed by scripts/test.sh): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 #[cfg(test)]
