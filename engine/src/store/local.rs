@@ -587,15 +587,7 @@ fn list_page_blocking(
         more: false,
     };
     walk.dir(start)?;
-    let next = if walk.more {
-        walk.out.last().map(|o| o.key.clone())
-    } else {
-        None
-    };
-    Ok(ListPage {
-        objects: walk.out,
-        next,
-    })
+    Ok(ListPage::up_to_last_key(walk.out, walk.more))
 }
 
 struct PageWalk<'a> {
@@ -828,10 +820,7 @@ impl ObjectStore for LocalStore {
         max_keys: usize,
     ) -> Result<ListPage> {
         let p = prefix.to_owned();
-        let after = match start {
-            PageStart::First => None,
-            PageStart::After(k) | PageStart::Token(k) => Some(k.clone()),
-        };
+        let after = start.after_key().map(str::to_owned);
         self.blocking(prefix, move |root| {
             list_page_blocking(root, &p, after.as_deref(), max_keys)
         })

@@ -72,6 +72,17 @@ pub enum PageStart {
     Token(String),
 }
 
+impl PageStart {
+    /// The key a page starts after, in a store whose token is a key (the last key of the
+    /// previous page, see [`ListPage::up_to_last_key`]): there `After` and `Token` mean the same.
+    pub fn after_key(&self) -> Option<&str> {
+        match self {
+            PageStart::First => None,
+            PageStart::After(k) | PageStart::Token(k) => Some(k),
+        }
+    }
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListPage {
@@ -79,6 +90,19 @@ pub struct ListPage {
     pub objects: Vec<ObjectMeta>,
     /// Where the next page starts ([`PageStart::Token`]); `None` on the last page.
     pub next: Option<String>,
+}
+
+impl ListPage {
+    /// A page of a store whose token is a key: `objects` in key order, and, when `more` objects
+    /// follow, the last key as the token ([`PageStart::after_key`] reads it back).
+    pub fn up_to_last_key(objects: Vec<ObjectMeta>, more: bool) -> ListPage {
+        let next = if more {
+            objects.last().map(|o| o.key.clone())
+        } else {
+            None
+        };
+        ListPage { objects, next }
+    }
 }
 
 /// Objects per page of a listing unless told otherwise (S3's own maximum).
@@ -307,31 +331,17 @@ pub trait ObjectStore: Debug + Send + Sync {
         start: &PageStart,
         max_keys: usize,
     ) -> Result<ListPage> {
-        let after = match start {
-            PageStart::First => None,
-            PageStart::After(k) | PageStart::Token(k) => Some(k.as_str()),
-        };
+        let after = start.after_key();
         let mut objects: Vec<ObjectMeta> = self
             .list(prefix)
             .await?
             .into_iter()
             .filter(|o| after.is_none_or(|a| o.key.as_str() > a))
             .collect();
-        Ok(cut_page(&mut objects, max_keys))
-    }
-}
-
-/// The first `max_keys` of `objects` (sorted, all after the page's start) as a page whose
-/// token is its last key.
-fn cut_page(objects: &mut Vec<ObjectMeta>, max_keys: usize) -> ListPage {
-    let max_keys = max_keys.max(1);
-    let more = objects.len() > max_keys;
-    objects.truncate(max_keys);
-    ListPage {
-        next: more
-            .then(|| objects.last().map(|o| o.key.clone()))
-            .flatten(),
-        objects: std::mem::take(objects),
+        let max_keys = max_keys.max(1);
+        let more = objects.len() > max_keys;
+        objects.truncate(max_keys);
+        Ok(ListPage::up_to_last_key(objects, more))
     }
 }
 
