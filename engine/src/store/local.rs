@@ -507,64 +507,6 @@ fn delete_blocking(root: &Path, key: &str) -> Result<()> {
     Ok(())
 }
 
-fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
-    // Start at the deepest directory the prefix names.
-    let start = match prefix.rfind('/') {
-        Some(i) => &prefix[..i],
-        None => "",
-    };
-    let mut out = Vec::new();
-    let mut stack = vec![start.to_owned()];
-    while let Some(dir_key) = stack.pop() {
-        let dir = if dir_key.is_empty() {
-            root.to_path_buf()
-        } else {
-            root.join(&dir_key)
-        };
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(io_error(prefix, &dir, e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| io_error(prefix, &dir, e))?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue; // not UTF-8: no key maps to it
-            };
-            if name.starts_with(RESERVED_PREFIX) {
-                continue;
-            }
-            let key = if dir_key.is_empty() {
-                name
-            } else {
-                format!("{dir_key}/{name}")
-            };
-            let file_type = entry.file_type().map_err(|e| io_error(&key, &dir, e))?;
-            if file_type.is_dir() {
-                // Descend only where keys with the prefix can be.
-                let as_dir = format!("{key}/");
-                if as_dir.starts_with(prefix) || prefix.starts_with(&as_dir) {
-                    stack.push(key);
-                }
-            } else if key.starts_with(prefix) && validate_key(&key).is_ok() {
-                match stat(root, &key)? {
-                    Some(meta) => out.push(meta),
-                    None => continue, // deleted meanwhile, or not a regular file
-                }
-            }
-        }
-    }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
-}
-
 /// One page of a listing: a depth-first walk that reads each directory on its way in key
 /// order and stops after `max_keys` files, so it holds one page and the directories on one
 /// path, not the whole tree. The token is the page's last key (the walk resumes after it).
@@ -809,8 +751,11 @@ impl ObjectStore for LocalStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         let p = prefix.to_owned();
-        self.blocking(prefix, move |root| list_blocking(root, &p))
-            .await
+        // The whole listing is one page without a limit.
+        self.blocking(prefix, move |root| {
+            Ok(list_page_blocking(root, &p, None, usize::MAX)?.objects)
+        })
+        .await
     }
 
     async fn list_page(
