@@ -192,8 +192,8 @@ for n in "${sizes_to_run[@]}"; do
                 for pos in "${positions[@]}"; do
                     cflag=()
                     [ "$mode" = cold ] || cflag=(--cache "$cache")
-                    times=(); cpus=(); loads=()
-                    for _ in $(seq "$runs"); do
+                    times=(); cpus=(); loads=(); rss=(); reports=(); deferreds=()
+                    for i in $(seq "$runs"); do
                         # The previous publish did not fill the cache: fill it, untimed.
                         if [ "$mode" = warm ] && [ "$(cat "$dir/.last-mode" 2>/dev/null)" != warm ]; then
                             fill_cache
@@ -203,14 +203,18 @@ for n in "${sizes_to_run[@]}"; do
                         loads+=("$(load1)")
                         read -r t m < <(measure "$engine" "$dir" apply "$key" "${eflag[@]}" "${cflag[@]}")
                         cpus+=("$(cpu_of_last)")
-                        times+=("$t")
+                        times+=("$t $i")
+                        rss[i]=$m
+                        reports[i]="$(tail -1 "$work/out")"
                         echo "$mode" >"$dir/.last-mode"
-                        deferred=$(garbage "$dir" | sort | comm -13 "$work/garbage-before" - | wc -l)
+                        deferreds[i]=$(garbage "$dir" | sort | comm -13 "$work/garbage-before" - | wc -l)
                     done
+                    # Wall time, peak RSS, bytes, requests and deferred deletes: of the median run.
+                    mi=$(printf '%s\n' "${times[@]}" | median_run)
                     et=$(printf '%s\n' "${times[@]}" | median)
                     ec=$(printf '%s\n' "${cpus[@]}" | median)
                     el=$(printf '%s\n' "${loads[@]}" | sort -n | sed -n '1p;$p' | uniq | paste -sd '-' | sed 's/-/–/')
-                    rep="$(tail -1 "$work/out")"
+                    m=${rss[mi]} rep=${reports[mi]} deferred=${deferreds[mi]}
                     pkgs=$(jq '.packages' <<<"$rep")
                     bytes=$(jq '.bytes_read' <<<"$rep")
                     written=$(jq '.bytes_written' <<<"$rep")
@@ -239,14 +243,17 @@ for n in "${sizes_to_run[@]}"; do
                     skip-stat) vflag=(--update --skip-stat) ;;
                     *) echo "unknown createrepo_c variant $variant" >&2; exit 2 ;;
                 esac
-                times=(); cpus=(); loads=()
-                for _ in $(seq "$runs"); do
+                times=(); cpus=(); loads=(); rss=()
+                for i in $(seq "$runs"); do
                     next_new "$dir" end >/dev/null
                     loads+=("$(load1)")
                     read -r t m < <(measure createrepo_c --quiet "${crflag[@]}" "${vflag[@]}" --workers "$workers" "$dir")
                     cpus+=("$(cpu_of_last)")
-                    times+=("$t")
+                    times+=("$t $i")
+                    rss[i]=$m
                 done
+                # Peak RSS of the median run.
+                m=${rss[$(printf '%s\n' "${times[@]}" | median_run)]}
                 ct=$(printf '%s\n' "${times[@]}" | median)
                 cc=$(printf '%s\n' "${cpus[@]}" | median)
                 cl=$(printf '%s\n' "${loads[@]}" | sort -n | sed -n '1p;$p' | uniq | paste -sd '-' | sed 's/-/–/')
@@ -311,7 +318,8 @@ section="$work/section.md"
     echo "  (\`--no-database --compression zstd\`); its render and compression threads: one per CPU ($(nproc)). Store: a local directory"
     echo "  (\`LocalStore\`), so request counts and bytes are what S3 would see, but latency is local. The"
     echo "  repository is built by \`reindex\` (untimed); then each timed step adds one new package (about $new_size bytes)"
-    echo "  and publishes it with \`apply\`; median of $runs_small runs ($runs_large at 100,000 and more). **at the end**:"
+    echo "  and publishes it with \`apply\`; median of $runs_small runs ($runs_large at 100,000 and more); peak RSS, bytes,"
+    echo "  requests and deferred deletes are those of the run with the median wall time. **at the end**:"
     echo "  the new file name sorts after every package; **at the middle**: among them (its chunk is in the middle of"
     echo "  the XML). The local store has no stored SHA-256, so the new package is streamed once (on S3 with a"
     echo "  checksum: HEAD + 1 ranged GET)."

@@ -106,6 +106,11 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 # median: the median of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
+# median_run: the run whose wall time is the median: reads "seconds run" lines (one per run)
+# and prints that run's number, so that its other figures (peak RSS, bytes, requests) are
+# reported with the median time instead of the last run's.
+median_run() { sort -n -k1,1 | awk '{a[NR] = $2} END {print a[int((NR + 1) / 2)]}'; }
+
 # The server under test: `start_serve LEVEL BIN LOG ARGS...` runs `BIN serve ARGS...` on a free
 # 127.0.0.1 port with RPMBUCKET_LOG=LEVEL and its stderr in LOG, sets $serve_pid and
 # $base (http://127.0.0.1:PORT), and waits until it answers (at most 30 s); if it exits or never
