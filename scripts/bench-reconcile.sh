@@ -72,13 +72,49 @@ except s3.exceptions.NoSuchKey:
 PY
 }
 
-# timed NAME CMD...: runs under GNU time; sets T (seconds) and M (peak RSS, MiB).
+# start NAME CMD...: runs CMD under GNU time in the background (stdout, stderr, time report in
+# $work/NAME.*); sets time_pid (GNU time) and run_pid (CMD itself).
+start() {
+    local name=$1
+    shift
+    : >"$work/$name.trace"
+    /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    time_pid=$!
+    run_pid=
+    while [ -z "$run_pid" ] && kill -0 $time_pid 2>/dev/null; do
+        run_pid=$(pgrep -P $time_pid || true)
+    done
+}
+# sample NAME: appends "repositories reported so far, peak RSS so far (KiB)" to $work/NAME.trace
+# (the --json output has one line per repository; VmHWM is the process's peak RSS until now).
+sample() {
+    local n hwm
+    n=$(wc -l <"$work/$1.out")
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$run_pid/status" 2>/dev/null) || return 0
+    [ -z "$hwm" ] || echo "$n $hwm" >>"$work/$1.trace"
+}
+# timed NAME CMD...: runs under GNU time, sampling its peak RSS as repositories are done; sets
+# T (seconds) and M (peak RSS, MiB).
 timed() {
     local name=$1
     shift
-    /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || {
-        echo "$name failed" >&2; tail -20 "$work/$name.err" >&2; exit 1; }
+    start "$name" "$@"
+    while kill -0 $time_pid 2>/dev/null; do
+        sample "$name"
+        sleep 0.2
+    done
+    wait $time_pid || { echo "$name failed" >&2; tail -20 "$work/$name.err" >&2; exit 1; }
     read_time "$work/$name.time"
+}
+# rss_curve NAME TOTAL: the peak RSS (MiB) the run had reached when 10 % and 50 % of its TOTAL
+# repositories were reported ("?" where no sample was taken after that point).
+rss_curve() {
+    local out=() n r
+    for n in $(( ($2 + 9) / 10 )) $(( ($2 + 1) / 2 )); do
+        r=$(awk -v n="$n" '$1 >= n {printf "%.0f", $2 / 1024; exit}' "$work/$1.trace")
+        out+=("${r:-?}")
+    done
+    echo "10 %: ${out[0]}, 50 %: ${out[1]}"
 }
 read_time() {
     T=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
@@ -97,9 +133,12 @@ write_section() {
         echo "\`rpmbucket reconcile s3://BUCKET --json\` three times per size under \`/usr/bin/time -v\`:"
         echo "the first reconcile (every package read, its payload checked) killed with SIGKILL once the cursor"
         echo "says half the repositories are done; the next run, which resumes after the cursor; then a full"
-        echo "run over every repository with nothing to change. Peak RSS is GNU time's maximum resident set size."
+        echo "run over every repository with nothing to change. Peak RSS is GNU time's maximum resident set size;"
+        echo "in brackets, the peak the process had reached (its VmHWM, sampled every 0.2 s) when 10 % and 50 %"
+        echo "of that run's repositories were done: memory that grew with the bucket would keep rising along a"
+        echo "run, memory bounded by the largest repository levels off after the first ones."
         echo
-        echo "| keys | repositories × packages | upload (32 PUTs at once) | first run, killed | resumed run: wall, peak RSS | full run: wall, peak RSS | load |"
+        echo "| keys | repositories × packages | upload (32 PUTs at once) | first run, killed: wall, peak RSS | resumed run: wall, peak RSS | full run: wall, peak RSS | load |"
         echo "|---|---|---|---|---|---|---|"
         printf '%s\n' "${rows[@]}"
         echo
@@ -120,15 +159,14 @@ for keys in "${sizes[@]}"; do
     cmd=("$RPMBUCKET_BIN" reconcile "s3://$bucket" --json)
 
     # 1. The first reconcile (every package read), killed with SIGKILL halfway.
-    /usr/bin/time -v -o "$work/killed.time" "${cmd[@]}" >"$work/killed.out" 2>"$work/killed.err" &
-    time_pid=$!
     kstart=$(date +%s.%N)
+    start killed "${cmd[@]}"
     while [ "$(cursor_done "$bucket")" -lt $((repos / 2)) ]; do
         kill -0 $time_pid 2>/dev/null || { echo "reconcile ended before halfway" >&2; cat "$work/killed.err" >&2; exit 1; }
+        sample killed
         sleep 0.2
     done
-    child=$(pgrep -P $time_pid)
-    kill -KILL "$child"
+    kill -KILL "$run_pid"
     wait $time_pid || true
     kwall=$(python3 -c "import time; print(f'{time.time() - $kstart:.1f}')")
     read_time "$work/killed.time"
@@ -152,7 +190,7 @@ for keys in "${sizes[@]}"; do
     full_repos=$(wc -l <"$work/full.out")
     load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-    rows+=("| $keys | $repos × $per_repo | ${up} s | killed after ${kwall} s at $done_at_kill/$repos done, ${kill_rss} MiB | $resumed_repos repos: ${res_t} s, **${res_m} MiB** | $full_repos repos unchanged: ${full_t} s, **${full_m} MiB** | $load_before → $load_after |")
+    rows+=("| $keys | $repos × $per_repo | ${up} s | killed after ${kwall} s at $done_at_kill/$repos done: ${kill_rss} MiB ($(rss_curve killed "$done_at_kill")) | $resumed_repos repositories: ${res_t} s, **${res_m} MiB** ($(rss_curve resumed "$resumed_repos")) | $full_repos repositories unchanged: ${full_t} s, **${full_m} MiB** ($(rss_curve full "$full_repos")) | $load_before → $load_after |")
     echo "${rows[-1]}"
     # Free moto's memory before the next size.
     "$venv/bin/python" - "$bucket" <<'PY'
