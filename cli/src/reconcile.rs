@@ -15,7 +15,10 @@ Repositories are reconciled one at a time, in key order, and the listing is read
 a time. After each repository a resume cursor is written (in the store at
 rpmbucket-state/reconcile/PREFIXcursor.json, or the --cursor-file): a run that was interrupted
 is continued by the next one from the repository after the last one finished. A run that
-finishes deletes the cursor; --restart ignores and deletes it.
+finishes deletes the cursor; --restart ignores and deletes it. Inside one repository, when more
+than --checkpoint packages must be read, they are read and published that many at a time (in
+key order) before the final publish: a run interrupted there keeps what it published, and the
+next run reads only the rest.
 
 Output: per repository a summary line, then `+ KEY` (added or replaced), `- KEY` (removed),
 `! KEY: REASON` (rejected) and `x KEY` (orphaned metadata file deleted); with --json one JSON
@@ -75,6 +78,12 @@ pub struct ReconcileArgs {
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub page_size: u16,
 
+    /// Packages read and published per checkpoint when a repository has more than this many
+    /// to read (a run stopped halfway keeps what its checkpoints published; 0 = one publish
+    /// at the end).
+    #[arg(long, value_name = "N", default_value_t = rpmbucket_engine::RECONCILE_CHECKPOINT)]
+    pub checkpoint: usize,
+
     /// Start at the first repository even if an interrupted run left a cursor (the cursor is
     /// deleted).
     #[arg(long)]
@@ -117,6 +126,7 @@ async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .with_options(rpmbucket_engine::IndexerOptions {
             list_page_size: usize::from(args.page_size),
+            reconcile_checkpoint: args.checkpoint,
             ..indexer.options().clone()
         });
     let cursor = match (&args.cursor_file, args.no_cursor) {

@@ -74,7 +74,7 @@ pub use progress::{Progress, ProgressFn};
 pub use publish::{
     Change, ChangeKind, CursorPlace, ExternalGeneration, ExternalReport, Indexer, IndexerOptions,
     PublishReport, ReconcileAll, ReconcileAllOptions, Snapshot, CACHE_IMMUTABLE, CACHE_SHORT,
-    MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, REJECTED_FILE,
+    MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, RECONCILE_CHECKPOINT, REJECTED_FILE,
 };
 pub use rejected::{RejectedKey, RejectedList};
 pub use store::{local::LocalStore, s3::S3Store};

@@ -18,7 +18,7 @@ use rpmbucket_engine::store::{
 };
 use rpmbucket_engine::{CursorPlace, IndexerOptions, ReconcileAllOptions, RepoConfig};
 
-use common::{hrefs, synthetic, upload, TestStore};
+use common::{hrefs, published, synthetic, upload, Auditing, TestStore};
 
 /// Forwards everything; records each listing page (its prefix and size), the largest number
 /// of listings in flight at once, and every other key touched.
@@ -281,6 +281,209 @@ async fn restart_ignores_the_cursor(t: TestStore) {
         bucket.head(&key).await,
         Err(store::Error::NotFound { .. })
     ));
+}
+
+/// Refuses every `repomd.xml` write after `allowed` of them (a reconcile killed there).
+#[derive(Debug)]
+struct Stopping {
+    inner: Arc<dyn ObjectStore>,
+    allowed: AtomicUsize,
+}
+
+#[async_trait]
+impl ObjectStore for Stopping {
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn get(&self, key: &str) -> Result<(Bytes, ObjectMeta)> {
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<(Bytes, ObjectMeta)> {
+        self.inner.get_range(key, range).await
+    }
+    async fn get_stream(&self, key: &str) -> Result<(ByteStream, ObjectMeta)> {
+        self.inner.get_stream(key).await
+    }
+    async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
+        if key.ends_with("repodata/repomd.xml")
+            && self
+                .allowed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+        {
+            return Err(store::Error::Permanent {
+                key: key.to_string(),
+                source: "stopped by the test".into(),
+            });
+        }
+        self.inner.put(key, body, opts).await
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        self.inner.list(prefix).await
+    }
+}
+
+/// The package hrefs a `repomd.xml` version publishes (its primary read back).
+async fn packages_of(
+    store: &dyn ObjectStore,
+    root: &str,
+    repomd: &rpmbucket_repodata::repomd::Repomd,
+) -> BTreeSet<String> {
+    let mut files = std::collections::HashMap::new();
+    for rec in &repomd.records {
+        let key = format!("{root}{}", rec.location_href);
+        let (data, _) = store
+            .get(&key)
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        files.insert(rec.location_href.clone(), data.to_vec());
+    }
+    rpmbucket_repodata::read::read_published(repomd, |href| {
+        Ok(Box::new(std::io::Cursor::new(files[href].clone())) as Box<dyn std::io::Read>)
+    })
+    .expect("a published version reads back")
+    .into_iter()
+    .map(|p| p.location_href)
+    .collect()
+}
+
+const CHECKPOINT: usize = 50;
+const UNREAD: usize = 230;
+
+/// A reconcile with 230 packages to read and a checkpoint of 50 publishes 4 checkpoints of 50
+/// packages (in key order, each a consistent generation) and then the final round; the end
+/// state is a reconcile without checkpoints'. A reconcile stopped after 2 checkpoints leaves
+/// 100 packages published, and the next reads only the other 130. With nothing to read, no
+/// checkpoint.
+#[tokio::test]
+async fn checkpoints_inside_one_repository() {
+    let gen_dir = tempfile::tempdir().unwrap();
+    let rpms = rpmbucket_tests::gen::generate(UNREAD as u64, gen_dir.path(), 13, 2)
+        .expect("generate packages");
+    let root = "el/big/";
+    let mut names: Vec<String> = rpms
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let rpms = &rpms;
+    let fill = |t: TestStore| async move {
+        for rpm in rpms {
+            let name = rpm.file_name().unwrap().to_str().unwrap();
+            upload(&*t.store, &format!("{root}{name}"), rpm).await;
+        }
+        t
+    };
+    let with_every = |ix: rpmbucket_engine::Indexer, n: usize| {
+        let options = ix.options().clone();
+        ix.with_options(IndexerOptions {
+            reconcile_checkpoint: n,
+            ..options
+        })
+    };
+
+    // With checkpoints of 50.
+    let a = fill(common::local_store().await.unwrap()).await;
+    let audit = Auditing::new(a.store.clone());
+    let ix = with_every(
+        common::indexer(audit.clone(), RepoConfig::default()),
+        CHECKPOINT,
+    );
+    let report = ix.reconcile(root).await.unwrap();
+    assert_eq!(report.checkpoints, 4, "{report:?}");
+    assert_eq!(report.added.len(), UNREAD);
+    assert_eq!(report.packages, UNREAD);
+    let versions = audit.versions.lock().unwrap().clone();
+    assert_eq!(versions.len(), 5, "4 checkpoints and the final publish");
+    assert!(
+        audit.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        audit.violations.lock().unwrap()
+    );
+    for (k, version) in versions.iter().enumerate() {
+        let want: BTreeSet<String> = names[..((k + 1) * CHECKPOINT).min(UNREAD)]
+            .iter()
+            .cloned()
+            .collect();
+        assert_eq!(
+            packages_of(&*a.store, root, version).await,
+            want,
+            "version {k}: the first {} keys",
+            want.len()
+        );
+    }
+
+    // Without checkpoints: the same packages, the same records.
+    let b = fill(common::local_store().await.unwrap()).await;
+    let plain = with_every(common::indexer(b.store.clone(), RepoConfig::default()), 0);
+    let report = plain.reconcile(root).await.unwrap();
+    assert_eq!(report.checkpoints, 0);
+    let (got, want) = (
+        published(&*a.store, root).await,
+        published(&*b.store, root).await,
+    );
+    let records = |p: &common::Published| -> Vec<rpmbucket_repodata::Package> {
+        p.packages
+            .values()
+            .map(|p| rpmbucket_repodata::Package {
+                // The objects of the two directories were written at different times.
+                time_file: 0,
+                ..p.clone()
+            })
+            .collect()
+    };
+    assert_eq!(got.packages.len(), UNREAD);
+    assert_eq!(records(&got), records(&want));
+    let types = |p: &common::Published| -> Vec<String> {
+        p.repomd
+            .records
+            .iter()
+            .map(|r| r.data_type.clone())
+            .collect()
+    };
+    assert_eq!(types(&got), types(&want));
+
+    // Nothing to read: no checkpoint, no publish.
+    let again = ix.reconcile(root).await.unwrap();
+    assert_eq!(again.checkpoints, 0, "{again:?}");
+    assert!(again.unchanged, "{again:?}");
+    assert_eq!(audit.versions.lock().unwrap().len(), 5);
+
+    // Stopped after 2 checkpoints (every later swap refused): 100 packages stay published,
+    // and the next reconcile reads only the rest.
+    let c = fill(common::local_store().await.unwrap()).await;
+    let stopping = Arc::new(Stopping {
+        inner: c.store.clone(),
+        allowed: AtomicUsize::new(2),
+    });
+    let killed = with_every(common::indexer(stopping, RepoConfig::default()), CHECKPOINT);
+    killed
+        .reconcile(root)
+        .await
+        .expect_err("the third swap is refused");
+    assert_eq!(hrefs(&*c.store, root).await.len(), 2 * CHECKPOINT);
+    let resumed = with_every(
+        common::indexer(c.store.clone(), RepoConfig::default()),
+        CHECKPOINT,
+    );
+    let report = resumed.reconcile(root).await.unwrap();
+    assert_eq!(report.added.len(), UNREAD - 2 * CHECKPOINT, "{report:?}");
+    assert_eq!(
+        (report.hashed_by_checksum + report.hashed_by_stream) as usize,
+        UNREAD - 2 * CHECKPOINT,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.checkpoints, 2,
+        "130 to read: 2 checkpoints of 50, then 30"
+    );
+    assert_eq!(
+        hrefs(&*c.store, root).await,
+        names.iter().cloned().collect()
+    );
 }
 
 macro_rules! on_backends {

@@ -63,7 +63,7 @@ impl Indexer {
         match decision {
             Decision::Publish => {}
             Decision::Unchanged => {
-                if mode != Mode::Apply {
+                if mode.is_full() {
                     self.resign_current(run, config).await?;
                 }
                 round.unchanged = true;
@@ -374,7 +374,7 @@ impl Indexer {
         // Published keys before the swap: a client that reads the new repomd.xml and its
         // signature finds the key that made it.
         if let Some(signer) = &config.signer {
-            if settings_changed || mode != Mode::Apply {
+            if settings_changed || mode.is_full() {
                 super::sign::put_public_keys(&*run.store, &self.options, root, signer).await?;
             }
         }

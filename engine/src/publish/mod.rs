@@ -159,6 +159,9 @@ pub struct PublishReport {
     pub duration: Duration,
     /// Nothing needed publishing.
     pub unchanged: bool,
+    /// Checkpoint publishes of a reconcile before its final one
+    /// ([`IndexerOptions::reconcile_checkpoint`]); 0 for every other run.
+    pub checkpoints: u32,
 }
 
 /// A repository's published generation, read back ([`Indexer::snapshot`]).
@@ -215,7 +218,15 @@ pub struct IndexerOptions {
     /// held at a time ([`store::DEFAULT_PAGE_SIZE`], S3's maximum; small values exercise
     /// paging in tests).
     pub list_page_size: usize,
+    /// A reconcile that must read more than this many packages of one repository reads and
+    /// publishes them this many at a time, in key order, before its final publish (removals,
+    /// rejections, the sweep): a reconcile stopped halfway keeps what it published, and the
+    /// next one reads only the rest. 0: no checkpoints, one publish at the end.
+    pub reconcile_checkpoint: usize,
 }
+
+/// Default of [`IndexerOptions::reconcile_checkpoint`]: packages per checkpoint publish.
+pub const RECONCILE_CHECKPOINT: usize = 10_000;
 
 /// Default of [`IndexerOptions::max_extra_bytes`]: 64 MiB (Fedora's updateinfo is ~10 MiB).
 pub const MAX_EXTRA_BYTES: u64 = 64 << 20;
@@ -235,6 +246,7 @@ impl Default for IndexerOptions {
             verify_payload: false,
             cache: None,
             list_page_size: store::DEFAULT_PAGE_SIZE,
+            reconcile_checkpoint: RECONCILE_CHECKPOINT,
         }
     }
 }
@@ -299,6 +311,9 @@ struct Round {
     deleted_files: Vec<String>,
     packages: usize,
     unchanged: bool,
+    /// A checkpoint that published nothing because the reconcile's final round must do the
+    /// work (the package policy changed).
+    stop: bool,
 }
 
 pub(crate) fn now_secs() -> i64 {
@@ -597,7 +612,7 @@ impl Indexer {
         base: &mut Base,
         config: &RepoConfig,
         mode: Mode,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let stored = base.state.settings.as_ref();
         if let (Some(fpr), None) = (stored.and_then(|s| s.signing_key.as_ref()), &config.signer) {
             if !self.override_settings {
@@ -618,8 +633,8 @@ impl Indexer {
             (s.package_policy.as_str(), s.trusted_keys.as_str())
         });
         let same_trust = policy == new.package_policy && trusted == new.trusted_keys;
-        base.reverify = mode != Mode::Apply && !same_trust;
-        Ok(())
+        base.reverify = mode.is_full() && !same_trust;
+        Ok(same_trust)
     }
 
     /// Sign the current `repomd.xml` again (full runs that publish nothing: repairs a missing
@@ -649,12 +664,109 @@ impl Indexer {
 
     async fn full(&self, root: &str, mode: Mode) -> Result<PublishReport> {
         let root = normalise_root(root);
+        let mut run = self.new_run(&root);
+        let mut report = PublishReport {
+            root: root.to_string(),
+            unchanged: true,
+            ..PublishReport::default()
+        };
         let mut know = Knowledge::default();
-        let listed = self.listing(&*self.store, &root).await?;
+        let mut listed = self.listing(&*self.store, &root).await?;
+        let every = self.options.reconcile_checkpoint;
+        if mode == Mode::Reconcile && every > 0 {
+            let unread = self.unread(&run, &listed).await?;
+            if unread.len() > every {
+                know.seen.extend(listed);
+                self.checkpoints(&mut run, &mut report, &unread, &mut know)
+                    .await?;
+                // The final round starts from a listing made after the last checkpoint: it
+                // sees what changed while the checkpoints ran (and so verifies them).
+                know.seen.clear();
+                listed = self.listing(&*self.store, &root).await?;
+            }
+        }
         let pending = listed.keys().cloned().collect();
         know.seen.extend(listed);
         // Keys published but not listed are gone: `run` marks them absent (no HEAD needed).
-        self.run(&root, pending, know, mode).await
+        self.run_with(run, report, pending, know, mode).await
+    }
+
+    /// The listed packages a reconcile must read, in key order: those whose object is not the
+    /// published, rejected or retired one (by ETag; a record without one by size and time, as
+    /// [`Indexer::learn`] decides). Reads the published state once. A state that cannot be
+    /// read gives none: the final round recovers it and reads what it must, as before.
+    async fn unread(&self, run: &Run, listed: &HashMap<String, Seen>) -> Result<Vec<String>> {
+        let mut base = match self.load(run, true).await {
+            Ok(base) => base,
+            Err(e) if is_damage(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        match self.load_chunks(run, &mut base.state, None).await {
+            Ok(()) => {}
+            Err(e) if is_damage(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        }
+        let state = &base.state;
+        let mut unread: Vec<String> = listed
+            .iter()
+            .filter(|(href, _)| extras::extra_kind(href).is_none())
+            .filter_map(|(href, seen)| {
+                let Seen::Present { meta, .. } = seen else {
+                    return None;
+                };
+                let etag = Some(meta.etag.as_str());
+                let same = match state.packages.get(href.as_str()) {
+                    Some(e) if e.etag.is_none() => {
+                        u64::try_from(e.package.size_package) == Ok(meta.size)
+                            && e.package.time_file == meta.last_modified
+                    }
+                    Some(e) => e.etag.as_deref() == etag,
+                    None => false,
+                };
+                let known = same
+                    || state.rejected.get(href.as_str()).map(|r| r.etag.as_str()) == etag
+                    || state.retired.get(href.as_str()).map(|r| r.etag.as_str()) == etag;
+                (!known).then(|| href.clone())
+            })
+            .collect();
+        unread.sort();
+        Ok(unread)
+    }
+
+    /// Read and publish `unread` [`IndexerOptions::reconcile_checkpoint`] packages at a time,
+    /// in key order, while more than that many are left (the rest is the final round's): a
+    /// reconcile stopped halfway keeps what its checkpoints published, and the next one reads
+    /// only the rest. Each checkpoint is a normal publish of the published packages plus its
+    /// batch: nothing is removed and no orphan is swept (the final round does both).
+    async fn checkpoints(
+        &self,
+        run: &mut Run,
+        report: &mut PublishReport,
+        unread: &[String],
+        know: &mut Knowledge,
+    ) -> Result<()> {
+        let every = self.options.reconcile_checkpoint;
+        let mut rest = unread;
+        while rest.len() > every {
+            let (batch, after) = rest.split_at(every);
+            rest = after;
+            let batch: BTreeSet<String> = batch.iter().cloned().collect();
+            let round = self.publish(run, &batch, know, Mode::Checkpoint).await?;
+            if round.stop {
+                tracing::info!(root = %run.root, "package policy changed: no checkpoints, the final round checks every package");
+                return Ok(());
+            }
+            report.checkpoints += 1;
+            tracing::info!(
+                root = %run.root,
+                checkpoint = report.checkpoints,
+                packages = round.packages,
+                left = rest.len(),
+                "reconcile checkpoint published"
+            );
+            fold(report, round, &run.root);
+        }
+        Ok(())
     }
 
     /// This repository's packages as a listing of its root shows them, by href.
@@ -707,33 +819,40 @@ impl Indexer {
     async fn run(
         &self,
         root: &str,
-        mut pending: BTreeSet<String>,
-        mut know: Knowledge,
+        pending: BTreeSet<String>,
+        know: Knowledge,
         mode: Mode,
     ) -> Result<PublishReport> {
-        let mut run = self.new_run(root);
-        let mut report = PublishReport {
+        let run = self.new_run(root);
+        let report = PublishReport {
             root: root.to_string(),
             unchanged: true,
             ..PublishReport::default()
         };
+        self.run_with(run, report, pending, know, mode).await
+    }
+
+    /// [`Indexer::run`] in `run`, adding to `report` (what checkpoints did before).
+    async fn run_with(
+        &self,
+        mut run: Run,
+        mut report: PublishReport,
+        mut pending: BTreeSet<String>,
+        mut know: Knowledge,
+        mode: Mode,
+    ) -> Result<PublishReport> {
+        let root = run.root.clone();
+        let root = root.as_str();
         let mut round_no = 0;
         loop {
             let this_mode = if round_no == 0 { mode } else { Mode::Apply };
-            let round = self
+            let mut round = self
                 .publish(&mut run, &pending, &mut know, this_mode)
                 .await?;
-            report.revision = round.revision.clone();
-            report.packages = round.packages;
-            report.unchanged &= round.unchanged;
-            merge_keys(&mut report.added, round.added, root);
-            merge_keys(&mut report.removed, round.removed, root);
-            for (href, reason) in round.rejected {
-                report.rejected.push((format!("{root}{href}"), reason));
-            }
-            report.deleted_files.extend(round.deleted_files);
+            let touched = std::mem::take(&mut round.touched);
+            fold(&mut report, round, root);
             round_no += 1;
-            if round.touched.is_empty() {
+            if touched.is_empty() {
                 break;
             }
             self.hooks
@@ -741,9 +860,9 @@ impl Indexer {
                 .await;
             // Verify: did any key we decided on change before our swap became visible?
             let changed = if this_mode == Mode::Apply {
-                self.verify(&run, &round.touched, &know).await?
+                self.verify(&run, &touched, &know).await?
             } else {
-                self.verify_by_listing(&run, &round.touched, &know).await?
+                self.verify_by_listing(&run, &touched, &know).await?
             };
             if changed.is_empty() {
                 break;
@@ -886,29 +1005,42 @@ impl Indexer {
                 // What the store said before the lost race may be stale (a key deleted or
                 // replaced since): ask again instead of resurrecting or unpublishing it. Package
                 // reads are kept (by ETag).
-                if mode == Mode::Apply {
+                if !mode.is_full() {
                     know.seen.retain(|href, _| !pending.contains(href));
                 } else {
                     know.seen = self.listing(&*run.store, &run.root).await?;
                 }
             }
-            let mut base = self.load(run, mode != Mode::Apply).await?;
+            let mut base = self.load(run, mode.is_full()).await?;
             let config = self.effective_config(&base.state);
             run.changelog_limit
                 .store(config.changelog_limit, Ordering::Relaxed);
-            self.check_trust(run, &mut base, &config, mode)?;
-            let scope = (mode == Mode::Apply && !Self::needs_all_records(&config, &base))
-                .then_some(pending);
+            let same_trust = self.check_trust(run, &mut base, &config, mode)?;
+            let has_checked = base.state.package_count() > 0 || !base.state.rejected.is_empty();
+            if mode == Mode::Checkpoint && !same_trust && has_checked {
+                // The package policy changed since the reconcile looked: a checkpoint would
+                // store the new policy without checking the published packages again. Leave
+                // everything to the reconcile's final round, which does.
+                return Ok(Round {
+                    unchanged: true,
+                    stop: true,
+                    revision: base.repomd.revision.clone(),
+                    packages: base.state.package_count(),
+                    ..Round::default()
+                });
+            }
+            let scope =
+                (!mode.is_full() && !Self::needs_all_records(&config, &base)).then_some(pending);
             if let Err(e) = self.load_chunks(run, &mut base.state, scope).await {
                 if !is_damage(&e) {
                     return Err(e);
                 }
                 let kept = std::mem::take(&mut base.state);
                 base.state = self
-                    .recover_state(run, &base.repomd, kept, mode != Mode::Apply, e)
+                    .recover_state(run, &base.repomd, kept, mode.is_full(), e)
                     .await?;
             }
-            if mode != Mode::Apply {
+            if mode.is_full() {
                 // Published keys missing from the listing are gone.
                 let state = &base.state;
                 let known = state.packages.keys().chain(state.rejected.keys());
@@ -917,7 +1049,7 @@ impl Indexer {
                     know.seen.entry(href.clone()).or_insert(Seen::Absent);
                 }
             }
-            let mut all: BTreeSet<String> = if mode == Mode::Apply {
+            let mut all: BTreeSet<String> = if !mode.is_full() {
                 pending.clone()
             } else {
                 know.seen.keys().cloned().collect()
@@ -933,7 +1065,8 @@ impl Indexer {
             }
             if mode == Mode::Apply && base.etag.is_none() {
                 // No repository yet: publish every package of its root, not only the batch
-                // (a first publish from one event would otherwise list one package).
+                // (a first publish from one event would otherwise list one package). Not for
+                // a checkpoint: its batch is a slice of a listing on purpose.
                 for (href, seen) in self.listing(&*run.store, &run.root).await? {
                     know.seen.entry(href.clone()).or_insert(seen);
                     all.insert(href);
@@ -1108,6 +1241,19 @@ impl Indexer {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Add what a publish round did to the report of its call.
+fn fold(report: &mut PublishReport, round: Round, root: &str) {
+    report.revision = round.revision;
+    report.packages = round.packages;
+    report.unchanged &= round.unchanged;
+    merge_keys(&mut report.added, round.added, root);
+    merge_keys(&mut report.removed, round.removed, root);
+    for (href, reason) in round.rejected {
+        report.rejected.push((format!("{root}{href}"), reason));
+    }
+    report.deleted_files.extend(round.deleted_files);
 }
 
 fn merge_keys(into: &mut Vec<String>, hrefs: Vec<String>, root: &str) {

@@ -21,6 +21,21 @@ pub(crate) enum Mode {
     Reindex,
     /// Full listing plus removal of orphaned metadata files.
     Reconcile,
+    /// One checkpoint of a reconcile with many packages to read: publish the packages of the
+    /// batch (read from the reconcile's listing) on top of the published ones, and nothing
+    /// else. Like `Apply` it never removes what it was not given, never expands to the root's
+    /// listing and never sweeps; unlike `Apply` it is not verified by HEADs (the reconcile's
+    /// final round lists the root again after the last checkpoint).
+    Checkpoint,
+}
+
+impl Mode {
+    /// A run over the whole listing of the root (`Reindex`, `Reconcile`): keys published but
+    /// not listed are removed, every package is checked again when the policy changed, and a
+    /// repository is created even when it is empty.
+    pub(crate) fn is_full(self) -> bool {
+        matches!(self, Mode::Reindex | Mode::Reconcile)
+    }
 }
 
 /// What the store says a key holds.
@@ -276,7 +291,7 @@ pub(crate) struct Facts {
 /// repository; reconcile sweeps orphans even when nothing changed.
 pub(crate) fn decide(facts: Facts, mode: Mode) -> Decision {
     let same = !facts.content_changed && !facts.settings_changed && !facts.garbage_due;
-    let must_create = !facts.exists && mode != Mode::Apply;
+    let must_create = !facts.exists && mode.is_full();
     match mode {
         _ if !same || must_create => Decision::Publish,
         Mode::Reconcile if facts.exists => Decision::SweepOnly,
@@ -627,6 +642,12 @@ mod tests {
             (f(false, true, false, false), Apply, Publish),
             (f(false, false, false, false), Reindex, Publish),
             (f(false, false, false, false), Reconcile, Publish),
+            // A checkpoint publishes what it read, never an empty repository, never sweeps.
+            (f(true, false, false, true), Checkpoint, Publish),
+            (f(true, false, false, false), Checkpoint, Publish),
+            (f(false, false, false, true), Checkpoint, Unchanged),
+            (f(false, false, false, false), Checkpoint, Unchanged),
+            (f(false, false, true, true), Checkpoint, Publish),
         ];
         for (i, (facts, mode, want)) in table.into_iter().enumerate() {
             assert_eq!(decide(facts, mode), want, "row {i}: {facts:?} {mode:?}");
