@@ -72,9 +72,10 @@ pub use error::{Error, Result, Unreadable, Unwritable};
 pub use layout::{Layout, LayoutRule};
 pub use progress::{Progress, ProgressFn};
 pub use publish::{
-    Change, ChangeKind, CursorPlace, ExternalGeneration, ExternalReport, Indexer, IndexerOptions,
-    PublishReport, ReconcileAll, ReconcileAllOptions, Snapshot, CACHE_IMMUTABLE, CACHE_SHORT,
-    MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE, RECONCILE_CHECKPOINT, REJECTED_FILE,
+    reconcile_checkpoint_from_env, Change, ChangeKind, CursorPlace, ExternalGeneration,
+    ExternalReport, Indexer, IndexerOptions, PublishReport, ReconcileAll, ReconcileAllOptions,
+    Snapshot, CACHE_IMMUTABLE, CACHE_SHORT, MAX_PUBLISH_WINDOW, MIN_SWEEP_AGE,
+    RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT_ENV, REJECTED_FILE,
 };
 pub use rejected::{RejectedKey, RejectedList};
 pub use store::{local::LocalStore, s3::S3Store};

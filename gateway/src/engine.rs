@@ -38,6 +38,7 @@ pub fn engine_repository(
             rpmbucket_engine::IndexerOptions {
                 verify_payload: true,
                 cache: rpmbucket_engine::MetadataCache::from_env(),
+                reconcile_checkpoint: rpmbucket_engine::reconcile_checkpoint_from_env(),
                 ..Default::default()
             },
         ),

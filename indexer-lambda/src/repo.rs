@@ -35,6 +35,7 @@ pub fn lambda_indexer(store: S3Store, layout: Layout, config: RepoConfig) -> Ind
     Indexer::new(Arc::new(store), layout, config).with_options(rpmbucket_engine::IndexerOptions {
         verify_payload: true,
         cache: rpmbucket_engine::MetadataCache::from_env(),
+        reconcile_checkpoint: rpmbucket_engine::reconcile_checkpoint_from_env(),
         ..Default::default()
     })
 }

@@ -227,6 +227,21 @@ pub struct IndexerOptions {
 
 /// Default of [`IndexerOptions::reconcile_checkpoint`]: packages per checkpoint publish.
 pub const RECONCILE_CHECKPOINT: usize = 10_000;
+/// Environment: [`IndexerOptions::reconcile_checkpoint`] of the faces configured from the
+/// environment (the indexer Lambda, the gateway, `serve`).
+pub const RECONCILE_CHECKPOINT_ENV: &str = "RPMBUCKET_RECONCILE_CHECKPOINT";
+
+/// `RPMBUCKET_RECONCILE_CHECKPOINT` (packages per checkpoint, 0 = none); unset, empty or not a
+/// number: [`RECONCILE_CHECKPOINT`] (the last with a warning).
+pub fn reconcile_checkpoint_from_env() -> usize {
+    match std::env::var(RECONCILE_CHECKPOINT_ENV) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().unwrap_or_else(|_| {
+            tracing::warn!(value = %v, "{RECONCILE_CHECKPOINT_ENV} is not a number of packages; using the default");
+            RECONCILE_CHECKPOINT
+        }),
+        _ => RECONCILE_CHECKPOINT,
+    }
+}
 
 /// Default of [`IndexerOptions::max_extra_bytes`]: 64 MiB (Fedora's updateinfo is ~10 MiB).
 pub const MAX_EXTRA_BYTES: u64 = 64 << 20;
@@ -757,6 +772,9 @@ impl Indexer {
                 return Ok(());
             }
             report.checkpoints += 1;
+            // Published: the state holds these records now; the parsed packages need not stay
+            // in memory until the end of the reconcile.
+            know.reads.clear();
             tracing::info!(
                 root = %run.root,
                 checkpoint = report.checkpoints,
