@@ -106,8 +106,12 @@ async fn killed_reconcile_resumes_after_the_last_finished_repository() {
         "killed too late: {cursor}"
     );
     assert_eq!(after, root(done - 1), "{cursor}");
+    // A repository's report is printed after its cursor is written: the kill can fall between.
     let killed_reports = reports(&killed.stdout);
-    assert!(killed_reports.len() >= 2, "{killed_reports:?}");
+    assert!(
+        (done - 1..=done).contains(&killed_reports.len()),
+        "{done} done: {killed_reports:?}"
+    );
 
     // The second run: every request about a finished repository is counted (none allowed),
     // and so are the listing pages.
@@ -187,4 +191,135 @@ async fn killed_reconcile_resumes_after_the_last_finished_repository() {
         assert_eq!(r["unchanged"], true, "{r}");
         assert_eq!(r["packages"], PER_REPO, "{r}");
     }
+}
+
+const BIG: usize = 300;
+const CHECKPOINT: usize = 50;
+
+/// One repository of 300 packages, `--checkpoint 50`: the reconcile publishes every 50 packages
+/// read; a real SIGKILL once `repomd.xml` lists at least 100 of them leaves those published, and
+/// the next run reads only the others and ends with every package listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_reconcile_of_one_big_repository_resumes_from_its_last_checkpoint() {
+    let moto = moto().await;
+    let bucket = moto.new_bucket().await;
+    let name = bucket.bucket().to_owned();
+    let gen_dir = tempfile::tempdir().unwrap();
+    let rpms = rpmbucket_tests::gen::generate(BIG as u64, gen_dir.path(), 17, 2)
+        .expect("generate packages");
+    let uploads = rpms.iter().map(|rpm| {
+        let bucket = bucket.clone();
+        async move {
+            let file = rpm.file_name().unwrap().to_str().unwrap();
+            let body = std::fs::read(rpm).unwrap();
+            bucket
+                .put(&format!("big/{file}"), body.into(), PutOptions::default())
+                .await
+                .unwrap();
+        }
+    });
+    futures::future::join_all(uploads).await;
+    // Reads the published package count (repomd.xml and the state) straight from moto.
+    let watcher = rpmbucket_engine::Indexer::new(
+        std::sync::Arc::new(bucket.clone()),
+        rpmbucket_engine::Layout::default(),
+        rpmbucket_engine::RepoConfig::default(),
+    );
+    let published = || async {
+        watcher
+            .snapshot_opts("big/", 0)
+            .await
+            .expect("read the published generation")
+            .package_count
+    };
+
+    let proxy = FaultProxy::start(moto.endpoint()).expect("start the proxy");
+    let env = S3Server::new(S3Kind::Moto, &proxy.endpoint()).env_vars();
+    let location = format!("s3://{name}/big");
+    let checkpoint = CHECKPOINT.to_string();
+    let args = [
+        "reconcile",
+        &location,
+        "--checkpoint",
+        &checkpoint,
+        "--json",
+    ];
+    // Package reads are slow, so the run is killed between checkpoints.
+    proxy.set_rules(vec![Rule::new(
+        "slow package reads",
+        Fault::Latency { ms: 300 },
+    )
+    .method("GET")
+    .key("big/*.rpm")]);
+    let mut child = rpmbucket_command()
+        .args(args)
+        .envs(env.clone())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rpmbucket reconcile");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if published().await >= 2 * CHECKPOINT {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("rpmbucket finished ({status}) before 100 packages were published");
+        }
+        assert!(Instant::now() < deadline, "no 2 checkpoints in 300 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let killed = child.wait_with_output().unwrap();
+    assert!(!killed.status.success());
+    assert!(
+        reports(&killed.stdout).is_empty(),
+        "killed inside the repository, before its report"
+    );
+    let kept = published().await;
+    assert!(
+        (2 * CHECKPOINT..BIG).contains(&kept) && kept % CHECKPOINT == 0,
+        "{kept} packages published at the kill: whole checkpoints, not all"
+    );
+
+    // The rerun reads only what the killed run's checkpoints had not published.
+    proxy.set_rules(vec![]);
+    let out = rpmbucket_command()
+        .args(args)
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rerun = reports(&out.stdout);
+    assert_eq!(rerun.len(), 1, "{rerun:?}");
+    let r = &rerun[0];
+    let added = r["added"].as_array().unwrap().len();
+    let read = r["hashed_by_checksum"].as_u64().unwrap() + r["hashed_by_stream"].as_u64().unwrap();
+    eprintln!(
+        "killed with {kept} of {BIG} packages published; the rerun read {read} packages in {} checkpoints and the final publish",
+        r["checkpoints"]
+    );
+    assert_eq!(added, BIG - kept, "{r}");
+    assert_eq!(read as usize, BIG - kept, "{r}");
+    assert_eq!(
+        r["checkpoints"].as_u64().unwrap() as usize,
+        (BIG - kept - 1) / CHECKPOINT,
+        "{r}"
+    );
+    assert_eq!(r["packages"], BIG, "{r}");
+    assert_eq!(published().await, BIG);
+    let listed: BTreeSet<String> = watcher
+        .snapshot("big/")
+        .await
+        .unwrap()
+        .state
+        .packages
+        .into_keys()
+        .collect();
+    let want: BTreeSet<String> = rpms
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, want);
 }
