@@ -29,6 +29,8 @@ resource "aws_lambda_function" "indexer" {
       RPMBUCKET_COMPRESSION   = var.compression
       RPMBUCKET_DATABASE      = tostring(var.database)
       RUST_LOG                = var.log_level
+      # Packages per checkpoint publish of a reconcile inside one repository.
+      RPMBUCKET_RECONCILE_CHECKPOINT = tostring(var.indexer_reconcile_checkpoint)
       }, var.indexer_metadata_cache_mb == 0 ? {} : {
       RPMBUCKET_METADATA_CACHE     = "/tmp/rpmbucket-metadata-cache"
       RPMBUCKET_METADATA_CACHE_MIB = tostring(var.indexer_metadata_cache_mb)

@@ -304,6 +304,17 @@ variable "indexer_metadata_cache_mb" {
   }
 }
 
+variable "indexer_reconcile_checkpoint" {
+  description = "A scheduled reconcile that must read more than this many packages of one repository publishes them this many at a time (in key order) before its final publish, so a run stopped by the Lambda's timeout keeps what it read and the next run reads only the rest. 0 turns checkpoints off (one publish per repository)."
+  type        = number
+  default     = 10000
+
+  validation {
+    condition     = var.indexer_reconcile_checkpoint >= 0 && var.indexer_reconcile_checkpoint == floor(var.indexer_reconcile_checkpoint)
+    error_message = "indexer_reconcile_checkpoint must be a whole number of packages, 0 or more (0: no checkpoints)."
+  }
+}
+
 variable "indexer_timeout_seconds" {
   description = "Indexer timeout. The queue's visibility timeout is set to six times this (AWS's advice for SQS sources)."
   type        = number

@@ -143,6 +143,25 @@ run "indexer_metadata_cache_zero_turns_it_off" {
   }
 }
 
+run "indexer_reconcile_checkpoint_reaches_the_lambda" {
+  command = plan
+  variables {
+    indexer_reconcile_checkpoint = 2500
+  }
+  assert {
+    condition     = aws_lambda_function.indexer.environment[0].variables.RPMBUCKET_RECONCILE_CHECKPOINT == "2500"
+    error_message = "indexer_reconcile_checkpoint must reach the indexer as RPMBUCKET_RECONCILE_CHECKPOINT"
+  }
+}
+
+run "rejects_a_fractional_reconcile_checkpoint" {
+  command = plan
+  variables {
+    indexer_reconcile_checkpoint = 2.5
+  }
+  expect_failures = [var.indexer_reconcile_checkpoint]
+}
+
 run "rejects_a_metadata_cache_over_half_of_tmp" {
   command = plan
   variables {
