@@ -40,22 +40,25 @@ command_for() {
     esac
 }
 
-# bench_case SETUP_FN TOOL MODE DIR -> "median_seconds median_rss_mb"
+# bench_case SETUP_FN TOOL MODE DIR -> "median_seconds median_cpu_seconds rss_mb": wall and CPU
+# (user + system) time are medians; the peak RSS is the one of the run with the median wall time.
 bench_case() {
-    local setup="$1" tool="$2" mode="$3" dir="$4" t m
-    local times=() rsss=()
+    local setup="$1" tool="$2" mode="$3" dir="$4" t m i
+    local times=() cpus=() rsss=()
     command_for "$tool" "$mode" "$dir"
     "$setup" "$dir"
     "${CMD[@]}" >/dev/null # warm-up, untimed
-    for _ in $(seq "$runs"); do
+    for i in $(seq "$runs"); do
         "$setup" "$dir"
         read -r t m < <(measure "${CMD[@]}")
-        times+=("$t")
-        rsss+=("$m")
+        times+=("$t $i")
+        cpus+=("$(cpu_of_last)")
+        rsss[i]=$m
     done
-    printf '%s %s\n' \
+    printf '%s %s %s\n' \
         "$(printf '%s\n' "${times[@]}" | median)" \
-        "$(printf '%s\n' "${rsss[@]}" | median | awk '{printf "%.0f", $1 / 1024}')"
+        "$(printf '%s\n' "${cpus[@]}" | median)" \
+        "$(awk -v k="${rsss[$(printf '%s\n' "${times[@]}" | median_run)]}" 'BEGIN {printf "%.0f", k / 1024}')"
 }
 
 reset_full() { rm -rf "$1/repodata"; }
@@ -81,7 +84,7 @@ for n in "${sizes[@]}"; do
         dir="$work/$tool-$n"
         rm -rf "$dir"
         cp -a "$src" "$dir"
-        read -r ft fm < <(bench_case reset_full "$tool" full "$dir")
+        read -r ft fc fm < <(bench_case reset_full "$tool" full "$dir")
         # base repodata for the update case, made by the same tool
         rm -rf "$dir/repodata"
         command_for "$tool" full "$dir"
@@ -89,10 +92,10 @@ for n in "${sizes[@]}"; do
         base_repodata[$dir]="$work/$tool-$n.repodata"
         rm -rf "${base_repodata[$dir]}"
         cp -a "$dir/repodata" "${base_repodata[$dir]}"
-        read -r ut um < <(bench_case reset_update "$tool" update "$dir")
+        read -r ut uc um < <(bench_case reset_update "$tool" update "$dir")
         name=$([ "$tool" = rpmbucket ] && echo "rpmbucket index" || echo "createrepo_c")
-        rows+=("| $count | $name | $ft | $fm | $ut | $um |")
-        echo "$count packages, $name: full ${ft}s ${fm}MB, update ${ut}s ${um}MB" >&2
+        rows+=("| $count | $name | $ft | $fc | $fm | $ut | $uc | $um |")
+        echo "$count packages, $name: full ${ft}s (CPU ${fc}s) ${fm}MB, update ${ut}s (CPU ${uc}s) ${um}MB" >&2
     done
 done
 
@@ -114,11 +117,13 @@ section="$work/section.md"
     echo "  * full: \`rpmbucket index --workers $workers DIR\` / \`createrepo_c --database --workers $workers DIR\` (no repodata/ before)"
     echo "  * update: \`rpmbucket index --update --workers $workers DIR\` / \`createrepo_c --database --update --workers $workers DIR\`,"
     echo "    with DIR/repodata from the same tool's full run and one new package added"
-    echo "* Wall time and peak RSS from \`/usr/bin/time -v\`, median of $runs runs after one untimed warm-up run (warm page cache)."
-    echo "* The machine may be shared with other jobs: load average $load_before before, $load_after after the run; treat small differences as noise."
+    echo "* Wall time, CPU time (user + system) and peak RSS from \`/usr/bin/time -v\`, median of $runs runs after one untimed"
+    echo "  warm-up run (warm page cache); the peak RSS is the one of the run with the median wall time."
+    echo "* The machine may be shared with other jobs: load average $load_before before, $load_after after the run. Wall"
+    echo "  time grows with that load; CPU time does not, and is the comparison where the load was not low."
     echo
-    echo "| packages | tool | full: wall s | full: peak RSS MB | update (+1 package): wall s | update: peak RSS MB |"
-    echo "|---:|---|---:|---:|---:|---:|"
+    echo "| packages | tool | full: wall s | full: CPU s | full: peak RSS MB | update (+1 package): wall s | update: CPU s | update: peak RSS MB |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${rows[@]}"
 } >"$section"
 replace_section "$out" "$section"
