@@ -688,7 +688,9 @@ impl Indexer {
         let mut know = Knowledge::default();
         let mut listed = self.listing(&*self.store, &root).await?;
         let every = self.options.reconcile_checkpoint;
-        if mode == Mode::Reconcile && every > 0 {
+        // No more listed than a checkpoint holds: nothing to checkpoint, and no reason to read
+        // the state before the final round does.
+        if mode == Mode::Reconcile && every > 0 && listed.len() > every {
             let unread = self.unread(&run, &listed).await?;
             if unread.len() > every {
                 know.seen.extend(listed);
@@ -1275,9 +1277,14 @@ fn fold(report: &mut PublishReport, round: Round, root: &str) {
 }
 
 fn merge_keys(into: &mut Vec<String>, hrefs: Vec<String>, root: &str) {
+    if hrefs.is_empty() {
+        return;
+    }
+    // A set, not `Vec::contains`: a reconcile adds up to every package of the repository.
+    let mut have: std::collections::HashSet<String> = into.iter().cloned().collect();
     for h in hrefs {
         let k = format!("{root}{h}");
-        if !into.contains(&k) {
+        if have.insert(k.clone()) {
             into.push(k);
         }
     }
