@@ -486,6 +486,49 @@ async fn checkpoints_inside_one_repository() {
     );
 }
 
+/// A changed package policy means every published package is checked again, which only the
+/// reconcile's final round does: a checkpoint that finds the policy changed publishes nothing
+/// (it would store the new policy, and the final round would then check nothing again).
+#[tokio::test]
+async fn no_checkpoints_when_the_package_policy_changed() {
+    let gen_dir = tempfile::tempdir().unwrap();
+    let rpms = rpmbucket_tests::gen::generate(120, gen_dir.path(), 19, 2).expect("generate");
+    let t = common::local_store().await.unwrap();
+    let root = "el/policy/";
+    let put = |rpms: &[std::path::PathBuf]| {
+        let rpms = rpms.to_vec();
+        let store = t.store.clone();
+        async move {
+            for rpm in rpms {
+                let name = rpm.file_name().unwrap().to_str().unwrap().to_string();
+                upload(&*store, &format!("{root}{name}"), &rpm).await;
+            }
+        }
+    };
+    put(&rpms[..30]).await;
+    let open = common::indexer(t.store.clone(), RepoConfig::default());
+    assert_eq!(open.reconcile(root).await.unwrap().packages, 30);
+    put(&rpms[30..]).await;
+    // Only packages signed by a trusted key (there is none: the synthetic ones are unsigned).
+    let strict = RepoConfig::default().with_package_policy(
+        rpmbucket_engine::PackagePolicy::Keys,
+        rpmbucket_engine::TrustedKeys::default(),
+    );
+    let ix = common::indexer(t.store.clone(), strict).overriding_settings();
+    let ix = ix.clone().with_options(IndexerOptions {
+        reconcile_checkpoint: 20,
+        ..ix.options().clone()
+    });
+    let report = ix.reconcile(root).await.unwrap();
+    assert_eq!(report.checkpoints, 0, "{report:?}");
+    assert_eq!(
+        report.packages, 0,
+        "every package checked under the new policy"
+    );
+    assert_eq!(report.rejected.len(), 120);
+    assert!(hrefs(&*t.store, root).await.is_empty());
+}
+
 macro_rules! on_backends {
     ($($name:ident),* $(,)?) => {
         mod local {
