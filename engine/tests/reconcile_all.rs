@@ -381,6 +381,8 @@ async fn checkpoints_inside_one_repository() {
         let options = ix.options().clone();
         ix.with_options(IndexerOptions {
             reconcile_checkpoint: n,
+            // Chunks of 16 packages: checkpoints fill and split chunks of the state.
+            chunk_target: 16,
             ..options
         })
     };
@@ -437,6 +439,9 @@ async fn checkpoints_inside_one_repository() {
     };
     assert_eq!(got.packages.len(), UNREAD);
     assert_eq!(records(&got), records(&want));
+    let chunks = ix.snapshot(root).await.unwrap().state.chunks.len();
+    // (Cut as the checkpoints grew it, so not necessarily as one publish cuts it.)
+    assert!(chunks > 1, "the state is cut into chunks: {chunks}");
     let types = |p: &common::Published| -> Vec<String> {
         p.repomd
             .records
