@@ -188,16 +188,24 @@ pub fn flat(context: String, e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{context}: {e}")
 }
 
-/// A multi-threaded runtime for one command, with engine logs on stderr (`RPMBUCKET_LOG`,
-/// default: errors only; the commands print rejected packages themselves).
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// Logs on stderr, filtered by `RPMBUCKET_LOG` (else `default`), coloured only when stderr is a
+/// terminal: a log file, journald or a pipe gets plain text that `grep` can read.
+pub fn init_logging(default: &str) {
+    use std::io::IsTerminal as _;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RPMBUCKET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// A multi-threaded runtime for one command, with engine logs on stderr (`RPMBUCKET_LOG`,
+/// default: errors only; the commands print rejected packages themselves).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    init_logging("error");
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

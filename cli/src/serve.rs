@@ -73,13 +73,7 @@ pub struct ServeArgs {
 
 /// Run the server until Ctrl-C.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RPMBUCKET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::remote::init_logging("info");
     let tokens = match &args.tokens {
         Some(path) => Some(Tokens::load_file(path)?),
         None => Tokens::from_env()?,

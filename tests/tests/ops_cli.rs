@@ -1888,3 +1888,26 @@ async fn progress_bars_on_reconcile_index_s3_and_promote() {
     quiet_in_a_pipe(&env, &["index", &format!("s3://{bucket}/pipe/")], "reading");
     assert_eq!(ls_json(&env, &format!("s3://{bucket}/pipe/")).len(), n);
 }
+
+/// Logs written to a pipe (a log file, journald, CloudWatch) are plain text: no colour escape
+/// codes between a field's name and its value, so `grep 'packages=3'` finds it.
+#[test]
+fn engine_logs_on_a_pipe_are_plain_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    fs::create_dir(&repo).unwrap();
+    let rpms = rpmbucket_tests::fixture_rpms();
+    for rpm in rpms.iter().take(3) {
+        fs::copy(rpm, repo.join(rpm.file_name().unwrap())).unwrap();
+    }
+    let env = [("RPMBUCKET_LOG", "rpmbucket_engine=info".to_string())];
+    let out = rpmbucket(&env, &["reconcile", repo.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("publish done"), "no engine log: {stderr}");
+    assert!(stderr.contains(" added=3 "), "fields not plain: {stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "escape codes on a pipe: {stderr:?}"
+    );
+}
