@@ -663,6 +663,8 @@ async fn damaged_metadata_is_recovered_from() {
     let ix = Indexer::new(store, Layout::new(vec![]), RepoConfig::default()).with_options(
         IndexerOptions {
             chunk_target: 2,
+            // Fewer than the reconcile below reads: its checkpoints must not stop the rebuild.
+            reconcile_checkpoint: 2,
             ..IndexerOptions::default()
         },
     );
@@ -712,6 +714,10 @@ async fn damaged_metadata_is_recovered_from() {
     assert!(!err.is_retryable(), "{err}");
     let r = ix.reconcile("").await.unwrap();
     assert_eq!(r.packages, 11, "{r:?}");
+    assert_eq!(
+        r.checkpoints, 0,
+        "nothing published to start from: no checkpoints"
+    );
     assert_matches_createrepo_c(dir.path(), true);
 }
 

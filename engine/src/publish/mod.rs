@@ -712,8 +712,10 @@ impl Indexer {
     /// published, rejected or retired one (by ETag; a record without one by size and time, as
     /// [`Indexer::learn`] decides). Reads the published state once. A state that cannot be
     /// read gives none: the final round recovers it and reads what it must, as before.
+    /// Loaded as a checkpoint loads it (not `full`): a state that only a full run can recover
+    /// (to an empty one) would make every checkpoint fail on the same damage.
     async fn unread(&self, run: &Run, listed: &HashMap<String, Seen>) -> Result<Vec<String>> {
-        let mut base = match self.load(run, true).await {
+        let mut base = match self.load(run, false).await {
             Ok(base) => base,
             Err(e) if is_damage(&e) => return Ok(Vec::new()),
             Err(e) => return Err(e),
@@ -768,7 +770,14 @@ impl Indexer {
             let (batch, after) = rest.split_at(every);
             rest = after;
             let batch: BTreeSet<String> = batch.iter().cloned().collect();
-            let round = self.publish(run, &batch, know, Mode::Checkpoint).await?;
+            let round = match self.publish(run, &batch, know, Mode::Checkpoint).await {
+                Ok(round) => round,
+                Err(e) if is_damage(&e) => {
+                    tracing::warn!(root = %run.root, error = %e, "published metadata damaged: no more checkpoints, the final round rebuilds");
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             if round.stop {
                 tracing::info!(root = %run.root, "package policy changed: no checkpoints, the final round checks every package");
                 return Ok(());
