@@ -546,3 +546,74 @@ macro_rules! on_backends {
 }
 
 on_backends!(pages_and_resume, restart_ignores_the_cursor);
+
+/// A package of a checkpoint's batch deleted after the checkpoint read it and before its swap:
+/// the checkpoint is verified by one listing, so when it returns the published metadata no
+/// longer lists the deleted key (a reconcile killed right after it leaves no package that 404s).
+#[tokio::test]
+async fn checkpoint_verified_against_a_delete_during_it() {
+    use futures::FutureExt;
+    use rpmbucket_engine::publish::hooks::PausePoint;
+    use std::sync::atomic::AtomicBool;
+
+    let t = common::local_store().await.unwrap();
+    let root = "el/ck/";
+    for (i, p) in synthetic(7).iter().enumerate() {
+        upload(&*t.store, &format!("{root}p{i}.rpm"), p).await;
+    }
+    let deleted = format!("{root}p1.rpm");
+    let fired = Arc::new(AtomicBool::new(false));
+    let after_first: Arc<Mutex<Option<BTreeSet<String>>>> = Arc::default();
+    let hook = {
+        let (store, deleted, fired, after_first) = (
+            t.store.clone(),
+            deleted.clone(),
+            fired.clone(),
+            after_first.clone(),
+        );
+        Arc::new(move |point: PausePoint, root: &str| {
+            let (store, deleted, fired, after_first, root) = (
+                store.clone(),
+                deleted.clone(),
+                fired.clone(),
+                after_first.clone(),
+                root.to_string(),
+            );
+            async move {
+                if point == PausePoint::BeforeSwap && !fired.swap(true, Ordering::SeqCst) {
+                    // The first checkpoint read p0 and p1; p1 goes before its swap.
+                    store.delete(&deleted).await.unwrap();
+                }
+                if point == PausePoint::AfterCheckpoint && after_first.lock().unwrap().is_none() {
+                    let now = hrefs(&*store, &root).await;
+                    *after_first.lock().unwrap() = Some(now);
+                }
+            }
+            .boxed()
+        })
+    };
+    let ix = common::indexer(t.store.clone(), RepoConfig::default());
+    let options = ix.options().clone();
+    let ix = ix
+        .with_options(IndexerOptions {
+            reconcile_checkpoint: 2,
+            ..options
+        })
+        .with_pause(hook);
+    let report = ix.reconcile(root).await.unwrap();
+    assert!(fired.load(Ordering::SeqCst));
+    assert!(report.checkpoints >= 1, "{report:?}");
+    let after_first = after_first
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a checkpoint ran");
+    assert_eq!(
+        after_first,
+        BTreeSet::from(["p0.rpm".to_string()]),
+        "published right after the first checkpoint"
+    );
+    assert_eq!(report.packages, 6, "{report:?}");
+    let want: BTreeSet<String> = [0, 2, 3, 4, 5, 6].map(|i| format!("p{i}.rpm")).into();
+    assert_eq!(hrefs(&*t.store, root).await, want);
+}

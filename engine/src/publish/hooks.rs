@@ -27,6 +27,8 @@ pub enum PausePoint {
     BeforeVerify,
     /// A sweep listed `repodata/` and is about to delete what it found orphaned.
     BeforeSweepDelete,
+    /// A reconcile checkpoint is published (and verified); the next batch is read next.
+    AfterCheckpoint,
 }
 
 /// A pause hook: awaited at each [`PausePoint`] with the repository root.

@@ -770,7 +770,7 @@ impl Indexer {
             let (batch, after) = rest.split_at(every);
             rest = after;
             let batch: BTreeSet<String> = batch.iter().cloned().collect();
-            let round = match self.publish(run, &batch, know, Mode::Checkpoint).await {
+            let mut round = match self.publish(run, &batch, know, Mode::Checkpoint).await {
                 Ok(round) => round,
                 Err(e) if is_damage(&e) => {
                     tracing::warn!(root = %run.root, error = %e, "published metadata damaged: no more checkpoints, the final round rebuilds");
@@ -782,6 +782,7 @@ impl Indexer {
                 tracing::info!(root = %run.root, "package policy changed: no checkpoints, the final round checks every package");
                 return Ok(());
             }
+            let touched = std::mem::take(&mut round.touched);
             report.checkpoints += 1;
             // Published: the state holds these records now; the parsed packages need not stay
             // in memory until the end of the reconcile.
@@ -794,8 +795,64 @@ impl Indexer {
                 "reconcile checkpoint published"
             );
             fold(report, round, &run.root);
+            if !self.verify_checkpoint(run, report, touched, know).await? {
+                return Ok(());
+            }
+            self.hooks
+                .pause(hooks::PausePoint::AfterCheckpoint, &run.root)
+                .await;
         }
         Ok(())
+    }
+
+    /// Verify a checkpoint as a reconcile's round is: one listing of the root, compared with
+    /// the keys it `touched`. A key deleted or replaced since the reconcile listed it (say,
+    /// after the checkpoint read it and before its swap: the delete's own apply found nothing
+    /// published to remove) goes through apply rounds now, so the published metadata never
+    /// names a deleted package once the checkpoint returns (a reconcile stopped right after
+    /// it leaves no `repomd.xml` whose packages 404). `false`: the metadata is damaged, no
+    /// more checkpoints (the final round rebuilds).
+    async fn verify_checkpoint(
+        &self,
+        run: &mut Run,
+        report: &mut PublishReport,
+        mut touched: Vec<String>,
+        know: &mut Knowledge,
+    ) -> Result<bool> {
+        let mut rounds = 0;
+        while !touched.is_empty() {
+            let changed = if rounds == 0 {
+                self.verify_by_listing(run, &touched, know).await?
+            } else {
+                self.verify(run, &touched, know).await?
+            };
+            if changed.is_empty() {
+                break;
+            }
+            rounds += 1;
+            if rounds > self.options.verify_rounds {
+                return Err(Error::Unsettled {
+                    root: run.root.clone(),
+                    rounds,
+                });
+            }
+            tracing::info!(root = %run.root, keys = changed.len(), "keys changed during a reconcile checkpoint, applying again");
+            for href in &changed {
+                know.seen.remove(href);
+            }
+            let pending: BTreeSet<String> = changed.into_iter().collect();
+            let mut round = match self.publish(run, &pending, know, Mode::Apply).await {
+                Ok(round) => round,
+                Err(e) if is_damage(&e) => {
+                    tracing::warn!(root = %run.root, error = %e, "published metadata damaged: no more checkpoints, the final round rebuilds");
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            };
+            touched = std::mem::take(&mut round.touched);
+            fold(report, round, &run.root);
+        }
+        Ok(true)
     }
 
     /// This repository's packages as a listing of its root shows them, by href.
