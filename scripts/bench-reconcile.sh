@@ -195,6 +195,27 @@ b = s3.Bucket(sys.argv[1]); b.objects.all().delete(); b.delete()
 PY
 }
 
+# kill_when NAME DONE_FN THRESHOLD CMD...: runs CMD as NAME (see `start`), sampling its RSS, and
+# SIGKILLs it once `DONE_FN` prints a number >= THRESHOLD; sets kwall (seconds until the kill)
+# and kill_rss (its peak RSS, MiB). Stops the script if CMD ends first.
+kill_when() {
+    local name=$1 done_fn=$2 threshold=$3 kstart
+    shift 3
+    kstart=$(date +%s.%N)
+    start "$name" "$@"
+    while [ "$("$done_fn")" -lt "$threshold" ]; do
+        kill -0 $time_pid 2>/dev/null || { echo "$name ended before the kill point" >&2; tail -20 "$work/$name.err" >&2; exit 1; }
+        sample "$name"
+        sleep 0.2
+    done
+    sample "$name"
+    kill -KILL "$run_pid"
+    wait $time_pid || true
+    kwall=$(python3 -c "import time; print(f'{time.time() - $kstart:.1f}')")
+    read_time "$work/$name.time"
+    kill_rss=$M
+}
+
 rows=() one_rows=()
 for keys in "${sizes[@]}"; do
     repos=$((keys / per_repo))
@@ -206,19 +227,8 @@ for keys in "${sizes[@]}"; do
     cmd=("$RPMBUCKET_BIN" reconcile "s3://$bucket" --json)
 
     # 1. The first reconcile (every package read), killed with SIGKILL halfway.
-    kstart=$(date +%s.%N)
-    start killed "${cmd[@]}"
-    while [ "$(cursor_done "$bucket")" -lt $((repos / 2)) ]; do
-        kill -0 $time_pid 2>/dev/null || { echo "reconcile ended before halfway" >&2; cat "$work/killed.err" >&2; exit 1; }
-        sample killed
-        sleep 0.2
-    done
-    sample killed
-    kill -KILL "$run_pid"
-    wait $time_pid || true
-    kwall=$(python3 -c "import time; print(f'{time.time() - $kstart:.1f}')")
-    read_time "$work/killed.time"
-    kill_rss=$M
+    done_now() { cursor_done "$bucket"; }
+    kill_when killed done_now $((repos / 2)) "${cmd[@]}"
     done_at_kill=$(cursor_done "$bucket")
 
     # 2. Resumed: only the repositories after the cursor.
@@ -256,19 +266,8 @@ for keys in "${one_sizes[@]}"; do
     export RPMBUCKET_LOG=rpmbucket_engine=info
 
     # 1. The first reconcile, killed once its checkpoints have published half the packages.
-    kstart=$(date +%s.%N)
-    start killed "${cmd[@]}"
-    while [ "$(progress killed)" -lt $((keys / 2)) ]; do
-        kill -0 $time_pid 2>/dev/null || { echo "reconcile ended before half was published" >&2; tail -20 "$work/killed.err" >&2; exit 1; }
-        sample killed
-        sleep 0.2
-    done
-    sample killed
-    kill -KILL "$run_pid"
-    wait $time_pid || true
-    kwall=$(python3 -c "import time; print(f'{time.time() - $kstart:.1f}')")
-    read_time "$work/killed.time"
-    kill_rss=$M
+    published_now() { progress killed; }
+    kill_when killed published_now $((keys / 2)) "${cmd[@]}"
     kept=$(progress killed)
     [ $((kept % checkpoint)) -eq 0 ] || { echo "$kept packages published at the kill: not whole checkpoints" >&2; exit 1; }
 
