@@ -5,7 +5,7 @@
 //! it changes nothing).
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use rpmbucket_engine::testkit::{moto, S3Kind, S3Server};
@@ -22,6 +22,27 @@ fn root(i: usize) -> String {
 }
 
 /// The `--json` reports of a run, in output order.
+/// Starts `rpmbucket ARGS` (stdout and stderr piped) with every GET of a key matching `keys`
+/// delayed by `ms` in the proxy, so that the test can kill it halfway.
+fn start_slowed(
+    proxy: &FaultProxy,
+    keys: &str,
+    ms: u64,
+    args: &[&str],
+    env: &[(&'static str, String)],
+) -> Child {
+    proxy.set_rules(vec![Rule::new("slow package reads", Fault::Latency { ms })
+        .method("GET")
+        .key(keys)]);
+    rpmbucket_command()
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rpmbucket reconcile")
+}
+
 fn reports(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
         .lines()
@@ -63,19 +84,7 @@ async fn killed_reconcile_resumes_after_the_last_finished_repository() {
     let cursor_key = rpmbucket_engine::publish::cursor_key("dist/");
 
     // Every package read is slow, so the run is killed with repositories left.
-    proxy.set_rules(vec![Rule::new(
-        "slow package reads",
-        Fault::Latency { ms: 400 },
-    )
-    .method("GET")
-    .key("dist/r*.rpm")]);
-    let mut child = rpmbucket_command()
-        .args(args)
-        .envs(env.clone())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rpmbucket reconcile");
+    let mut child = start_slowed(&proxy, "dist/r*.rpm", 400, &args, &env);
     let deadline = Instant::now() + Duration::from_secs(120);
     let recorded = loop {
         if let Ok((body, _)) = bucket.get(&cursor_key).await {
@@ -245,19 +254,7 @@ async fn killed_reconcile_of_one_big_repository_resumes_from_its_last_checkpoint
         "--json",
     ];
     // Package reads are slow, so the run is killed between checkpoints.
-    proxy.set_rules(vec![Rule::new(
-        "slow package reads",
-        Fault::Latency { ms: 300 },
-    )
-    .method("GET")
-    .key("big/*.rpm")]);
-    let mut child = rpmbucket_command()
-        .args(args)
-        .envs(env.clone())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rpmbucket reconcile");
+    let mut child = start_slowed(&proxy, "big/*.rpm", 300, &args, &env);
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         if published().await >= 2 * CHECKPOINT {
