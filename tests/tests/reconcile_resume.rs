@@ -5,7 +5,7 @@
 //! it changes nothing).
 
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rpmbucket_engine::testkit::{moto, S3Kind, S3Server};
@@ -22,6 +22,18 @@ fn root(i: usize) -> String {
 }
 
 /// The `--json` reports of a run, in output order.
+/// Runs `rpmbucket ARGS` to the end and expects success; its output and its stderr as text.
+fn run_ok(args: &[&str], env: &[(&'static str, String)]) -> (Output, String) {
+    let out = rpmbucket_command()
+        .args(args)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (out, stderr)
+}
+
 /// Starts `rpmbucket ARGS` (stdout and stderr piped) with every GET of a key matching `keys`
 /// delayed by `ms` in the proxy, so that the test can kill it halfway.
 fn start_slowed(
@@ -132,13 +144,7 @@ async fn killed_reconcile_resumes_after_the_last_finished_repository() {
         rules.push(Rule::new(&root(i), Fault::Latency { ms: 0 }).key(&format!("{}*", root(i))));
     }
     proxy.set_rules(rules);
-    let out = rpmbucket_command()
-        .args(args)
-        .envs(env.clone())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (out, stderr) = run_ok(&args, &env);
     assert!(
         stderr.contains(&format!(
             "resuming an interrupted reconcile after s3://{name}/{after}"
@@ -291,13 +297,7 @@ async fn killed_reconcile_of_one_big_repository_resumes_from_its_last_checkpoint
 
     // The rerun reads only what the killed run's checkpoints had not published.
     proxy.set_rules(vec![]);
-    let out = rpmbucket_command()
-        .args(args)
-        .envs(env.clone())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (out, _) = run_ok(&args, &env);
     let rerun = reports(&out.stdout);
     assert_eq!(rerun.len(), 1, "{rerun:?}");
     let r = &rerun[0];
