@@ -356,8 +356,10 @@ impl S3Server {
         self.moto_api("stop-recording");
         let log = self.moto_api("download-recording");
         let mut out = Vec::new();
-        for line in log.lines().filter(|l| !l.trim().is_empty()) {
-            let entry: serde_json::Value = serde_json::from_str(line).expect("a recorder line");
+        // One JSON object per request, separated by whitespace: moto's threads can write two
+        // entries before their newlines, so the entries are read as a stream, not by lines.
+        for entry in serde_json::Deserializer::from_str(&log).into_iter::<serde_json::Value>() {
+            let entry = entry.expect("a recorder entry");
             let url = entry["url"].as_str().unwrap_or_default();
             let path = url
                 .split_once("://")
