@@ -155,6 +155,7 @@ def main():
             "RPMBUCKET_BUCKET": bucket, "RPMBUCKET_PREFIXES": ",".join(prefixes), "RPMBUCKET_LAYOUT": "auto",
             "RPMBUCKET_GRACE_SECONDS": "300", "RPMBUCKET_COMPRESSION": "gz", "RPMBUCKET_DATABASE": "false", "RUST_LOG": "info",
             "RPMBUCKET_METADATA_CACHE": "/tmp/rpmbucket-metadata-cache", "RPMBUCKET_METADATA_CACHE_MIB": "1024",
+            "RPMBUCKET_RECONCILE_CHECKPOINT": str(tfvars.get("indexer_reconcile_checkpoint", 10000)),
         }
         check(idx.get("Environment", {}).get("Variables") == want_env, "indexer: environment", idx.get("Environment"))
 
